@@ -1,0 +1,65 @@
+# Sách Số — the two commands are `make up` and `make test`; everything they need is installed from here.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
+
+.PHONY: help venv lock lint proto proto-check test test-unit test-integration up down status bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: requirements/dev.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip sync -q --python $(PY) --require-hashes requirements/dev.lock
+	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.synced ## create .venv with the locked dependencies
+
+lock: ## re-pin requirements/*.lock from requirements/*.in (hashes included)
+	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.lock
+	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/dev.in -o requirements/dev.lock
+
+proto: venv ## regenerate Python code from proto/
+	scripts/proto.sh
+
+proto-check: venv ## buf lint, buf breaking against the released contract, generated code current
+	scripts/proto.sh lint
+	scripts/proto.sh breaking
+	scripts/proto.sh check
+
+lint: venv proto-check ## ruff, formatting, mypy (strict) and the contract checks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/sachso/kit services deploy/local bench tests
+
+test-unit: venv ## unit tests: no servers, seconds
+	$(PYTEST) tests/unit -q
+
+test-integration: venv ## integration tests against real local servers (started once per session)
+	$(PYTEST) tests/integration -q
+
+test: lint test-unit test-integration ## everything CI checks
+
+up: venv ## start the local servers and all four services; prints where to open them
+	$(PY) deploy/local/local_platform.py up
+
+down: ## stop everything `make up` started
+	@if [ -x $(PY) ]; then $(PY) deploy/local/local_platform.py down; fi
+
+status: venv ## what `make up` is running
+	$(PY) deploy/local/local_platform.py status
+
+bench: venv ## run every benchmark under bench/ and print its figures
+	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+clean: down ## remove the virtualenv and local state
+	rm -rf $(VENV) .local

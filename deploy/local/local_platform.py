@@ -1,0 +1,254 @@
+"""Start and stop the whole platform on this machine: the local servers and the four services.
+
+``python deploy/local/local_platform.py up|down|status`` is what ``make up``/``make down``/``make status`` run. The
+integration tests use :class:`Platform` directly to boot the services against their own database names, topic
+prefix and buckets. Every service reads its endpoints from prefixed environment variables, exactly as in
+production; this file only decides the local values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from stack import LocalStack  # noqa: E402
+
+SERVICES = ("lending", "drm", "reader", "notify")
+SIGNING_SERVICES = ("lending", "drm")
+S3_SERVICES = ("reader", "drm")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def ensure_signing_key(folder: Path) -> Path:
+    """A P-256 signing key for a token-issuing service, made once per machine (named by its creation month)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = sorted(folder.glob("*.pem"), reverse=True)
+    if existing:
+        return existing[0]
+    path = folder / f"local-{datetime.now(UTC):%Y%m%d%H%M%S}.pem"
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    return path
+
+
+@dataclass(frozen=True)
+class ServiceEndpoints:
+    name: str
+    http_port: int
+    grpc_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+class Platform:
+    """The four services as child processes, configured against a running local stack."""
+
+    def __init__(self, state_dir: Path, stack_env: Mapping[str, str], *, namespace: str = "sachso") -> None:
+        self.state_dir = state_dir
+        self.stack_env = dict(stack_env)
+        self.namespace = namespace  # database names, topic prefix and buckets start with it
+
+    def _endpoints_file(self) -> Path:
+        return self.state_dir / "services.json"
+
+    def endpoints(self) -> dict[str, ServiceEndpoints]:
+        data = json.loads(self._endpoints_file().read_text(encoding="utf-8"))
+        return {name: ServiceEndpoints(**value) for name, value in data.items()}
+
+    def _environment(self, name: str, ports: Mapping[str, ServiceEndpoints]) -> dict[str, str]:
+        prefix = name.upper() + "_"
+        stack = self.stack_env
+        jwks = ",".join(f"{ports[issuer].http_url}/.well-known/jwks.json" for issuer in SIGNING_SERVICES)
+        values = {
+            "ENVIRONMENT": "dev",
+            "HTTP_PORT": str(ports[name].http_port),
+            "GRPC_PORT": str(ports[name].grpc_port),
+            "MONGO_URI": stack["SACHSO_MONGO_URI"],
+            "MONGO_DATABASE": f"{self.namespace}_{name}",
+            "MONGO_RETRY_WRITES": "false",
+            "KAFKA_BOOTSTRAP_SERVERS": stack["SACHSO_KAFKA_BOOTSTRAP_SERVERS"],
+            "KAFKA_TOPIC_PREFIX": f"{self.namespace}.",
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
+            "JWKS_URLS": jwks,
+        }
+        if name in S3_SERVICES:
+            values |= {
+                "S3_ENDPOINT_URL": stack["SACHSO_S3_ENDPOINT_URL"],
+                "S3_ACCESS_KEY_ID": stack["SACHSO_S3_ACCESS_KEY_ID"],
+                "S3_SECRET_ACCESS_KEY": stack["SACHSO_S3_SECRET_ACCESS_KEY"],
+                "S3_REGION": stack.get("SACHSO_S3_REGION", "us-east-1"),
+                "S3_BUCKET": f"{self.namespace}-{name}".replace("_", "-").lower(),
+            }
+        if name in SIGNING_SERVICES:
+            values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
+        if name == "notify":
+            values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}
+        return {prefix + key: value for key, value in values.items()}
+
+    def start(self, timeout: float = 90.0) -> dict[str, ServiceEndpoints]:
+        """Start every service and wait until each answers ``/readyz``; stop them all if one does not."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ports = {name: ServiceEndpoints(name, free_port(), free_port()) for name in SERVICES}
+        self._endpoints_file().write_text(
+            json.dumps({name: vars(endpoint) for name, endpoint in ports.items()}), encoding="utf-8"
+        )
+        prefixes = tuple(f"{service.upper()}_" for service in SERVICES)
+        base_env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+        for name in SERVICES:
+            env = {**base_env, **self._environment(name, ports), "PYTHONUNBUFFERED": "1"}
+            log = (self.state_dir / f"{name}.log").open("ab")
+            process = subprocess.Popen(
+                [sys.executable, "-m", name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+            (self.state_dir / f"{name}.pid").write_text(str(process.pid), encoding="utf-8")
+        try:
+            for name in SERVICES:
+                self._wait_ready(name, ports[name], timeout)
+        except Exception:
+            self.stop()
+            raise
+        return ports
+
+    def _wait_ready(self, name: str, endpoint: ServiceEndpoints, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self._alive(name):
+                raise RuntimeError(f"{name} exited during start-up:\n{self._log_tail(name)}")
+            try:
+                with urllib.request.urlopen(f"{endpoint.http_url}/readyz", timeout=3) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as error:
+                last = error.read().decode(errors="replace")
+            except OSError as error:
+                last = str(error)
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not ready after {timeout:.0f} s ({last}):\n{self._log_tail(name)}")
+
+    def _log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.state_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def _pid(self, name: str) -> int | None:
+        path = self.state_dir / f"{name}.pid"
+        return int(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def _alive(self, name: str) -> bool:
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # A zombie child (exited, not reaped) still answers kill(0): look at its state.
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the services this platform started (by their recorded PIDs only)."""
+        pids = {name: pid for name in SERVICES if (pid := self._pid(name)) is not None}
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name, pid in pids.items():
+            while self._alive(name) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.1)
+            if self._alive(name):
+                os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+            (self.state_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def status(self) -> dict[str, bool]:
+        return {name: self._alive(name) for name in SERVICES}
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    args = parser.parse_args()
+    stack = LocalStack(args.state_dir / "stack")
+    platform = Platform(args.state_dir / "platform", {})
+    if args.command == "down":
+        platform.stop()
+        stack.stop()
+        print("Sách Số stopped.")
+        return 0
+    if args.command == "status":
+        print("servers:", stack.status())
+        print("services:", platform.status())
+        return 0
+    platform.stop()
+    stack.start()
+    platform = Platform(args.state_dir / "platform", read_env_file(args.state_dir / "stack" / "stack.env"))
+    endpoints = platform.start()
+    print("\nSách Số is up. Open:")
+    for name, endpoint in endpoints.items():
+        print(f"  {name:8} HTTP {endpoint.http_url}/docs   gRPC {endpoint.grpc_target}")
+    maildir = read_env_file(args.state_dir / "stack" / "stack.env").get("SACHSO_SMTP_MAILDIR")
+    print(f"  mail     delivered messages in {maildir}")
+    print(f"Logs: {args.state_dir / 'platform'}/*.log. Stop with: make down")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sách Số shared code: `sachso.kit` (plumbing) and the generated contracts (`sachso.<context>.v1`)."""

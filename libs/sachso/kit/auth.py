@@ -1,0 +1,239 @@
+"""Bearer tokens: asymmetric JWTs with key ids, published as JWKS, verified against trusted JWKS endpoints.
+
+:class:`TokenIssuer` signs (lending issues user tokens, drm streaming tokens; tests use a generated one).
+Rotation: the issuer signs with its first key and publishes all of them, so tokens signed by a retired key stay
+valid until they expire. :class:`TokenVerifier` fetches and caches the JWKS of each trusted issuer, refetching
+(rate-limited) when it meets an unknown ``kid``; it accepts only asymmetric algorithms and checks signature,
+expiry, not-before, issuer and audience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sachso.kit.errors import Unauthenticated
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS = ("ES256", "RS256", "EdDSA")
+LEEWAY_SECONDS = 5
+
+
+class Role(StrEnum):
+    PATRON = "patron"
+    LIBRARIAN = "librarian"
+    LIBRARY_ADMIN = "library-admin"
+    PROVINCE_ADMIN = "province-admin"
+    PUBLISHER = "publisher"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the verified token says."""
+
+    subject: str
+    roles: frozenset[Role]
+    token_id: str | None = None
+    library_id: str | None = None
+    publisher_id: str | None = None
+    expires_at: float | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+    algorithm: str = "ES256"
+
+    @classmethod
+    def generate(cls, kid: str | None = None) -> SigningKey:
+        return cls(kid=kid or uuid.uuid4().hex[:16], private_key=ec.generate_private_key(ec.SECP256R1()))
+
+    @classmethod
+    def from_pem(cls, kid: str, pem: bytes) -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"signing key {kid} is not an EC P-256 private key")
+        return cls(kid=kid, private_key=key)
+
+    def private_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
+
+
+class TokenIssuer:
+    """Signs tokens with the first key; publishes every key's public half."""
+
+    def __init__(self, issuer: str, keys: Sequence[SigningKey]) -> None:
+        if not keys:
+            raise ValueError("a token issuer needs at least one signing key")
+        self.issuer = issuer
+        self.keys = tuple(keys)
+
+    @classmethod
+    def from_files(cls, issuer: str, paths: Sequence[str]) -> TokenIssuer:
+        """Keys from PEM files; each file's stem is its key id, the first file signs."""
+        return cls(issuer, [SigningKey.from_pem(Path(path).stem, Path(path).read_bytes()) for path in paths])
+
+    @classmethod
+    def generate(cls, issuer: str) -> TokenIssuer:
+        """An issuer with a fresh key (tests and local development)."""
+        return cls(issuer, [SigningKey.generate()])
+
+    def issue(
+        self,
+        subject: str,
+        *,
+        audience: str,
+        roles: Iterable[Role] = (),
+        ttl_seconds: float = 900,
+        not_before: float | None = None,
+        **claims: Any,
+    ) -> str:
+        now = time.time()
+        payload = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": int(now),
+            "nbf": int(not_before if not_before is not None else now),
+            "exp": int(now + ttl_seconds),
+            "jti": uuid.uuid4().hex,
+            "roles": sorted(str(role) for role in roles),
+            **claims,
+        }
+        key = self.keys[0]
+        return jwt.encode(payload, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [key.public_jwk() for key in self.keys]}
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against the JWKS of the issuers this service trusts."""
+
+    def __init__(
+        self,
+        jwks_urls: Sequence[str],
+        *,
+        issuers: Iterable[str],
+        audience: str,
+        http: httpx.AsyncClient,
+        cache_seconds: float = 300.0,
+        min_refresh_interval_seconds: float = 10.0,
+    ) -> None:
+        self.jwks_urls = tuple(jwks_urls)
+        self.issuers = frozenset(issuers)
+        self.audience = audience
+        self.http = http
+        self.cache_seconds = cache_seconds
+        self.min_refresh_interval_seconds = min_refresh_interval_seconds
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age < self.min_refresh_interval_seconds or (not force and age < self.cache_seconds):
+                return
+            keys: dict[str, jwt.PyJWK] = {}
+            for url in self.jwks_urls:
+                try:
+                    response = await self.http.get(url, timeout=5.0)
+                    response.raise_for_status()
+                    for jwk in jwt.PyJWKSet.from_dict(response.json()).keys:
+                        if jwk.key_id:
+                            keys[jwk.key_id] = jwk
+                except (httpx.HTTPError, jwt.PyJWKSetError, ValueError) as error:
+                    log.warning("could not fetch JWKS", extra={"url": url, "error": repr(error)})
+            if keys:  # keep the previous keys rather than none when every issuer is unreachable
+                self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthenticated("token signed with an unknown key id") from None
+
+    async def verify(self, token: str, *, audience: str | None = None) -> Principal:
+        """The principal of a valid token; :class:`Unauthenticated` with the reason otherwise."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("malformed token") from None
+        algorithm = header.get("alg")
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise Unauthenticated(f"token algorithm {algorithm!r} is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthenticated("token has no key id")
+        jwk = await self._key_for(kid)
+        if jwk.algorithm_name != algorithm:
+            raise Unauthenticated("token algorithm does not match its key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                jwk.key,
+                algorithms=[algorithm],
+                audience=audience or self.audience,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("token is not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated("token is for another audience") from None
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"invalid token: {error}") from None
+        if claims["iss"] not in self.issuers:
+            raise Unauthenticated("token from an untrusted issuer")
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    roles = set()
+    for role in claims.get("roles", ()):
+        try:
+            roles.add(Role(role))
+        except ValueError:
+            continue  # a role this version does not know grants nothing
+    exp = claims.get("exp")
+    return Principal(
+        subject=str(claims["sub"]),
+        roles=frozenset(roles),
+        token_id=claims.get("jti"),
+        library_id=claims.get("library_id"),
+        publisher_id=claims.get("publisher_id"),
+        expires_at=float(exp) if exp is not None else None,
+        claims=dict(claims),
+    )

@@ -1,0 +1,110 @@
+"""One exception hierarchy, translated at the edges to RFC 9457 problem details and gRPC status codes.
+
+Each service derives its own base (``class LendingError(ServiceError)``) and raises specific subclasses from
+its service layer; FastAPI handlers and gRPC interceptors in this package do the translation, so no route
+or servicer formats an error by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import grpc
+
+PROBLEM_TYPE_BASE = "https://sachso.vn/problems/"
+
+
+class ServiceError(Exception):
+    """Base of every expected failure. Subclasses fix the HTTP status, gRPC code and problem type."""
+
+    status: ClassVar[int] = 500
+    grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    problem: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_TYPE_BASE + self.problem
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 problem details object for this error."""
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+
+class InvalidInput(ServiceError):
+    status = 400
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    problem = "invalid-input"
+    title = "Invalid input"
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    problem = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    problem = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(ServiceError):
+    status = 404
+    grpc_code = grpc.StatusCode.NOT_FOUND
+    problem = "not-found"
+    title = "Not found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+    problem = "conflict"
+    title = "Conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status = 409
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    problem = "precondition-failed"
+    title = "Not possible in the current state"
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    problem = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    problem = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class DependencyUnavailable(ServiceError):
+    """A database, broker or peer service did not answer; the caller may retry."""
+
+    status = 503
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+    problem = "dependency-unavailable"
+    title = "Temporarily unavailable"

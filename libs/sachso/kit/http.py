@@ -1,0 +1,169 @@
+"""The FastAPI edge every service shares: problem details, health, metrics, tracing, bearer authentication."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import make_asgi_app
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sachso.kit.auth import Principal, Role, TokenVerifier
+from sachso.kit.errors import PROBLEM_TYPE_BASE, Forbidden, ServiceError, Unauthenticated
+from sachso.kit.observability import current_trace_id
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+CORRELATION_HEADER = "X-Correlation-Id"
+ReadinessCheck = Callable[[], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(dict(body), status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+
+async def _service_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthenticated) else None
+    return problem_response(error.status, error.to_problem(instance=request.url.path), headers)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"location": ".".join(str(part) for part in item["loc"]), "message": item["msg"]} for item in error.errors()
+    ]
+    body = {
+        "type": PROBLEM_TYPE_BASE + "invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "; ".join(f"{item['location']}: {item['message']}" for item in errors),
+        "instance": request.url.path,
+        "errors": errors,
+    }
+    return problem_response(422, body)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    body = {
+        "type": "about:blank",
+        "title": str(error.detail),
+        "status": error.status_code,
+        "instance": request.url.path,
+    }
+    return problem_response(error.status_code, body, error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    body = {
+        "type": PROBLEM_TYPE_BASE + "internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "The server could not complete the request; it has been logged.",
+        "instance": request.url.path,
+        "correlation_id": current_trace_id(),
+    }
+    return problem_response(500, body)
+
+
+class _CorrelationIdMiddleware:
+    """Returns the request's trace id so a caller can quote it; sits inside the tracing middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_id(message: Message) -> None:
+            trace_id = current_trace_id()
+            if message["type"] == "http.response.start" and trace_id:
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (CORRELATION_HEADER.encode(), trace_id.encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_http_app(
+    *,
+    title: str,
+    version: str,
+    readiness: Mapping[str, ReadinessCheck],
+    lifespan: Lifespan | None = None,
+    description: str = "",
+) -> FastAPI:
+    """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed."""
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(_CorrelationIdMiddleware)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: every dependency answers")
+    async def readyz() -> JSONResponse:
+        results = await asyncio.gather(*(_run_check(check) for check in readiness.values()))
+        checks = dict(zip(readiness, results, strict=True))
+        ready = all(result == "ok" for result in results)
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+    app.mount("/metrics", make_asgi_app())
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=2.0)
+    except Exception as error:
+        return f"failing: {type(error).__name__}: {error}"[:300]
+    return "ok"
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def authenticated_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller's principal from ``Authorization: Bearer``; 401 problem details otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("this endpoint needs a bearer token")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticated_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only principals with one of ``roles``."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any_role(*roles):
+            raise Forbidden("your role does not allow this")
+        return principal
+
+    return dependency

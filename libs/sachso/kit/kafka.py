@@ -1,0 +1,72 @@
+"""Kafka client factories and topic administration (aiokafka).
+
+Delivery is at-least-once: producers wait for all in-sync replicas (``acks=all``) and consumers commit after
+handling, relying on idempotent handlers. Kafka transactions and idempotent producers are not used (the local
+Kafka-protocol broker does not support aiokafka's InitProducerId, and the outbox makes them unnecessary).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from sachso.kit.settings import KafkaSettings
+from sachso.kit.topics import TopicSpec, prefixed
+
+log = logging.getLogger(__name__)
+
+
+def create_producer(settings: KafkaSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        request_timeout_ms=10_000,
+    )
+
+
+def create_consumer(settings: KafkaSettings, group: str, topics: Iterable[str]) -> AIOKafkaConsumer:
+    """A consumer in ``group`` (both already prefixed) that commits offsets only when told to."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-{group}",
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        metadata_max_age_ms=30_000,
+    )
+
+
+async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
+    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=prefixed(settings.kafka_topic_prefix, spec.name),
+                num_partitions=spec.partitions,
+                replication_factor=1 if settings.environment != "production" else 3,
+                topic_configs={"retention.ms": str(spec.retention_ms)},
+            )
+            for spec in specs
+            if prefixed(settings.kafka_topic_prefix, spec.name) not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                log.info("topics created concurrently by another instance")
+            log.info("created topics", extra={"topics": [topic.name for topic in missing]})
+    finally:
+        await admin.close()

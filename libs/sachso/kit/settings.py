@@ -1,0 +1,122 @@
+"""Typed, frozen settings read from environment variables, one prefix per service.
+
+Each service composes the blocks it needs (``class LendingSettings(MongoSettings, KafkaSettings, ...)``) and
+sets its own ``env_prefix`` (``LENDING_``). ``load_settings`` is the only place the environment is read; a bad
+or missing variable stops start-up with the variable's full name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "production"]
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment does not describe a valid configuration."""
+
+
+class BaseServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set ``model_config['env_prefix']``."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    service_name: str
+    environment: Environment = "dev"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=0, le=65535)
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(50051, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(5.0, ge=0)
+
+
+class MongoSettings(BaseServiceSettings):
+    """A MongoDB replica set (or the local MongoDB-protocol server)."""
+
+    mongo_uri: str
+    mongo_database: str
+    # Production MongoDB keeps retryable writes on; the local test server must turn them off
+    # (see ../shared/docs/local-infrastructure.md).
+    mongo_retry_writes: bool = True
+
+
+class KafkaSettings(BaseServiceSettings):
+    """A Kafka cluster (or the local Kafka-protocol broker)."""
+
+    kafka_bootstrap_servers: str
+    # Prepended to every topic and consumer group name: lets tests and several installs share one cluster.
+    kafka_topic_prefix: str = ""
+    kafka_session_timeout_ms: int = Field(10_000, ge=1_000)
+    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    consumer_max_attempts: int = Field(5, ge=1)
+    consumer_initial_backoff_seconds: float = Field(0.2, gt=0)
+    outbox_poll_seconds: float = Field(0.5, gt=0)
+
+
+class S3Settings(BaseServiceSettings):
+    """S3-compatible object storage."""
+
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str
+    s3_secret_access_key: SecretStr
+    s3_bucket: str
+
+
+class AuthSettings(BaseServiceSettings):
+    """Where bearer tokens are verified from: JWKS endpoints of the issuers this service trusts."""
+
+    # Comma-separated JWKS URLs (lending issues user tokens, drm issues streaming tokens).
+    jwks_urls: str
+    # Comma-separated issuers whose tokens this service accepts.
+    jwt_issuers: str = "sachso-lending,sachso-drm"
+    jwt_audience: str = "sachso"
+    jwks_cache_seconds: float = Field(300.0, gt=0)
+
+    @property
+    def jwks_url_list(self) -> list[str]:
+        return _split(self.jwks_urls)
+
+    @property
+    def jwt_issuer_list(self) -> list[str]:
+        return _split(self.jwt_issuers)
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class PlatformSettings(MongoSettings, KafkaSettings, AuthSettings):
+    """What every service has: its database, the event bus and token verification."""
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseServiceSettings)
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """Read ``settings_class`` from the environment, failing with the names of the bad variables."""
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    try:
+        return settings_class()
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            field = ".".join(str(part) for part in detail["loc"])
+            problems.append(f"{prefix}{field.upper()}: {detail['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+class SigningSettings(BaseServiceSettings):
+    """Keys a token-issuing service signs with: PEM files (EC P-256), the first signs, all are published."""
+
+    # Comma-separated paths; each file's stem is its key id. Rotate by putting a new file first and removing
+    # the old one once the longest-lived token it signed has expired.
+    signing_key_files: str
+
+    @property
+    def signing_key_file_list(self) -> list[str]:
+        return _split(self.signing_key_files)

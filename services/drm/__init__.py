@@ -1,0 +1,1 @@
+"""DRM: Readium LCP licences, License Status Documents, content keys and streaming tokens."""

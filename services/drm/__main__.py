@@ -1,0 +1,3 @@
+from drm.bootstrap import main
+
+main()

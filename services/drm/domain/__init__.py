@@ -1,0 +1,1 @@
+"""DRM rules as plain Python: no I/O, no framework imports (checked by tests/unit/test_architecture.py)."""

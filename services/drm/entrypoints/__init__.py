@@ -1,0 +1,1 @@
+"""Thin edges: FastAPI routes, the gRPC servicer and Kafka consumer registrations."""

@@ -1,0 +1,7 @@
+"""DRM's exception base; the kit maps its subclasses to problem details and gRPC codes."""
+
+from sachso.kit.errors import ServiceError
+
+
+class DrmError(ServiceError):
+    problem = "drm-error"

@@ -1,0 +1,3 @@
+from lending.bootstrap import main
+
+main()

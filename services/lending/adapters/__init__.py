@@ -1,0 +1,1 @@
+"""MongoDB repositories and clients of other services."""

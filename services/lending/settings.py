@@ -1,0 +1,12 @@
+"""Lending's settings: environment variables prefixed ``LENDING_``."""
+
+from pydantic_settings import SettingsConfigDict
+
+from sachso.kit.settings import PlatformSettings, SigningSettings
+
+
+class LendingSettings(PlatformSettings, SigningSettings):
+    model_config = SettingsConfigDict(env_prefix="LENDING_", frozen=True, extra="ignore")
+
+    service_name: str = "lending"
+    issuer: str = "sachso-lending"

@@ -1,0 +1,3 @@
+from reader.bootstrap import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters to MongoDB, S3, SMTP and other services."""

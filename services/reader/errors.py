@@ -1,0 +1,7 @@
+"""Reader's exception base; the kit maps its subclasses to problem details and gRPC codes."""
+
+from sachso.kit.errors import ServiceError
+
+
+class ReaderError(ServiceError):
+    problem = "reader-error"

@@ -1,0 +1,90 @@
+"""Real servers for integration tests: started once per session by deploy/local, isolated per test.
+
+Each test gets its own database name, topic prefix and bucket, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from local_platform import read_env_file
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from stack import LocalStack
+
+from sachso.kit.settings import PlatformSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_DIR = ROOT / ".local" / "test-stack"
+
+Document = dict[str, Any]
+
+
+class IntegrationSettings(PlatformSettings):
+    """Settings built by fixtures (never from the environment)."""
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    stack = LocalStack(STATE_DIR)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env(local_stack: LocalStack) -> dict[str, str]:
+    return read_env_file(STATE_DIR / "stack.env")
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A unique name for this test's database, topic prefix and bucket."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str], namespace: str) -> IntegrationSettings:
+    return IntegrationSettings(
+        service_name="itest",
+        mongo_uri=stack_env["SACHSO_MONGO_URI"],
+        mongo_database=namespace,
+        mongo_retry_writes=False,
+        kafka_bootstrap_servers=stack_env["SACHSO_KAFKA_BOOTSTRAP_SERVERS"],
+        kafka_topic_prefix=f"{namespace}.",
+        kafka_session_timeout_ms=2000,
+        kafka_heartbeat_interval_ms=400,
+        consumer_initial_backoff_seconds=0.05,
+        outbox_poll_seconds=0.2,
+        jwks_urls="http://127.0.0.1:9/unused",
+    )
+
+
+@pytest.fixture(scope="session")
+async def mongo(stack_env: dict[str, str]) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        stack_env["SACHSO_MONGO_URI"], retryWrites=False, tz_aware=True
+    )
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def database(mongo: AsyncMongoClient[Document], namespace: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    yield mongo[namespace]
+    await mongo.drop_database(namespace)
+
+
+@pytest.fixture
+async def producer(stack_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack_env["SACHSO_KAFKA_BOOTSTRAP_SERVERS"], acks="all", enable_idempotence=False
+    )
+    await producer.start()
+    yield producer
+    await producer.stop()

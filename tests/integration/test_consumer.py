@@ -1,0 +1,177 @@
+"""Idempotent consumers, retries, dead letters and replay, against the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from google.protobuf.wrappers_pb2 import Int64Value, StringValue
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from sachso.kit import events as ce
+from sachso.kit.consumer import DLQ_ERROR, HandlerRegistry, IdempotentConsumer
+from sachso.kit.dead_letters import list_dead_letters, replay_dead_letters
+from sachso.kit.events import ReceivedEvent
+from sachso.kit.kafka import create_consumer, ensure_topics
+from sachso.kit.topics import TopicSpec, dead_letter_topic, prefixed, retry_topic
+from tests.integration.conftest import IntegrationSettings
+from tests.integration.kafka_helpers import read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+
+GROUP = "test-notify"
+TOPIC = TopicSpec(name="holds", key="title id", partitions=2, retention_ms=3_600_000, description="test")
+Document = dict[str, Any]
+
+
+class Effects:
+    """A handler whose effect is a document per event; it can be told to fail for some payloads."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.collection = database["effects"]
+        self.failing: set[str] = set()
+        self.calls = 0
+
+    async def handle(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        self.calls += 1
+        value = event.payload.value  # type: ignore[attr-defined]
+        await self.collection.insert_one({"event_id": event.id, "value": value}, session=session)
+        if value in self.failing:
+            raise ValueError(f"cannot handle {value}")
+
+
+async def send(producer: AIOKafkaProducer, topic: str, value: str, event_id: str | None = None) -> str:
+    event_id = event_id or f"evt-{value}"
+    message = ce.encode(
+        event_id=event_id,
+        event_type="google.protobuf.StringValue",
+        source="/sachso/lending",
+        key="title-1",
+        data=StringValue(value=value).SerializeToString(),
+        time=datetime.now(UTC),
+    )
+    await producer.send_and_wait(topic, value=message.value, key=b"title-1", headers=list(message.headers.items()))
+    return event_id
+
+
+@pytest.fixture
+async def running(
+    settings: IntegrationSettings, database: AsyncDatabase[Document], mongo: Any, producer: AIOKafkaProducer
+) -> AsyncIterator[tuple[IdempotentConsumer, Effects]]:
+    effects = Effects(database)
+    registry = HandlerRegistry(GROUP, [TOPIC.name])
+    registry.register(StringValue, effects.handle)
+    await ensure_topics(settings, [TOPIC, retry_topic(GROUP), dead_letter_topic(GROUP)])
+    consumer = IdempotentConsumer(
+        registry,
+        client=mongo,
+        database=database,
+        dead_letters=producer,
+        topic_prefix=settings.kafka_topic_prefix,
+        max_attempts=3,
+        initial_backoff_seconds=0.01,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        consumer.run(create_consumer(settings, consumer.group, consumer.subscribed_topics), stop)
+    )
+    yield consumer, effects
+    stop.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(task, 10)
+
+
+async def test_redelivered_event_has_one_effect(
+    running: tuple[IdempotentConsumer, Effects], settings: IntegrationSettings, producer: AIOKafkaProducer
+) -> None:
+    consumer, effects = running
+    topic = prefixed(settings.kafka_topic_prefix, TOPIC.name)
+    await send(producer, topic, "a", event_id="same-id")
+    await send(producer, topic, "a", event_id="same-id")  # Kafka redelivery, or a duplicate from the relay
+    await send(producer, topic, "b")
+    await wait_until(lambda: _count(effects, {}), within=30)
+    await wait_until(lambda: _handled(consumer, 2), within=30)
+    await asyncio.sleep(0.5)
+    assert await effects.collection.count_documents({"event_id": "same-id"}) == 1
+    assert await effects.collection.count_documents({}) == 2
+
+
+async def test_failing_event_is_retried_then_dead_lettered_and_replayed(
+    running: tuple[IdempotentConsumer, Effects], settings: IntegrationSettings, producer: AIOKafkaProducer
+) -> None:
+    _consumer, effects = running
+    topic = prefixed(settings.kafka_topic_prefix, TOPIC.name)
+    effects.failing.add("poison")
+    await send(producer, topic, "poison")
+    await send(producer, topic, "after")  # the consumer is not stuck behind the poison event
+    await wait_until(lambda: _count(effects, {"value": "after"}), within=30)
+    assert effects.calls == 4  # three attempts at the poison event, one at the next
+    assert await effects.collection.count_documents({"value": "poison"}) == 0  # failed attempts left nothing
+
+    letters = await list_dead_letters(settings, GROUP)
+    assert [(letter.event_id, letter.event_type) for letter in letters] == [
+        ("evt-poison", "google.protobuf.StringValue")
+    ]
+    assert "ValueError: cannot handle poison" in letters[0].error
+    assert letters[0].original_topic == topic
+
+    effects.failing.clear()  # the bug is fixed; replay
+    assert await replay_dead_letters(settings, GROUP) == 1
+    await wait_until(lambda: _count(effects, {"value": "poison"}), within=30)
+    assert await replay_dead_letters(settings, GROUP) == 0  # each letter is replayed once
+
+
+async def test_malformed_records_are_dead_lettered_with_the_reason(
+    running: tuple[IdempotentConsumer, Effects], settings: IntegrationSettings, producer: AIOKafkaProducer
+) -> None:
+    _, effects = running
+    topic = prefixed(settings.kafka_topic_prefix, TOPIC.name)
+    headers = [("ce_type", b"google.protobuf.StringValue"), ("ce_id", b"x")]  # no source, no specversion
+    await producer.send_and_wait(topic, value=b"\xff\xfe", key=b"k", headers=headers)
+    wrong_payload = ce.encode(
+        event_id="bad-payload",
+        event_type="google.protobuf.StringValue",
+        source="/test",
+        key="k",
+        data=b"\xff\xff\xff",
+        time=datetime.now(UTC),
+    )
+    await producer.send_and_wait(
+        topic, value=wrong_payload.value, key=b"k", headers=list(wrong_payload.headers.items())
+    )
+    other_type = ce.encode(
+        event_id="other",
+        event_type="google.protobuf.Int64Value",
+        source="/test",
+        key="k",
+        data=Int64Value(value=1).SerializeToString(),
+        time=datetime.now(UTC),
+    )
+    await producer.send_and_wait(topic, value=other_type.value, key=b"k", headers=list(other_type.headers.items()))
+    await send(producer, topic, "good")
+    await wait_until(lambda: _count(effects, {"value": "good"}), within=30)
+
+    dead = await read_topic(
+        settings.kafka_bootstrap_servers,
+        prefixed(settings.kafka_topic_prefix, dead_letter_topic(GROUP).name),
+        expected=2,
+    )
+    errors = [dict(record.headers)[DLQ_ERROR].decode() for record in dead]
+    assert len(errors) == 2
+    assert "not a CloudEvents 1.0 binary-mode record" in errors[0]
+    assert "payload is not a valid google.protobuf.StringValue" in errors[1]
+    assert effects.calls == 1  # the event type without a handler was skipped, not dead-lettered
+
+
+async def _count(effects: Effects, query: Document) -> bool:
+    return await effects.collection.count_documents(query) > 0
+
+
+async def _handled(consumer: IdempotentConsumer, expected: int) -> bool:
+    return await consumer.handled.count_documents({}) >= expected

@@ -1,0 +1,29 @@
+"""Principle 4: every topic a service consumes has a handler, and every handler's event travels on a topic it reads."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from notify.entrypoints.consumers import notify_consumers
+from notify.service_layer.handlers import NotifyHandlers
+from sachso.kit.consumer import HandlerRegistry
+from sachso.kit.topics import DOMAIN_TOPICS
+
+TOPICS = {topic.name: topic for topic in DOMAIN_TOPICS}
+
+REGISTRIES = {
+    "notify": lambda: notify_consumers(NotifyHandlers(cast(Any, None))),
+}
+
+
+@pytest.mark.parametrize("service", sorted(REGISTRIES))
+def test_every_consumed_topic_has_a_handler(service: str) -> None:
+    registry: HandlerRegistry = REGISTRIES[service]()
+    assert registry.topics, f"{service} registers a consumer group without topics"
+    for topic in registry.topics:
+        assert topic in TOPICS, f"{service} consumes {topic}, which is not a domain topic"
+        assert registry.event_types & TOPICS[topic].event_types, f"{service} reads {topic} but handles none of it"
+    carried = frozenset().union(*(TOPICS[topic].event_types for topic in registry.topics))
+    assert registry.event_types <= carried, "a handler waits for an event no consumed topic carries"
