@@ -127,11 +127,11 @@ async def test_broker_outage_delays_events_but_loses_and_reorders_none(
         for number in range(30):
             await write(number)
         await wait_until(lambda: _none_pending(outbox), within=30)
-        local_stack.stop_kafka()
+        await asyncio.to_thread(local_stack.stop_kafka)
         for number in range(30, 60):  # the broker is away: state changes still commit
             await write(number)
         assert await outbox.count_pending() >= 30
-        local_stack.start_kafka()
+        await asyncio.to_thread(local_stack.start_kafka)
         for number in range(60, total):
             await write(number)
         await wait_until(lambda: _none_pending(outbox), within=90)
@@ -142,7 +142,7 @@ async def test_broker_outage_delays_events_but_loses_and_reorders_none(
         await producer.stop()
 
     records = await read_topic(
-        settings.kafka_bootstrap_servers, prefixed(settings.kafka_topic_prefix, TOPIC.name), expected=total, timeout=60
+        settings.kafka_bootstrap_servers, prefixed(settings.kafka_topic_prefix, TOPIC.name), expected=total, within=60
     )
     first_seen: dict[str, int] = {}
     per_key: dict[bytes, list[int]] = {}

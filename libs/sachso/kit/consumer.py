@@ -180,24 +180,27 @@ class IdempotentConsumer:
         raise AssertionError("unreachable")
 
     async def _handle_once(self, event: ReceivedEvent, handler: Handler) -> str:
+        marker = {"_id": f"{self.registry.group}:{event.id}"}
+        if await self.handled.find_one(marker, projection={"_id": 1}):
+            return "duplicate"
         async with self.client.start_session() as session:
 
-            async def in_transaction(session: AsyncClientSession) -> str:
-                try:
-                    await self.handled.insert_one(
-                        {
-                            "_id": f"{self.registry.group}:{event.id}",
-                            "type": event.type,
-                            "handled_at": datetime.now(UTC),
-                        },
-                        session=session,
-                    )
-                except DuplicateKeyError:
-                    return "duplicate"
+            async def in_transaction(session: AsyncClientSession) -> None:
+                # The marker commits with the handler's writes: both happen once, or neither.
+                await self.handled.insert_one(
+                    {**marker, "type": event.type, "handled_at": datetime.now(UTC)}, session=session
+                )
                 await handler(event, session)
-                return "handled"
 
-            return await session.with_transaction(in_transaction)
+            try:
+                await session.with_transaction(in_transaction)
+            except DuplicateKeyError:
+                # Another member of the group handled it concurrently (a rebalance); the handler's own
+                # duplicate keys are real errors.
+                if await self.handled.find_one(marker, projection={"_id": 1}):
+                    return "duplicate"
+                raise
+        return "handled"
 
     async def _dead_letter(self, record: KafkaRecord, error: str, *, attempts: int) -> None:
         headers = [(name, value) for name, value in record.headers if name not in DLQ_HEADERS]

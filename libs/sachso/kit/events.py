@@ -144,9 +144,10 @@ def decode(record: KafkaRecord) -> ReceivedEvent:
     except KeyError:
         raise MalformedEvent(f"unknown event type {event_type!r}") from None
     payload = message_class()
-    data = cloud_event.get_data()
     try:
-        payload.ParseFromString(data if isinstance(data, bytes) else b"")
+        # The record value is the data in binary mode; the SDK's get_data() would turn bytes that happen to be
+        # valid UTF-8 into text, so the payload is parsed from the record itself.
+        payload.ParseFromString(record.value or b"")
     except DecodeError as error:
         raise MalformedEvent(f"payload is not a valid {event_type}: {error}") from error
     time = attributes.get("time")
