@@ -5,6 +5,7 @@ Each test gets its own database name, topic prefix and bucket, so tests never se
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,6 +33,8 @@ class IntegrationSettings(PlatformSettings):
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
     stack = LocalStack(STATE_DIR)
+    stack.stop()  # a stack left behind by an interrupted run: its data must not leak into this one
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
     stack.start()
     yield stack
     stack.stop()

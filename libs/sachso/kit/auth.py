@@ -10,6 +10,9 @@ expiry, not-before, issuer and audience.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -64,15 +67,23 @@ class SigningKey:
     algorithm: str = "ES256"
 
     @classmethod
-    def generate(cls, kid: str | None = None) -> SigningKey:
-        return cls(kid=kid or uuid.uuid4().hex[:16], private_key=ec.generate_private_key(ec.SECP256R1()))
+    def generate(cls) -> SigningKey:
+        return cls.of(ec.generate_private_key(ec.SECP256R1()))
 
     @classmethod
-    def from_pem(cls, kid: str, pem: bytes) -> SigningKey:
+    def of(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:
+        """The key id is the RFC 7638 thumbprint, so two issuers' keys can never share an id."""
+        jwk = jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+        members = json.dumps({name: jwk[name] for name in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+        thumbprint = base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()
+        return cls(kid=thumbprint, private_key=private_key)
+
+    @classmethod
+    def from_pem(cls, pem: bytes, *, name: str = "signing key") -> SigningKey:
         key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"signing key {kid} is not an EC P-256 private key")
-        return cls(kid=kid, private_key=key)
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+            raise ValueError(f"{name} is not an EC P-256 private key")
+        return cls.of(key)
 
     def private_pem(self) -> bytes:
         return self.private_key.private_bytes(
@@ -95,8 +106,8 @@ class TokenIssuer:
 
     @classmethod
     def from_files(cls, issuer: str, paths: Sequence[str]) -> TokenIssuer:
-        """Keys from PEM files; each file's stem is its key id, the first file signs."""
-        return cls(issuer, [SigningKey.from_pem(Path(path).stem, Path(path).read_bytes()) for path in paths])
+        """Keys from PEM files; the first file signs, the others are still published (key rotation)."""
+        return cls(issuer, [SigningKey.from_pem(Path(path).read_bytes(), name=path) for path in paths])
 
     @classmethod
     def generate(cls, issuer: str) -> TokenIssuer:

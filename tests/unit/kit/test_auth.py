@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sachso.kit.auth import Role, SigningKey, TokenIssuer, TokenVerifier
 from sachso.kit.errors import Unauthenticated
@@ -152,7 +152,21 @@ async def test_rotation_new_key_signs_and_old_tokens_stay_valid(issuer: TokenIss
     assert (await verifier.verify(old_token)).subject == "p"
 
 
-def test_signing_key_round_trips_through_pem() -> None:
-    key = SigningKey.generate("k1")
-    loaded = SigningKey.from_pem("k1", key.private_pem())
+def test_signing_key_round_trips_through_pem_and_its_id_is_the_rfc7638_thumbprint() -> None:
+    key = SigningKey.generate()
+    loaded = SigningKey.from_pem(key.private_pem())
     assert loaded.public_jwk() == key.public_jwk()
+    assert key.kid != SigningKey.generate().kid  # two issuers' keys never collide in a merged JWKS
+    # RFC 7638 section 3.1 fixes the members and their order; recompute it independently
+    jwk = key.public_jwk()
+    canonical = f'{{"crv":"{jwk["crv"]}","kty":"EC","x":"{jwk["x"]}","y":"{jwk["y"]}"}}'
+    digest = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    assert key.kid == digest
+
+
+def test_signing_key_refuses_a_key_of_another_kind() -> None:
+    pem = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(ValueError, match="not an EC P-256"):
+        SigningKey.from_pem(pem)

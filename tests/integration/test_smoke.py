@@ -1,0 +1,123 @@
+"""Smoke test: all four services boot against the local stack, answer health over HTTP and gRPC, and an
+event written by lending reaches notify through the outbox relay and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from local_platform import SERVICES, Platform, ServiceEndpoints
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from sachso.events.v1 import lending_events_pb2
+from sachso.kit.auth import Role, TokenIssuer
+from sachso.kit.events import OutboundEvent
+from sachso.kit.outbox import Emit, Outbox
+from sachso.kit.topics import LENDING_EVENTS
+
+from tests.integration.kafka_helpers import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def platform(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    state = tmp_path_factory.mktemp("platform")
+    platform = Platform(state, stack_env, namespace=f"smoke{uuid.uuid4().hex[:8]}")
+    platform.start()
+    yield platform
+    platform.stop()
+    assert not any(platform.status().values())
+
+
+@pytest.fixture(scope="module")
+def endpoints(platform: Platform) -> dict[str, ServiceEndpoints]:
+    return platform.endpoints()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_http_health_and_readiness(endpoints: dict[str, ServiceEndpoints], service: str) -> None:
+    async with httpx.AsyncClient(base_url=endpoints[service].http_url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["checks"]) >= {"mongodb", "kafka"}
+        assert "s3" in ready.json()["checks"] or service in {"lending", "notify"}
+        assert (await client.get("/openapi.json")).status_code == 200
+        assert "sachso_events_published_total" in (await client.get("/metrics/")).text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_grpc_health_and_reflection(endpoints: dict[str, ServiceEndpoints], service: str) -> None:
+    async with grpc.aio.insecure_channel(endpoints[service].grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        response = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        answers = [answer async for answer in reflection.ServerReflectionInfo(iter([request]))]
+        names = {service.name for service in answers[0].list_services_response.service}
+        assert "grpc.health.v1.Health" in names
+
+
+async def test_issuers_publish_their_keys(endpoints: dict[str, ServiceEndpoints]) -> None:
+    async with httpx.AsyncClient() as client:
+        for issuer in ("lending", "drm"):
+            jwks = (await client.get(f"{endpoints[issuer].http_url}/.well-known/jwks.json")).json()
+            assert jwks["keys"][0]["alg"] == "ES256"
+
+
+async def test_event_from_lending_reaches_notify_through_kafka(
+    platform: Platform, endpoints: dict[str, ServiceEndpoints], stack_env: dict[str, str]
+) -> None:
+    """lending's outbox relay publishes; notify's consumer handles it and the patron sees it in her inbox."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
+    lending_db = client[f"{platform.namespace}_lending"]
+    outbox = Outbox(client, lending_db, source="/sachso/lending")
+    approved_at = Timestamp()
+    approved_at.FromDatetime(datetime.now(UTC))
+    approved = lending_events_pb2.PatronApproved(
+        patron_id="patron-smoke",
+        library_id="lib-daklak",
+        card_number="DL-000123",
+        display_name="Nguyễn Thị Ánh",
+        preferred_language="vi",
+        approved_at=approved_at,
+    )
+
+    async def approve(session: AsyncClientSession, emit: Emit) -> None:
+        emit(OutboundEvent(topic=LENDING_EVENTS.name, key="patron-smoke", payload=approved))
+
+    await outbox.transaction(approve)
+
+    issuer = TokenIssuer.from_files(
+        "sachso-lending", [str(next((platform.state_dir / "keys" / "lending").glob("*.pem")))]
+    )
+    patron = issuer.issue("patron-smoke", audience="sachso", roles=[Role.PATRON])
+    stranger = issuer.issue("patron-other", audience="sachso", roles=[Role.PATRON])
+    async with httpx.AsyncClient(base_url=endpoints["notify"].http_url) as http:
+
+        async def delivered() -> bool:
+            response = await http.get("/v1/inbox", headers={"Authorization": f"Bearer {patron}"})
+            return response.status_code == 200 and len(response.json()) == 1
+
+        await wait_until(delivered, within=60)
+        messages = (await http.get("/v1/inbox", headers={"Authorization": f"Bearer {patron}"})).json()
+        assert messages[0]["title"] == "Thẻ bạn đọc đã được duyệt"
+        assert "Nguyễn Thị Ánh" in messages[0]["body"] and "DL-000123" in messages[0]["body"]
+        others = await http.get("/v1/inbox", headers={"Authorization": f"Bearer {stranger}"})
+        assert others.json() == []  # a patron never sees another patron's messages
+        marked = await http.post(f"/v1/inbox/{messages[0]['id']}/read", headers={"Authorization": f"Bearer {stranger}"})
+        assert marked.status_code == 404
+    await asyncio.sleep(0)
+    assert await lending_db["outbox"].count_documents({"sent_at": None}) == 0
+    await client.close()
