@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import httpx
@@ -18,12 +17,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from local_platform import SERVICES, Platform, ServiceEndpoints
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+
 from sachso.events.v1 import lending_events_pb2
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS
-
 from tests.integration.kafka_helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -113,7 +112,8 @@ async def test_event_from_lending_reaches_notify_through_kafka(
         await wait_until(delivered, within=60)
         messages = (await http.get("/v1/inbox", headers={"Authorization": f"Bearer {patron}"})).json()
         assert messages[0]["title"] == "Thẻ bạn đọc đã được duyệt"
-        assert "Nguyễn Thị Ánh" in messages[0]["body"] and "DL-000123" in messages[0]["body"]
+        assert "Nguyễn Thị Ánh" in messages[0]["body"]
+        assert "DL-000123" in messages[0]["body"]
         others = await http.get("/v1/inbox", headers={"Authorization": f"Bearer {stranger}"})
         assert others.json() == []  # a patron never sees another patron's messages
         marked = await http.post(f"/v1/inbox/{messages[0]['id']}/read", headers={"Authorization": f"Bearer {stranger}"})
