@@ -56,6 +56,7 @@ async def run(env: dict[str, str], samples: int, burst: int) -> dict[str, float]
         "kafka_topic_prefix": f"{namespace}.",
         "kafka_session_timeout_ms": 2000,
         "kafka_heartbeat_interval_ms": 400,
+        "kafka_fetch_max_wait_ms": 50,
         "outbox_poll_seconds": 0.5,
         "jwks_urls": "http://127.0.0.1:9/unused",
     }

@@ -110,6 +110,7 @@ class Platform:
             "MONGO_RETRY_WRITES": "false",
             "KAFKA_BOOTSTRAP_SERVERS": stack["SACHSO_KAFKA_BOOTSTRAP_SERVERS"],
             "KAFKA_TOPIC_PREFIX": f"{self.namespace}.",
+            "KAFKA_FETCH_MAX_WAIT_MS": "50",
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
             "JWKS_URLS": jwks,

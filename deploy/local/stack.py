@@ -341,10 +341,14 @@ async def _ensure_bucket(endpoints: StackEndpoints, bucket: str) -> None:
 async def _kafka_ready(bootstrap: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+    host, port = bootstrap.rsplit(":", 1)
+    _, writer = await asyncio.open_connection(host, int(port))  # listening yet? (spares aiokafka's error log)
+    writer.close()
+    await writer.wait_closed()
     topic = f"stack-probe-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=3000)
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(topic, b"ping")
     finally:
         await producer.stop()

@@ -62,6 +62,7 @@ def settings(stack_env: dict[str, str], namespace: str) -> IntegrationSettings:
         kafka_topic_prefix=f"{namespace}.",
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=400,
+        kafka_fetch_max_wait_ms=50,
         consumer_initial_backoff_seconds=0.05,
         outbox_poll_seconds=0.2,
         jwks_urls="http://127.0.0.1:9/unused",

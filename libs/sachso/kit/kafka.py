@@ -43,6 +43,7 @@ def create_consumer(settings: KafkaSettings, group: str, topics: Iterable[str]) 
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         metadata_max_age_ms=30_000,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

@@ -47,9 +47,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
+            "{levelname}{name}{message}",
             style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601 in UTC
+            rename_fields={"levelname": "level", "name": "logger"},
         )
     )
     handler.addFilter(_TraceContextFilter(service))

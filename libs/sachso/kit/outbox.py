@@ -137,6 +137,11 @@ class Outbox:
         return await self.collection.count_documents({"sent_at": None})
 
 
+def _aware(moment: datetime) -> datetime:
+    """MongoDB stores UTC; a client opened without ``tz_aware`` hands back naive datetimes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class OutboxRelay:
     """Publishes an outbox's pending events to Kafka, in order, marking them sent after acknowledgement."""
 
@@ -169,7 +174,7 @@ class OutboxRelay:
             source=self.outbox.source,
             key=document["key"],
             data=bytes(document["data"]),
-            time=document["time"],
+            time=_aware(document["time"]),
             subject=document.get("subject"),
             trace_headers=document.get("trace") or {},
         )

@@ -50,6 +50,9 @@ class KafkaSettings(BaseServiceSettings):
     kafka_bootstrap_servers: str
     # Prepended to every topic and consumer group name: lets tests and several installs share one cluster.
     kafka_topic_prefix: str = ""
+    # How long a fetch may wait for data. Kafka answers as soon as data arrives; Tansu (the local broker) always
+    # waits the full time, so the local platform lowers it (see ../shared/docs/local-infrastructure.md).
+    kafka_fetch_max_wait_ms: int = Field(500, ge=10, le=10_000)
     kafka_session_timeout_ms: int = Field(10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
     consumer_max_attempts: int = Field(5, ge=1)
