@@ -1,7 +1,115 @@
-"""Lending's exception base; the kit maps its subclasses to problem details and gRPC codes."""
+"""What lending refuses. The domain raises these; the kit maps them to problem details and gRPC codes."""
 
-from sachso.kit.errors import ServiceError
+from __future__ import annotations
+
+from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unauthenticated
 
 
-class LendingError(ServiceError):
-    problem = "lending-error"
+class SignInFailed(Unauthenticated):
+    problem = "sign-in-failed"
+    title = "Card number or PIN is wrong"
+
+
+class SignInLocked(Unauthenticated):
+    problem = "sign-in-locked"
+    title = "Too many wrong PINs; try again later"
+
+
+class InvalidNetwork(InvalidInput):
+    problem = "invalid-library-network"
+    title = "The library network does not allow this"
+
+
+class LoanPeriodNotAllowed(InvalidInput):
+    problem = "loan-period-not-allowed"
+    title = "The library does not lend for this period"
+
+
+class NoCopyAvailable(PreconditionFailed):
+    problem = "no-copy-available"
+    title = "No copy is available; place a hold"
+
+
+class LoanLimitReached(PreconditionFailed):
+    problem = "loan-limit-reached"
+    title = "You have as many loans as your library allows"
+
+
+class HoldLimitReached(PreconditionFailed):
+    problem = "hold-limit-reached"
+    title = "You have as many holds as your library allows"
+
+
+class AlreadyBorrowed(Conflict):
+    problem = "already-borrowed"
+    title = "You already have this title on loan"
+
+
+class AlreadyOnHold(Conflict):
+    problem = "already-on-hold"
+    title = "You already have a hold on this title"
+
+
+class HoldNotNeeded(PreconditionFailed):
+    problem = "hold-not-needed"
+    title = "A copy is available now; borrow it instead"
+
+
+class RenewalRefused(PreconditionFailed):
+    problem = "renewal-refused"
+    title = "This loan cannot be renewed"
+
+
+class LoanNotActive(PreconditionFailed):
+    problem = "loan-not-active"
+    title = "This loan has ended"
+
+
+class CardCannotBorrow(Forbidden):
+    problem = "card-cannot-borrow"
+    title = "Your reader card does not allow borrowing"
+
+
+class TitleNotFound(NotFound):
+    problem = "title-not-found"
+    title = "No such title"
+
+
+class LoanNotFound(NotFound):
+    problem = "loan-not-found"
+    title = "No such loan"
+
+
+class HoldNotFound(NotFound):
+    problem = "hold-not-found"
+    title = "No such hold"
+
+
+class LibraryNotFound(NotFound):
+    problem = "library-not-found"
+    title = "No such library"
+
+
+class ApplicationNotFound(NotFound):
+    problem = "card-application-not-found"
+    title = "No such card application"
+
+
+class ApplicationStateError(PreconditionFailed):
+    problem = "card-application-state"
+    title = "The card application is not in a state that allows this"
+
+
+class VerificationFailed(InvalidInput):
+    problem = "verification-code-invalid"
+    title = "The verification code is wrong or has expired"
+
+
+class DuplicateRegistration(Conflict):
+    problem = "duplicate-registration"
+    title = "This email already has a card or an application at this library"
+
+
+class InvalidLicenseTerms(InvalidInput):
+    problem = "invalid-license-terms"
+    title = "These licence terms are not valid"

@@ -1,0 +1,293 @@
+"""Lending's MongoDB collections, their indexes, and the translation to and from domain objects.
+
+Every write that must never over-lend is a *conditional* update on one licence document
+(``in_use < concurrency``, ``checkouts_left > 0``), executed inside the caller's transaction: MongoDB applies it
+atomically, and two transactions touching the same licence conflict and one is retried.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from lending.domain.holds import OPEN_STATES, Hold, HoldState
+from lending.domain.licensing import License, LicenseModel, LicenseTerms
+from lending.domain.network import Library, LibraryKind, LibraryNetwork, Sharing
+from lending.domain.patrons import CardStatus, Patron, Verification
+from lending.domain.policy import LendingPolicy
+
+Document = dict[str, Any]
+Session = AsyncClientSession | None
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """MongoDB keeps UTC; make what comes back aware whatever the client's tz_aware setting."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+class LendingStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.database = database
+        self.libraries = database["libraries"]
+        self.counters = database["counters"]
+        self.patrons = database["patrons"]
+        self.staff = database["staff"]
+        self.publishers = database["publishers"]
+        self.titles = database["titles"]
+        self.licenses = database["licenses"]
+        self.loans = database["loans"]
+        self.holds = database["holds"]
+        self.refresh_tokens = database["refresh_tokens"]
+
+    async def ensure_indexes(self) -> None:
+        await self.patrons.create_index("card_number", unique=True, sparse=True)
+        # one live application or card per email per library; rejected ones drop the key
+        await self.patrons.create_index("email_key", unique=True, sparse=True)
+        await self.patrons.create_index([("library_id", ASCENDING), ("status", ASCENDING)])
+        await self.staff.create_index("username", unique=True)
+        await self.titles.create_index("publication_id", unique=True, sparse=True)
+        await self.titles.create_index("search_terms")
+        await self.titles.create_index("isbn", sparse=True)
+        await self.licenses.create_index("title_id")
+        await self.loans.create_index("active_key", unique=True, sparse=True)  # one active loan per patron+title
+        await self.loans.create_index([("patron_id", ASCENDING), ("status", ASCENDING)])
+        await self.loans.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
+        await self.loans.create_index([("title_id", ASCENDING), ("status", ASCENDING)])
+        await self.holds.create_index("open_key", unique=True, sparse=True)  # one open hold per patron+title
+        await self.holds.create_index([("title_id", ASCENDING), ("state", ASCENDING), ("placed_at", ASCENDING)])
+        await self.holds.create_index([("state", ASCENDING), ("ready_until", ASCENDING)])
+        await self.holds.create_index("patron_id")
+        await self.refresh_tokens.create_index("expires_at", expireAfterSeconds=0)
+
+    # -- libraries -------------------------------------------------------------------------------------------
+
+    async def network(self, session: Session = None) -> LibraryNetwork:
+        return LibraryNetwork([_library(document) async for document in self.libraries.find({}, session=session)])
+
+    async def add_library(self, library: Library, code: str, policy: LendingPolicy, session: Session = None) -> None:
+        await self.libraries.insert_one(
+            {
+                "_id": library.id,
+                "name": library.name,
+                "kind": library.kind.value,
+                "parent_id": library.parent_id,
+                "code": code,
+                "auto_approve_cards": library.auto_approve_cards,
+                "policy": _policy_document(policy),
+            },
+            session=session,
+        )
+
+    async def library_document(self, library_id: str, session: Session = None) -> Document | None:
+        return await self.libraries.find_one({"_id": library_id}, session=session)
+
+    async def policy(self, library_id: str, session: Session = None) -> LendingPolicy:
+        document = await self.libraries.find_one({"_id": library_id}, {"policy": 1}, session=session)
+        return _policy(document["policy"]) if document and document.get("policy") else LendingPolicy()
+
+    async def next_card_sequence(self, library_id: str, session: Session) -> int:
+        counter = await self.counters.find_one_and_update(
+            {"_id": f"card:{library_id}"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        assert counter is not None  # upserted
+        return int(counter["value"])
+
+    # -- patrons ---------------------------------------------------------------------------------------------
+
+    async def patron_document(self, patron_id: str, session: Session = None) -> Document | None:
+        return await self.patrons.find_one({"_id": patron_id}, session=session)
+
+    async def patron(self, patron_id: str, session: Session = None) -> Patron | None:
+        document = await self.patron_document(patron_id, session)
+        return patron_from(document) if document else None
+
+    # -- licences --------------------------------------------------------------------------------------------
+
+    async def licenses_for(self, title_id: str, session: Session = None) -> list[License]:
+        return [
+            license_from(document) async for document in self.licenses.find({"title_id": title_id}, session=session)
+        ]
+
+    async def license(self, license_id: str, session: Session = None) -> License | None:
+        document = await self.licenses.find_one({"_id": license_id}, session=session)
+        return license_from(document) if document else None
+
+    async def add_license(self, license_: License, session: Session = None) -> None:
+        await self.licenses.insert_one(license_document(license_), session=session)
+
+    async def take_copy(self, license_: License, session: Session) -> bool:
+        """Count one more reader on ``license_`` if its terms still allow it (atomic, the over-lending guard)."""
+        query: Document = {"_id": license_.id}
+        change: Document = {"in_use": 1}
+        if license_.terms.concurrency is not None:
+            query["in_use"] = {"$lt": license_.terms.concurrency}
+        if license_.checkouts_left is not None:
+            query["checkouts_left"] = {"$gt": 0}
+            change["checkouts_left"] = -1
+        result = await self.licenses.update_one(query, {"$inc": change}, session=session)
+        return result.modified_count == 1
+
+    async def give_back_copy(self, license_id: str, session: Session) -> None:
+        await self.licenses.update_one(
+            {"_id": license_id, "in_use": {"$gt": 0}}, {"$inc": {"in_use": -1}}, session=session
+        )
+
+    # -- holds -----------------------------------------------------------------------------------------------
+
+    async def open_holds(self, title_id: str, session: Session = None) -> list[Hold]:
+        cursor = self.holds.find(
+            {"title_id": title_id, "state": {"$in": [state.value for state in OPEN_STATES]}}, session=session
+        )
+        return [hold_from(document) async for document in cursor]
+
+    async def insert_hold(self, hold: Hold, session: Session) -> None:
+        await self.holds.insert_one(hold_document(hold), session=session)
+
+    async def update_hold(self, hold_id: str, expected: HoldState, changes: Document, session: Session) -> bool:
+        """Change a hold only if it is still in ``expected`` state (two workers never both act on it)."""
+        state = changes.get("state", expected.value)
+        unset = {} if state in {s.value for s in OPEN_STATES} else {"open_key": ""}
+        update: Document = {"$set": changes}
+        if unset:
+            update["$unset"] = unset
+        result = await self.holds.update_one({"_id": hold_id, "state": expected.value}, update, session=session)
+        return result.modified_count == 1
+
+
+def _library(document: Document) -> Library:
+    return Library(
+        id=document["_id"],
+        name=document["name"],
+        kind=LibraryKind(document["kind"]),
+        parent_id=document.get("parent_id"),
+        auto_approve_cards=bool(document.get("auto_approve_cards")),
+    )
+
+
+def _policy_document(policy: LendingPolicy) -> Document:
+    return {
+        "loan_period_seconds": [int(period.total_seconds()) for period in policy.loan_periods],
+        "max_loans": policy.max_loans,
+        "max_holds": policy.max_holds,
+        "max_renewals": policy.max_renewals,
+        "hold_window_seconds": int(policy.hold_window.total_seconds()),
+        "card_validity_seconds": int(policy.card_validity.total_seconds()),
+    }
+
+
+def _policy(document: Document) -> LendingPolicy:
+    return LendingPolicy(
+        loan_periods=tuple(timedelta(seconds=seconds) for seconds in document["loan_period_seconds"]),
+        max_loans=document["max_loans"],
+        max_holds=document["max_holds"],
+        max_renewals=document["max_renewals"],
+        hold_window=timedelta(seconds=document["hold_window_seconds"]),
+        card_validity=timedelta(seconds=document["card_validity_seconds"]),
+    )
+
+
+def patron_from(document: Document) -> Patron:
+    return Patron(
+        id=document["_id"],
+        library_id=document["library_id"],
+        display_name=document["display_name"],
+        email=document["email"],
+        preferred_language=document.get("preferred_language", "vi"),
+        status=CardStatus(document["status"]),
+        card_number=document.get("card_number"),
+        card_expires_at=utc(document.get("card_expires_at")),
+        time_zone=document.get("time_zone", "Asia/Ho_Chi_Minh"),
+    )
+
+
+def verification_from(document: Document) -> Verification | None:
+    raw = document.get("verification")
+    if not raw:
+        return None
+    expires_at = utc(raw["expires_at"])
+    assert expires_at is not None
+    return Verification(code_hash=raw["code_hash"], expires_at=expires_at, attempts=raw.get("attempts", 0))
+
+
+def license_document(license_: License) -> Document:
+    return {
+        "_id": license_.id,
+        "title_id": license_.title_id,
+        "owner_id": license_.owner_id,
+        "sharing": license_.sharing.value,
+        "terms": {
+            "model": license_.terms.model.value,
+            "concurrency": license_.terms.concurrency,
+            "checkouts": license_.terms.checkouts,
+            "expires_at": license_.terms.expires_at,
+        },
+        "acquired_at": license_.acquired_at,
+        "in_use": license_.in_use,
+        "checkouts_left": license_.checkouts_left,
+    }
+
+
+def license_from(document: Document) -> License:
+    terms = document["terms"]
+    acquired_at = utc(document["acquired_at"])
+    assert acquired_at is not None
+    return License(
+        id=document["_id"],
+        title_id=document["title_id"],
+        owner_id=document["owner_id"],
+        sharing=Sharing(document["sharing"]),
+        terms=LicenseTerms(
+            model=LicenseModel(terms["model"]),
+            concurrency=terms.get("concurrency"),
+            checkouts=terms.get("checkouts"),
+            expires_at=utc(terms.get("expires_at")),
+        ),
+        acquired_at=acquired_at,
+        in_use=document.get("in_use", 0),
+        checkouts_left=document.get("checkouts_left"),
+    )
+
+
+def hold_document(hold: Hold) -> Document:
+    document: Document = {
+        "_id": hold.id,
+        "patron_id": hold.patron_id,
+        "patron_library_id": hold.patron_library_id,
+        "title_id": hold.title_id,
+        "placed_at": hold.placed_at,
+        "state": hold.state.value,
+        "auto_checkout": hold.auto_checkout,
+        "suspended_until": hold.suspended_until,
+        "ready_until": hold.ready_until,
+        "license_id": hold.license_id,
+    }
+    if hold.state in OPEN_STATES:
+        document["open_key"] = f"{hold.patron_id}:{hold.title_id}"
+    return document
+
+
+def hold_from(document: Document) -> Hold:
+    placed_at = utc(document["placed_at"])
+    assert placed_at is not None
+    return Hold(
+        id=document["_id"],
+        patron_id=document["patron_id"],
+        patron_library_id=document["patron_library_id"],
+        title_id=document["title_id"],
+        placed_at=placed_at,
+        state=HoldState(document["state"]),
+        auto_checkout=bool(document.get("auto_checkout")),
+        suspended_until=utc(document.get("suspended_until")),
+        ready_until=utc(document.get("ready_until")),
+        license_id=document.get("license_id"),
+    )

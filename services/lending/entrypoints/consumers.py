@@ -1,0 +1,72 @@
+"""Lending's consumer group: publications become titles; licence returns through LSD return loans."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from lending.errors import LoanNotActive, LoanNotFound
+from lending.service_layer.catalogue import Catalogue, TitleMetadata
+from lending.service_layer.circulation import Circulation
+from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
+from sachso.kit.consumer import HandlerRegistry
+from sachso.kit.events import OutboundEvent, ReceivedEvent
+from sachso.kit.outbox import Outbox
+from sachso.kit.topics import DRM_EVENTS, READER_EVENTS
+
+GROUP = "lending"
+
+
+class LendingHandlers:
+    def __init__(self, catalogue: Catalogue, circulation: Circulation, outbox: Outbox) -> None:
+        self.catalogue = catalogue
+        self.circulation = circulation
+        self.outbox = outbox
+
+    async def _record(
+        self, publication_id: str, metadata: reader_events_pb2.PublicationMetadata, session: AsyncClientSession
+    ) -> None:
+        emitted: list[OutboundEvent] = []
+        await self.catalogue.record_publication(
+            publication_id, TitleMetadata.from_publication(metadata), session, emitted.append
+        )
+        await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
+
+    async def publication_ingested(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, reader_events_pb2.PublicationIngested)
+        await self._record(payload.publication_id, payload.metadata, session)
+
+    async def publication_updated(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, reader_events_pb2.PublicationUpdated)
+        await self._record(payload.publication_id, payload.metadata, session)
+
+    async def publication_withdrawn(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, reader_events_pb2.PublicationWithdrawn)
+        await self.catalogue.withdraw_publication(payload.publication_id, session)
+
+    async def license_returned(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        """A reading app returned the licence through its status document: the loan ends here too.
+
+        The loan may have ended already (returned on the web, expired): then there is nothing to do, so a
+        duplicate or late event has one effect. The return runs in its own transaction; it is idempotent, so
+        a crash between it and the handled-event marker only replays a no-op.
+        """
+        payload = event.payload
+        assert isinstance(payload, drm_events_pb2.LicenseReturned)
+        try:
+            await self.circulation.return_loan(
+                payload.loan_id, channel=lending_events_pb2.RETURN_CHANNEL_LICENSE_STATUS
+            )
+        except (LoanNotFound, LoanNotActive):
+            return  # unknown or already ended loan
+
+
+def lending_consumers(handlers: LendingHandlers) -> HandlerRegistry:
+    registry = HandlerRegistry(GROUP, [READER_EVENTS.name, DRM_EVENTS.name])
+    registry.register(reader_events_pb2.PublicationIngested, handlers.publication_ingested)
+    registry.register(reader_events_pb2.PublicationUpdated, handlers.publication_updated)
+    registry.register(reader_events_pb2.PublicationWithdrawn, handlers.publication_withdrawn)
+    registry.register(drm_events_pb2.LicenseReturned, handlers.license_returned)
+    return registry

@@ -1,0 +1,495 @@
+"""Lending's REST API: sign-in, card applications, catalogue, loans and holds, staff tasks.
+
+Edges only translate: each route checks who calls, calls the service layer and shapes the answer. A patron only
+ever sees her own loans and holds (someone else's id answers 404); staff act only on libraries they manage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from lending.adapters.store import LendingStore, patron_from
+from lending.domain.licensing import LicenseModel, LicenseTerms
+from lending.domain.network import Library, LibraryKind, Sharing
+from lending.domain.patrons import CardStatus
+from lending.domain.policy import LendingPolicy
+from lending.service_layer.cards import Cards, TokenPair
+from lending.service_layer.catalogue import Catalogue, TitleMetadata
+from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
+from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
+from sachso.kit.auth import Principal, Role
+from sachso.kit.errors import Conflict, NotFound
+from sachso.kit.http import require_roles
+
+Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+ProvinceAdmin = Annotated[Principal, Depends(require_roles(Role.PROVINCE_ADMIN))]
+
+
+# -- shapes ----------------------------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str | None
+    token_type: str
+    expires_in: int
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenOut:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token or None,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+        )
+
+
+class CardSignIn(BaseModel):
+    card_number: str = Field(min_length=3, max_length=40)
+    pin: str = Field(min_length=4, max_length=8)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=20, max_length=200)
+
+
+class StaffSignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class PublisherSignIn(BaseModel):
+    publisher_id: str = Field(min_length=1, max_length=100)
+    secret: str = Field(min_length=1, max_length=200)
+
+
+class ApplicationIn(BaseModel):
+    library_id: str = Field(min_length=1, max_length=100)
+    display_name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    pin: str = Field(pattern=r"^[0-9]{4,8}$", description="4 to 8 digits")
+    preferred_language: str = Field("vi", pattern=r"^(vi|en)$")
+
+
+class ApplicationOut(BaseModel):
+    application_id: str
+    status: CardStatus
+
+
+class VerifyIn(BaseModel):
+    code: str = Field(pattern=r"^\s*[0-9]{6}\s*$")
+
+
+class DecisionIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+class PatronOut(BaseModel):
+    id: str
+    library_id: str
+    display_name: str
+    email: str
+    preferred_language: str
+    status: CardStatus
+    card_number: str | None
+    card_expires_at: datetime | None
+
+
+class LibraryIn(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: LibraryKind
+    parent_id: str | None = None
+    code: str = Field(pattern=r"^[A-Za-z]{2,6}$", description="card number prefix")
+    auto_approve_cards: bool = False
+    loan_periods_days: list[int] = Field(default_factory=lambda: [7, 14, 21], min_length=1, max_length=10)
+    max_loans: int = Field(5, ge=1, le=100)
+    max_holds: int = Field(5, ge=0, le=100)
+    max_renewals: int = Field(2, ge=0, le=20)
+    hold_window_hours: int = Field(72, ge=1, le=24 * 30)
+
+
+class LibraryOut(BaseModel):
+    id: str
+    name: str
+    kind: LibraryKind
+    parent_id: str | None
+
+
+class TitleIn(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    subtitle: str = ""
+    authors: list[str] = Field(default_factory=list, max_length=50)
+    language: str = Field("vi", max_length=35)
+    isbn: str = Field("", max_length=20)
+    publisher: str = ""
+    subjects: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=10_000)
+
+
+class TitleOut(BaseModel):
+    id: str
+    publication_id: str | None
+    title: str
+    subtitle: str
+    authors: list[str]
+    language: str
+    isbn: str
+    subjects: list[str]
+    library_ids: list[str]
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> TitleOut:
+        return cls(
+            id=document["_id"],
+            publication_id=document.get("publication_id"),
+            title=document.get("title", ""),
+            subtitle=document.get("subtitle", ""),
+            authors=document.get("authors", []),
+            language=document.get("language", ""),
+            isbn=document.get("isbn", ""),
+            subjects=document.get("subjects", []),
+            library_ids=document.get("library_ids", []),
+        )
+
+
+class AvailabilityOut(BaseModel):
+    copies: int | None = Field(description="readers at once the licences serving you allow; null: unlimited")
+    available: int | None
+    holds: int
+
+
+class TitleDetailOut(TitleOut):
+    description: str
+    availability: AvailabilityOut | None = None
+
+
+class SearchOut(BaseModel):
+    items: list[TitleOut]
+    total: int
+    page: int
+    size: int
+    facets: dict[str, dict[str, int]]
+
+
+class LicenseIn(BaseModel):
+    owner_library_id: str
+    model: LicenseModel
+    concurrency: int | None = Field(1, ge=1)
+    checkouts: int | None = Field(None, ge=1)
+    expires_at: datetime | None = None
+    sharing: Sharing = Sharing.SUBTREE
+
+    @field_validator("expires_at")
+    @classmethod
+    def aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expires_at needs a time zone")
+        return value
+
+
+class LicenseOut(BaseModel):
+    id: str
+    title_id: str
+    owner_library_id: str
+    model: LicenseModel
+    concurrency: int | None
+    checkouts_left: int | None
+    expires_at: datetime | None
+    sharing: Sharing
+
+
+class CheckoutIn(BaseModel):
+    title_id: str = Field(min_length=1, max_length=100)
+    period: timedelta | None = Field(None, description="ISO 8601 duration (P14D) within the library's policy")
+
+
+class LoanOut(BaseModel):
+    id: str
+    title_id: str
+    publication_id: str
+    library_id: str
+    starts_at: datetime
+    due_at: datetime
+    renewals: int
+    status: str
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, loan: Loan) -> LoanOut:
+        return cls(
+            id=loan.id,
+            title_id=loan.title_id,
+            publication_id=loan.publication_id,
+            library_id=loan.library_id,
+            starts_at=loan.starts_at,
+            due_at=loan.due_at,
+            renewals=loan.renewals,
+            status=loan.status,
+            ended_at=loan.ended_at,
+        )
+
+
+class HoldIn(BaseModel):
+    title_id: str = Field(min_length=1, max_length=100)
+    auto_checkout: bool = False
+
+
+class SuspendIn(BaseModel):
+    days: int = Field(ge=1, le=365)
+
+
+class HoldOut(BaseModel):
+    id: str
+    title_id: str
+    state: str
+    position: int
+    estimated_wait_days: float | None
+    placed_at: datetime
+    ready_until: datetime | None
+    suspended_until: datetime | None
+    auto_checkout: bool
+
+    @classmethod
+    def of(cls, view: HoldView) -> HoldOut:
+        wait = view.estimated_wait
+        return cls(
+            id=view.hold.id,
+            title_id=view.hold.title_id,
+            state=view.hold.state.value,
+            position=view.position,
+            estimated_wait_days=None if wait is None else round(wait / timedelta(days=1), 1),
+            placed_at=view.hold.placed_at,
+            ready_until=view.hold.ready_until,
+            suspended_until=view.hold.suspended_until,
+            auto_checkout=view.hold.auto_checkout,
+        )
+
+
+# -- routers ---------------------------------------------------------------------------------------------------
+
+
+def auth_router(cards: Cards, accounts: Accounts) -> APIRouter:
+    router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
+
+    @router.post("/token", summary="Sign in with reader card number and PIN")
+    async def card_token(body: CardSignIn) -> TokenOut:
+        return TokenOut.of(await cards.sign_in(body.card_number, body.pin))
+
+    @router.post("/refresh", summary="Trade a refresh token for a new pair (single use)")
+    async def refresh(body: RefreshIn) -> TokenOut:
+        return TokenOut.of(await cards.refresh(body.refresh_token))
+
+    @router.post("/staff-token", summary="Sign in as library staff")
+    async def staff_token(body: StaffSignIn) -> TokenOut:
+        return TokenOut.of(await accounts.staff_sign_in(body.username, body.password))
+
+    @router.post("/publisher-token", summary="Client credentials for a publisher's ingest API access")
+    async def publisher_token(body: PublisherSignIn) -> TokenOut:
+        return TokenOut.of(await accounts.publisher_sign_in(body.publisher_id, body.secret))
+
+    return router
+
+
+def cards_router(cards: Cards, store: LendingStore) -> APIRouter:
+    router = APIRouter(tags=["reader cards"])
+
+    @router.post("/v1/card-applications", status_code=201, summary="Apply for a reader card remotely")
+    async def apply(body: ApplicationIn) -> ApplicationOut:
+        application = await cards.apply(
+            library_id=body.library_id,
+            display_name=body.display_name,
+            email=body.email,
+            pin=body.pin,
+            preferred_language=body.preferred_language,
+        )
+        return ApplicationOut(application_id=application.patron_id, status=application.status)
+
+    @router.post("/v1/card-applications/{application_id}/verify", summary="Verify the email with the emailed code")
+    async def verify(application_id: str, body: VerifyIn) -> ApplicationOut:
+        application = await cards.verify_email(application_id, body.code)
+        return ApplicationOut(application_id=application.patron_id, status=application.status)
+
+    @router.get("/v1/me", summary="My reader card")
+    async def me(patron: Patron) -> PatronOut:
+        found = await store.patron(patron.subject)
+        if found is None:
+            raise NotFound("no reader card for this account")
+        return PatronOut.model_validate(found, from_attributes=True)
+
+    @router.get("/v1/libraries/{library_id}/card-applications", summary="Applications waiting for this library")
+    async def pending(
+        staff: Staff, library_id: str, status: CardStatus = CardStatus.PENDING_APPROVAL
+    ) -> list[PatronOut]:
+        ensure_may_manage(staff, library_id, await store.network())
+        cursor = store.patrons.find({"library_id": library_id, "status": status.value}).sort("applied_at", 1)
+        return [PatronOut.model_validate(patron_from(doc), from_attributes=True) async for doc in cursor]
+
+    async def decide(staff: Principal, library_id: str, application_id: str, approve: bool, reason: str) -> PatronOut:
+        ensure_may_manage(staff, library_id, await store.network())
+        applicant = await store.patron(application_id)
+        if applicant is None or applicant.library_id != library_id:
+            raise NotFound(f"library {library_id} has no application {application_id}")
+        decided = await cards.decide(application_id, approve=approve, reason=reason)
+        return PatronOut.model_validate(decided, from_attributes=True)
+
+    @router.post("/v1/libraries/{library_id}/card-applications/{application_id}/approve")
+    async def approve(staff: Staff, library_id: str, application_id: str) -> PatronOut:
+        return await decide(staff, library_id, application_id, True, "")
+
+    @router.post("/v1/libraries/{library_id}/card-applications/{application_id}/reject")
+    async def reject(staff: Staff, library_id: str, application_id: str, body: DecisionIn) -> PatronOut:
+        return await decide(staff, library_id, application_id, False, body.reason)
+
+    return router
+
+
+def libraries_router(store: LendingStore) -> APIRouter:
+    router = APIRouter(prefix="/v1/libraries", tags=["libraries"])
+
+    @router.get("", summary="The libraries of the network")
+    async def libraries() -> list[LibraryOut]:
+        cursor = store.libraries.find({}).sort("_id", 1)
+        return [
+            LibraryOut(id=d["_id"], name=d["name"], kind=d["kind"], parent_id=d.get("parent_id")) async for d in cursor
+        ]
+
+    @router.post("", status_code=201, summary="Add a library to the network (province admin)")
+    async def add(_: ProvinceAdmin, body: LibraryIn) -> LibraryOut:
+        library = Library(body.id, body.name, body.kind, body.parent_id, body.auto_approve_cards)
+        network = await store.network()
+        if body.id in network:
+            raise Conflict(f"library {body.id} exists")
+        network.with_library(library)  # refuses a library that does not fit the tree
+        policy = LendingPolicy(
+            loan_periods=tuple(timedelta(days=days) for days in sorted(set(body.loan_periods_days))),
+            max_loans=body.max_loans,
+            max_holds=body.max_holds,
+            max_renewals=body.max_renewals,
+            hold_window=timedelta(hours=body.hold_window_hours),
+        )
+        await store.add_library(library, body.code, policy)
+        return LibraryOut(id=library.id, name=library.name, kind=library.kind, parent_id=library.parent_id)
+
+    return router
+
+
+def catalogue_router(catalogue: Catalogue, store: LendingStore) -> APIRouter:
+    router = APIRouter(prefix="/v1/titles", tags=["catalogue"])
+
+    @router.get("", summary="Search the catalogue (diacritics optional)")
+    async def search(
+        q: Annotated[str, Query(max_length=200)] = "",
+        language: Annotated[str | None, Query(max_length=35)] = None,
+        library: Annotated[str | None, Query(max_length=100)] = None,
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> SearchOut:
+        found = await catalogue.search(q, language=language, library_id=library, page=page, size=size)
+        return SearchOut(
+            items=[TitleOut.of(item) for item in found.items],
+            total=found.total,
+            page=found.page,
+            size=found.size,
+            facets=found.facets,
+        )
+
+    @router.get("/{title_id}", summary="One title; with your token, its availability for you")
+    async def title(title_id: str, library: Annotated[str | None, Query(max_length=100)] = None) -> TitleDetailOut:
+        document = await catalogue.title(title_id)
+        detail = TitleDetailOut(**TitleOut.of(document).model_dump(), description=document.get("description", ""))
+        if library:
+            availability = await catalogue.availability(title_id, library)
+            detail.availability = AvailabilityOut(**availability.__dict__)
+        return detail
+
+    @router.post("", status_code=201, summary="Add a title by hand (staff)")
+    async def add(_: Staff, body: TitleIn) -> TitleOut:
+        title_id = await catalogue.add_title(
+            TitleMetadata(
+                title=body.title,
+                authors=tuple(body.authors),
+                subtitle=body.subtitle,
+                language=body.language,
+                isbn=body.isbn,
+                publisher=body.publisher,
+                subjects=tuple(body.subjects),
+                description=body.description,
+            )
+        )
+        return TitleOut.of(await catalogue.title(title_id))
+
+    @router.post("/{title_id}/licenses", status_code=201, summary="Record a licence a library acquired")
+    async def add_license(staff: Staff, title_id: str, body: LicenseIn) -> LicenseOut:
+        ensure_may_manage(staff, body.owner_library_id, await store.network())
+        terms = LicenseTerms(body.model, body.concurrency, body.checkouts, body.expires_at)
+        license_ = await catalogue.add_license(title_id, body.owner_library_id, terms, body.sharing)
+        return LicenseOut(
+            id=license_.id,
+            title_id=title_id,
+            owner_library_id=license_.owner_id,
+            model=terms.model,
+            concurrency=terms.concurrency,
+            checkouts_left=license_.checkouts_left,
+            expires_at=terms.expires_at,
+            sharing=license_.sharing,
+        )
+
+    return router
+
+
+def circulation_router(circulation: Circulation, store: LendingStore) -> APIRouter:
+    router = APIRouter(tags=["loans and holds"])
+
+    @router.get("/v1/loans", summary="My loans")
+    async def my_loans(patron: Patron, include_ended: bool = False) -> list[LoanOut]:
+        return [LoanOut.of(loan) for loan in await circulation.loans_of(patron.subject, active_only=not include_ended)]
+
+    @router.post("/v1/loans", status_code=201, summary="Borrow a title")
+    async def checkout(patron: Patron, body: CheckoutIn) -> LoanOut:
+        return LoanOut.of(await circulation.checkout(patron.subject, body.title_id, body.period))
+
+    @router.post("/v1/loans/{loan_id}/renew", summary="Renew my loan")
+    async def renew(patron: Patron, loan_id: str) -> LoanOut:
+        return LoanOut.of(await circulation.renew(loan_id, patron.subject))
+
+    @router.post("/v1/loans/{loan_id}/return", summary="Return my loan early")
+    async def give_back(patron: Patron, loan_id: str) -> LoanOut:
+        return LoanOut.of(await circulation.return_loan(loan_id, patron.subject))
+
+    @router.get("/v1/holds", summary="My holds, with position and estimated wait")
+    async def my_holds(patron: Patron) -> list[HoldOut]:
+        return [HoldOut.of(view) for view in await circulation.holds_of(patron.subject)]
+
+    @router.post("/v1/holds", status_code=201, summary="Join a title's queue")
+    async def place(patron: Patron, body: HoldIn) -> HoldOut:
+        return HoldOut.of(await circulation.place_hold(patron.subject, body.title_id, auto_checkout=body.auto_checkout))
+
+    @router.delete("/v1/holds/{hold_id}", status_code=204, summary="Leave the queue")
+    async def cancel(patron: Patron, hold_id: str) -> Response:
+        await circulation.cancel_hold(hold_id, patron.subject)
+        return Response(status_code=204)
+
+    @router.post("/v1/holds/{hold_id}/suspend", summary="Keep my place but skip me for some days")
+    async def suspend(patron: Patron, hold_id: str, body: SuspendIn) -> HoldOut:
+        until = circulation.clock() + timedelta(days=body.days)
+        return HoldOut.of(await circulation.suspend_hold(hold_id, patron.subject, until))
+
+    @router.post("/v1/holds/{hold_id}/resume", summary="End a suspension")
+    async def resume(patron: Patron, hold_id: str) -> HoldOut:
+        return HoldOut.of(await circulation.suspend_hold(hold_id, patron.subject, None))
+
+    @router.get("/v1/libraries/{library_id}/loans", summary="A library's loans (staff)")
+    async def library_loans(
+        staff: Staff, library_id: str, status: Annotated[str, Query(pattern="^(active|returned|expired)$")] = "active"
+    ) -> list[LoanOut]:
+        ensure_may_manage(staff, library_id, await store.network())
+        cursor = store.loans.find({"library_id": library_id, "status": status}).sort("starts_at", -1).limit(500)
+        return [LoanOut.of(loan_from(document)) async for document in cursor]
+
+    return router

@@ -1,0 +1,336 @@
+"""Reader cards: remote application, email verification, approval by the library, and card sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from lending.adapters.store import LendingStore, patron_from, utc, verification_from
+from lending.domain import patrons as cards
+from lending.domain.patrons import CardStatus, Patron
+from lending.domain.search import nfc
+from lending.errors import (
+    ApplicationNotFound,
+    DuplicateRegistration,
+    LibraryNotFound,
+    SignInFailed,
+    SignInLocked,
+    VerificationFailed,
+)
+from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
+from sachso.events.v1 import lending_events_pb2 as events
+from sachso.kit.auth import Role, TokenIssuer
+from sachso.kit.errors import InvalidInput
+from sachso.kit.events import OutboundEvent
+from sachso.kit.outbox import Emit, Outbox
+from sachso.kit.topics import LENDING_EVENTS
+
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_LOCK = timedelta(minutes=15)
+ACCESS_TOKEN_SECONDS = 15 * 60
+REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+AUDIENCE = "sachso"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 (the OAuth token type, not a secret)
+
+
+@dataclass(frozen=True)
+class Application:
+    patron_id: str
+    status: CardStatus
+
+
+def _patron_event(patron_id: str, payload: object) -> OutboundEvent:
+    return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)  # type: ignore[arg-type]
+
+
+class Secrets:
+    """Argon2id hashes for PINs and passwords, computed off the event loop."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+
+    async def hash(self, secret: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, secret)
+
+    async def matches(self, hashed: str | None, secret: str) -> bool:
+        try:
+            return hashed is not None and await asyncio.to_thread(self.hasher.verify, hashed, secret)
+        except VerificationError:
+            return False
+
+
+class Cards:
+    def __init__(
+        self,
+        store: LendingStore,
+        outbox: Outbox,
+        issuer: TokenIssuer,
+        secrets_: Secrets | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.issuer = issuer
+        self.secrets = secrets_ or Secrets()
+        self.clock = clock
+
+    async def apply(
+        self, *, library_id: str, display_name: str, email: str, pin: str, preferred_language: str = "vi"
+    ) -> Application:
+        """A person applies for a card at ``library_id``; a one-time code goes to her email."""
+        if not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise InvalidInput("the PIN must be 4 to 8 digits")
+        email = email.strip().lower()
+        pin_hash = await self.secrets.hash(pin)
+        code = f"{secrets.randbelow(1_000_000):06d}"
+
+        async def work(session: AsyncClientSession, emit: Emit) -> Application:
+            now = self.clock()
+            if await self.store.library_document(library_id, session) is None:
+                raise LibraryNotFound(f"no library {library_id}")
+            patron_id = new_id()
+            expires_at = now + cards.VERIFICATION_CODE_LIFETIME
+            try:
+                await self.store.patrons.insert_one(
+                    {
+                        "_id": patron_id,
+                        "library_id": library_id,
+                        "display_name": nfc(display_name.strip()),
+                        "email": email,
+                        "email_key": f"{library_id}:{email}",
+                        "preferred_language": preferred_language,
+                        "status": CardStatus.PENDING_VERIFICATION.value,
+                        "pin_hash": pin_hash,
+                        "verification": {"code_hash": cards.hash_code(patron_id, code), "expires_at": expires_at},
+                        "applied_at": now,
+                    },
+                    session=session,
+                )
+            except DuplicateKeyError:
+                raise DuplicateRegistration(f"{email} already has a card or an application at this library") from None
+            emit(
+                _patron_event(
+                    patron_id,
+                    events.PatronRegistered(
+                        patron_id=patron_id,
+                        library_id=library_id,
+                        display_name=nfc(display_name.strip()),
+                        email=email,
+                        preferred_language=preferred_language,
+                        registered_at=timestamp(now),
+                    ),
+                )
+            )
+            emit(
+                _patron_event(
+                    patron_id,
+                    events.EmailVerificationRequested(
+                        patron_id=patron_id,
+                        email=email,
+                        code=code,
+                        expires_at=timestamp(expires_at),
+                        preferred_language=preferred_language,
+                        display_name=nfc(display_name.strip()),
+                    ),
+                )
+            )
+            return Application(patron_id, CardStatus.PENDING_VERIFICATION)
+
+        return await self.outbox.transaction(work)
+
+    async def verify_email(self, patron_id: str, code: str) -> Application:
+        """The applicant proves her email; the library's policy may approve the card at once."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> Application | VerificationFailed:
+            now = self.clock()
+            document = await self.store.patron_document(patron_id, session)
+            if document is None:
+                raise ApplicationNotFound(f"no card application {patron_id}")
+            patron = patron_from(document)
+            verification = verification_from(document)
+            if verification is None:
+                raise VerificationFailed("no code is pending for this application")
+            try:
+                verification.check(patron_id, code, now)
+            except VerificationFailed as failure:
+                # the failed attempt must count even though the request fails: commit it, then report
+                await self.store.patrons.update_one(
+                    {"_id": patron_id}, {"$inc": {"verification.attempts": 1}}, session=session
+                )
+                return failure
+            library = await self.store.library_document(patron.library_id, session)
+            status = cards.after_verification(
+                patron.status, auto_approve=bool(library and library.get("auto_approve_cards"))
+            )
+            await self.store.patrons.update_one(
+                {"_id": patron_id},
+                {"$set": {"status": status.value, "email_verified_at": now}, "$unset": {"verification": ""}},
+                session=session,
+            )
+            if status is CardStatus.ACTIVE:
+                await self._issue_card(patron, now, session, emit)
+            return Application(patron_id, status)
+
+        result = await self.outbox.transaction(work)
+        if isinstance(result, VerificationFailed):
+            raise result
+        return result
+
+    async def decide(self, patron_id: str, *, approve: bool, reason: str = "") -> Patron:
+        """A librarian approves or rejects a verified application (authorization is checked by the caller)."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> Patron:
+            now = self.clock()
+            document = await self.store.patron_document(patron_id, session)
+            if document is None:
+                raise ApplicationNotFound(f"no card application {patron_id}")
+            patron = patron_from(document)
+            cards.ensure_decidable(patron.status)
+            if approve:
+                return await self._issue_card(patron, now, session, emit)
+            await self.store.patrons.update_one(
+                {"_id": patron_id},
+                {"$set": {"status": CardStatus.REJECTED.value, "rejected_reason": reason}, "$unset": {"email_key": ""}},
+                session=session,
+            )
+            emit(
+                _patron_event(
+                    patron_id,
+                    events.PatronRejected(
+                        patron_id=patron_id,
+                        library_id=patron.library_id,
+                        reason=reason,
+                        display_name=patron.display_name,
+                        email=patron.email,
+                        preferred_language=patron.preferred_language,
+                    ),
+                )
+            )
+            return Patron(**{**patron.__dict__, "status": CardStatus.REJECTED})
+
+        return await self.outbox.transaction(work)
+
+    async def _issue_card(self, patron: Patron, now: datetime, session: AsyncClientSession, emit: Emit) -> Patron:
+        library = await self.store.library_document(patron.library_id, session)
+        assert library is not None
+        policy = await self.store.policy(patron.library_id, session)
+        number = cards.card_number(library["code"], await self.store.next_card_sequence(patron.library_id, session))
+        expires_at = now + policy.card_validity
+        await self.store.patrons.update_one(
+            {"_id": patron.id},
+            {
+                "$set": {
+                    "status": CardStatus.ACTIVE.value,
+                    "card_number": number,
+                    "card_expires_at": expires_at,
+                    "approved_at": now,
+                }
+            },
+            session=session,
+        )
+        emit(
+            _patron_event(
+                patron.id,
+                events.PatronApproved(
+                    patron_id=patron.id,
+                    library_id=patron.library_id,
+                    card_number=number,
+                    display_name=patron.display_name,
+                    email=patron.email,
+                    preferred_language=patron.preferred_language,
+                    card_expires_at=timestamp(expires_at),
+                    approved_at=timestamp(now),
+                ),
+            )
+        )
+        return Patron(
+            **{**patron.__dict__, "status": CardStatus.ACTIVE, "card_number": number, "card_expires_at": expires_at}
+        )
+
+    async def set_blocked(self, patron_id: str, blocked: bool) -> None:
+        status = CardStatus.BLOCKED if blocked else CardStatus.ACTIVE
+        expected = CardStatus.ACTIVE if blocked else CardStatus.BLOCKED
+        result = await self.store.patrons.update_one(
+            {"_id": patron_id, "status": expected.value}, {"$set": {"status": status.value}}
+        )
+        if result.matched_count == 0:
+            raise ApplicationNotFound(f"no {expected} card {patron_id}")
+
+    async def renew_card(self, patron_id: str) -> Patron:
+        now = self.clock()
+        document = await self.store.patron_document(patron_id)
+        if document is None or document["status"] != CardStatus.ACTIVE.value:
+            raise ApplicationNotFound(f"no active card {patron_id}")
+        policy = await self.store.policy(document["library_id"])
+        expires_at = max(now, utc(document.get("card_expires_at")) or now) + policy.card_validity
+        await self.store.patrons.update_one({"_id": patron_id}, {"$set": {"card_expires_at": expires_at}})
+        return patron_from({**document, "card_expires_at": expires_at})
+
+    # -- sign-in -------------------------------------------------------------------------------------------
+
+    async def sign_in(self, card_number: str, pin: str) -> TokenPair:
+        """Card number and PIN give an access and a refresh token; five wrong PINs lock the card a while."""
+        now = self.clock()
+        document = await self.store.patrons.find_one({"card_number": card_number.strip().upper()})
+        if document is None:
+            await self.secrets.matches(None, pin)
+            raise SignInFailed("card number or PIN is wrong")
+        locked_until = utc(document.get("locked_until"))
+        if locked_until is not None and locked_until > now:
+            raise SignInLocked(f"too many wrong PINs; try again after {locked_until:%H:%M} UTC")
+        if not await self.secrets.matches(document.get("pin_hash"), pin):
+            failures = document.get("failed_sign_ins", 0) + 1
+            changes: dict[str, object] = {"failed_sign_ins": failures}
+            if failures >= MAX_FAILED_SIGN_INS:
+                changes = {"failed_sign_ins": 0, "locked_until": now + SIGN_IN_LOCK}
+            await self.store.patrons.update_one({"_id": document["_id"]}, {"$set": changes})
+            raise SignInFailed("card number or PIN is wrong")
+        await self.store.patrons.update_one(
+            {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": None}}
+        )
+        return await self._tokens_for(patron_from(document), now)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Trade a refresh token (once) for a new pair; the old one stops working."""
+        now = self.clock()
+        token = await self.store.refresh_tokens.find_one_and_delete({"_id": _digest(refresh_token)})
+        if token is None or utc(token["expires_at"]) <= now:  # type: ignore[operator]
+            raise SignInFailed("the refresh token is unknown, used or expired; sign in again")
+        patron = await self.store.patron(token["patron_id"])
+        if patron is None or patron.status in {CardStatus.BLOCKED, CardStatus.REJECTED}:
+            raise SignInFailed("this card can no longer sign in")
+        return await self._tokens_for(patron, now)
+
+    async def _tokens_for(self, patron: Patron, now: datetime) -> TokenPair:
+        access = self.issuer.issue(
+            patron.id,
+            audience=AUDIENCE,
+            roles=[Role.PATRON],
+            ttl_seconds=ACCESS_TOKEN_SECONDS,
+            library_id=patron.library_id,
+            name=patron.display_name,
+        )
+        refresh = secrets.token_urlsafe(32)
+        await self.store.refresh_tokens.insert_one(
+            {"_id": _digest(refresh), "patron_id": patron.id, "expires_at": now + REFRESH_TOKEN_LIFETIME}
+        )
+        return TokenPair(access, refresh, ACCESS_TOKEN_SECONDS)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,139 @@
+"""Lending wired as in its bootstrap, against the real MongoDB-protocol server, one database per test.
+
+The HTTP API is the real FastAPI app (served in-process through httpx's ASGI transport); it verifies tokens
+against its own JWKS endpoint, exactly as other services do over the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from lending.adapters.store import LendingStore
+from lending.domain.licensing import LicenseModel, LicenseTerms
+from lending.domain.network import Library, LibraryKind
+from lending.domain.patrons import CardStatus
+from lending.domain.policy import LendingPolicy
+from lending.entrypoints.http import (
+    auth_router,
+    cards_router,
+    catalogue_router,
+    circulation_router,
+    libraries_router,
+)
+from lending.service_layer.cards import Cards, Secrets
+from lending.service_layer.catalogue import Catalogue, TitleMetadata
+from lending.service_layer.circulation import Circulation
+from lending.service_layer.staff import Accounts
+from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
+from sachso.kit.http import create_http_app
+from sachso.kit.jwks import jwks_router
+from sachso.kit.outbox import Outbox
+
+Document = dict[str, Any]
+STAFF_PASSWORD = "correct horse battery staple"
+
+NETWORK = [
+    (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
+    (Library("buonmathuot", "Thư viện TP Buôn Ma Thuột", LibraryKind.DISTRICT, "daklak"), "BMT"),
+    (Library("eakar", "Thư viện huyện Ea Kar", LibraryKind.DISTRICT, "daklak", auto_approve_cards=True), "EK"),
+    (Library("thpt-bmt", "Thư viện THPT Buôn Ma Thuột", LibraryKind.SCHOOL, "buonmathuot"), "TBMT"),
+]
+
+
+@dataclass
+class Lending:
+    store: LendingStore
+    outbox: Outbox
+    circulation: Circulation
+    catalogue: Catalogue
+    cards: Cards
+    accounts: Accounts
+    issuer: TokenIssuer
+    http: httpx.AsyncClient
+
+    async def events(self, type_suffix: str) -> list[Document]:
+        """Outbox documents of one event type (what the relay will publish), oldest first."""
+        cursor = self.outbox.collection.find({"type": f"sachso.events.v1.{type_suffix}"}).sort("_id", 1)
+        return [document async for document in cursor]
+
+    async def active_patron(self, patron_id: str, library_id: str = "daklak") -> str:
+        """A patron with an active card (inserted directly: the card journey has its own tests)."""
+        await self.store.patrons.insert_one(
+            {
+                "_id": patron_id,
+                "library_id": library_id,
+                "display_name": f"Bạn đọc {patron_id}",
+                "email": f"{patron_id}@example.vn",
+                "preferred_language": "vi",
+                "status": CardStatus.ACTIVE.value,
+                "card_number": f"T-{patron_id}",
+            }
+        )
+        return patron_id
+
+    def patron_headers(self, patron_id: str, library_id: str = "daklak") -> dict[str, str]:
+        token = self.issuer.issue(patron_id, audience="sachso", roles=[Role.PATRON], library_id=library_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def staff_headers(self, username: str) -> dict[str, str]:
+        response = await self.http.post("/v1/auth/staff-token", json={"username": username, "password": STAFF_PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    async def title_with_copies(self, title: str = "Truyện Kiều", copies: int = 1, owner: str = "daklak") -> str:
+        title_id = await self.catalogue.add_title(TitleMetadata(title=title, authors=("Nguyễn Du",), language="vi"))
+        terms = LicenseTerms(LicenseModel.ONE_COPY_ONE_USER, concurrency=copies)
+        await self.catalogue.add_license(title_id, owner, terms)
+        return title_id
+
+
+@pytest.fixture
+async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+    store = LendingStore(database)
+    await store.ensure_indexes()
+    for library, code in NETWORK:
+        await store.add_library(library, code, LendingPolicy())
+    outbox = Outbox(mongo, database, source="/sachso/lending")
+    await outbox.ensure_indexes()
+    issuer = TokenIssuer.generate("sachso-lending")
+    secrets = Secrets(PasswordHasher(time_cost=1, memory_cost=8 * 1024))  # fast hashes: same code path
+    circulation = Circulation(store, outbox)
+    catalogue = Catalogue(store, outbox)
+    cards = Cards(store, outbox, issuer, secrets)
+    accounts = Accounts(store, issuer, secrets)
+    for username, role, library_id in [
+        ("admin.daklak", Role.PROVINCE_ADMIN, "daklak"),
+        ("thu.bmt", Role.LIBRARIAN, "buonmathuot"),
+        ("lan.eakar", Role.LIBRARIAN, "eakar"),
+        ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
+    ]:
+        await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
+    app = create_http_app(title="lending", version="test", description="", readiness={})
+    for router in (
+        jwks_router(issuer),
+        auth_router(cards, accounts),
+        cards_router(cards, store),
+        libraries_router(store),
+        catalogue_router(catalogue, store),
+        circulation_router(circulation, store),
+    ):
+        app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
+        app.state.token_verifier = TokenVerifier(
+            ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
+        )
+        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http)
+
+
+def days(count: int) -> timedelta:
+    return timedelta(days=count)
