@@ -18,11 +18,11 @@ from local_platform import SERVICES, Platform, ServiceEndpoints
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from sachso.events.v1 import lending_events_pb2
+from sachso.events.v1 import lending_events_pb2, reader_events_pb2
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
-from sachso.kit.topics import LENDING_EVENTS
+from sachso.kit.topics import LENDING_EVENTS, READER_EVENTS
 from tests.integration.kafka_helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -120,4 +120,31 @@ async def test_event_from_lending_reaches_notify_through_kafka(
         assert marked.status_code == 404
     await asyncio.sleep(0)
     assert await lending_db["outbox"].count_documents({"sent_at": None}) == 0
+    await client.close()
+
+
+async def test_publication_from_reader_reaches_the_lending_catalogue(
+    platform: Platform, endpoints: dict[str, ServiceEndpoints], stack_env: dict[str, str]
+) -> None:
+    """reader's outbox → Kafka → lending's consumer: the book is searchable, without its diacritics."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
+    outbox = Outbox(client, client[f"{platform.namespace}_reader"], source="/sachso/reader")
+    ingested = reader_events_pb2.PublicationIngested(
+        publication_id="pub-smoke",
+        publisher_id="nxb-tre",
+        metadata=reader_events_pb2.PublicationMetadata(title="Dế Mèn phiêu lưu ký", authors=["Tô Hoài"], language="vi"),
+    )
+
+    async def ingest(session: AsyncClientSession, emit: Emit) -> None:
+        emit(OutboundEvent(topic=READER_EVENTS.name, key="pub-smoke", payload=ingested))
+
+    await outbox.transaction(ingest)
+    async with httpx.AsyncClient(base_url=endpoints["lending"].http_url) as http:
+
+        async def catalogued() -> bool:
+            return bool((await http.get("/v1/titles", params={"q": "de men"})).json()["total"] == 1)
+
+        await wait_until(catalogued, within=60)
+        (item,) = (await http.get("/v1/titles", params={"q": "to hoai"})).json()["items"]
+        assert item["title"] == "Dế Mèn phiêu lưu ký"
     await client.close()

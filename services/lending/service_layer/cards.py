@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -294,11 +295,13 @@ class Cards:
         if locked_until is not None and locked_until > now:
             raise SignInLocked(f"too many wrong PINs; try again after {locked_until:%H:%M} UTC")
         if not await self.secrets.matches(document.get("pin_hash"), pin):
-            failures = document.get("failed_sign_ins", 0) + 1
-            changes: dict[str, object] = {"failed_sign_ins": failures}
-            if failures >= MAX_FAILED_SIGN_INS:
-                changes = {"failed_sign_ins": 0, "locked_until": now + SIGN_IN_LOCK}
-            await self.store.patrons.update_one({"_id": document["_id"]}, {"$set": changes})
+            counted = await self.store.patrons.find_one_and_update(
+                {"_id": document["_id"]}, {"$inc": {"failed_sign_ins": 1}}, return_document=ReturnDocument.AFTER
+            )
+            if counted is not None and counted["failed_sign_ins"] >= MAX_FAILED_SIGN_INS:
+                await self.store.patrons.update_one(
+                    {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": now + SIGN_IN_LOCK}}
+                )
             raise SignInFailed("card number or PIN is wrong")
         await self.store.patrons.update_one(
             {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": None}}

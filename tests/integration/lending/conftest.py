@@ -75,7 +75,7 @@ class Lending:
                 "email": f"{patron_id}@example.vn",
                 "preferred_language": "vi",
                 "status": CardStatus.ACTIVE.value,
-                "card_number": f"T-{patron_id}",
+                "card_number": f"T-{patron_id.upper()}",
             }
         )
         return patron_id
