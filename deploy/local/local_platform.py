@@ -125,6 +125,8 @@ class Platform:
             }
         if name in SIGNING_SERVICES:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
+        if name == "lending":
+            values["DRM_PUBLIC_URL"] = ports["drm"].http_url
         if name == "notify":
             values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}
         return {prefix + key: value for key, value in values.items()}

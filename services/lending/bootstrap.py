@@ -17,6 +17,7 @@ from lending.entrypoints.http import (
     circulation_router,
     libraries_router,
 )
+from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
@@ -59,6 +60,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 libraries_router(store),
                 catalogue_router(catalogue, store),
                 circulation_router(circulation, store),
+                opds_router(catalogue, circulation, cards, store, settings.drm_public_url.rstrip("/")),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

@@ -10,3 +10,5 @@ class LendingSettings(PlatformSettings, SigningSettings):
 
     service_name: str = "lending"
     issuer: str = "sachso-lending"
+    # Where reading apps fetch LCP licences (the DRM service's public URL), for OPDS acquisition links.
+    drm_public_url: str = ""

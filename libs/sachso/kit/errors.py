@@ -44,6 +44,11 @@ class ServiceError(Exception):
         body.update(self.extensions)
         return body
 
+    def http_body(self, instance: str | None = None) -> tuple[dict[str, Any], str]:
+        """The HTTP response body and its media type: problem details, unless a protocol prescribes another
+        (an OPDS catalogue answers 401 with its authentication document)."""
+        return self.to_problem(instance), "application/problem+json"
+
 
 class InvalidInput(ServiceError):
     status = 400

@@ -35,8 +35,9 @@ def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str,
 
 async def _service_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthenticated) else None
-    return problem_response(error.status, error.to_problem(instance=request.url.path), headers)
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthenticated) else {}
+    body, media_type = error.http_body(instance=request.url.path)
+    return JSONResponse(body, status_code=error.status, media_type=media_type, headers=headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

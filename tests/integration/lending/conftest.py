@@ -29,6 +29,7 @@ from lending.entrypoints.http import (
     circulation_router,
     libraries_router,
 )
+from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
@@ -125,6 +126,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         libraries_router(store),
         catalogue_router(catalogue, store),
         circulation_router(circulation, store),
+        opds_router(catalogue, circulation, cards, store, "http://drm.test"),
     ):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
