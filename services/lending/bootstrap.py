@@ -16,12 +16,14 @@ from lending.entrypoints.http import (
     catalogue_router,
     circulation_router,
     libraries_router,
+    reports_router,
 )
 from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
+from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings
 from sachso.kit.auth import TokenIssuer
@@ -60,6 +62,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 libraries_router(store),
                 catalogue_router(catalogue, store),
                 circulation_router(circulation, store),
+                reports_router(Reports(store), store),
                 opds_router(catalogue, circulation, cards, store, settings.drm_public_url.rstrip("/")),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],

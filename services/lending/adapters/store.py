@@ -44,6 +44,7 @@ class LendingStore:
         self.loans = database["loans"]
         self.holds = database["holds"]
         self.refresh_tokens = database["refresh_tokens"]
+        self.turnaways = database["turnaways"]  # a patron wanted a copy and none was free (for reports)
 
     async def ensure_indexes(self) -> None:
         await self.patrons.create_index("card_number", unique=True, sparse=True)
@@ -64,6 +65,9 @@ class LendingStore:
         await self.holds.create_index([("state", ASCENDING), ("ready_until", ASCENDING)])
         await self.holds.create_index("patron_id")
         await self.refresh_tokens.create_index("expires_at", expireAfterSeconds=0)
+        await self.loans.create_index([("library_id", ASCENDING), ("starts_at", ASCENDING)])
+        await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
+        await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
 
     # -- libraries -------------------------------------------------------------------------------------------
 

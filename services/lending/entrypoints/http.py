@@ -6,7 +6,7 @@ ever sees her own loans and holds (someone else's id answers 404); staff act onl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -20,9 +20,10 @@ from lending.domain.policy import LendingPolicy
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
+from lending.service_layer.reports import Reports, to_csv
 from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
 from sachso.kit.auth import Principal, Role
-from sachso.kit.errors import Conflict, NotFound
+from sachso.kit.errors import Conflict, InvalidInput, NotFound
 from sachso.kit.http import require_roles
 
 Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
@@ -493,3 +494,63 @@ def circulation_router(circulation: Circulation, store: LendingStore) -> APIRout
         return [LoanOut.of(loan_from(document)) async for document in cursor]
 
     return router
+
+
+class ReportRowOut(BaseModel):
+    month: str
+    library_id: str
+    title_id: str | None
+    title: str | None
+    loans: int
+    holds: int
+    unique_borrowers: int
+    turnaways: int
+
+
+def reports_router(reports: Reports, store: LendingStore) -> APIRouter:
+    router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+    @router.get(
+        "/circulation",
+        summary="Loans, holds, unique borrowers and turnaways per month and library (or title); CSV with format=csv",
+        response_model=list[ReportRowOut],
+    )
+    async def circulation(
+        staff: Staff,
+        library: Annotated[str, Query(max_length=100, description="the library; admins get its sub-libraries too")],
+        start: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$", description="first month, YYYY-MM")],
+        end: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$", description="last month, YYYY-MM")],
+        by: Annotated[str, Query(pattern="^(library|title)$")] = "library",
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response | list[ReportRowOut]:
+        network = await store.network()
+        ensure_may_manage(staff, library, network)
+        admin = staff.has_any_role(Role.LIBRARY_ADMIN, Role.PROVINCE_ADMIN)
+        libraries = network.subtree(library) if admin else [library]
+        window_start, window_end = month_window(start, end)
+        rows = await reports.circulation(libraries, window_start, window_end, by_title=by == "title")
+        if format == "csv":
+            filename = f"sachso-{library}-{start}-{end}.csv"
+            return Response(
+                to_csv(rows, by_title=by == "title"),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return [
+            ReportRowOut(**{**row.__dict__, "title_id": row.title_id or None, "title": row.title or None})
+            for row in rows
+        ]
+
+    return router
+
+
+def month_window(first: str, last: str) -> tuple[datetime, datetime]:
+    """[start of ``first``, start of the month after ``last``) in Vietnam's time, as UTC instants."""
+    vietnam = timezone(timedelta(hours=7))
+    start = datetime.strptime(first, "%Y-%m").replace(tzinfo=vietnam)
+    year, month = map(int, last.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    end = datetime(year, month, 1, tzinfo=vietnam)
+    if end <= start:
+        raise InvalidInput("'to' must not be before 'from'")
+    return start.astimezone(UTC), end.astimezone(UTC)

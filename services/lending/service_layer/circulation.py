@@ -151,7 +151,18 @@ class Circulation:
                 license_ = await self._take_any_copy(patron, title_id, session, now)
             return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
 
-        return await self.outbox.transaction(work)
+        try:
+            return await self.outbox.transaction(work)
+        except NoCopyAvailable:
+            await self._record_turnaway(patron_id, title_id)
+            raise
+
+    async def _record_turnaway(self, patron_id: str, title_id: str) -> None:
+        patron = await self.store.patron(patron_id)
+        if patron is not None:
+            await self.store.turnaways.insert_one(
+                {"patron_id": patron_id, "library_id": patron.library_id, "title_id": title_id, "at": self.clock()}
+            )
 
     async def _patron_and_title(
         self, patron_id: str, title_id: str, session: AsyncClientSession

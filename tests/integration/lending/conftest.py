@@ -28,11 +28,13 @@ from lending.entrypoints.http import (
     catalogue_router,
     circulation_router,
     libraries_router,
+    reports_router,
 )
 from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
@@ -126,6 +128,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         libraries_router(store),
         catalogue_router(catalogue, store),
         circulation_router(circulation, store),
+        reports_router(Reports(store), store),
         opds_router(catalogue, circulation, cards, store, "http://drm.test"),
     ):
         app.include_router(router)
