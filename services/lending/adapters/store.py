@@ -7,6 +7,7 @@ atomically, and two transactions touching the same licence conflict and one is r
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,12 @@ def utc(moment: datetime | None) -> datetime | None:
 
 
 class LendingStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], *, library_cache_seconds: float = 10.0) -> None:
         self.database = database
+        # The network and lending policies change rarely and are read by every checkout: keep a snapshot for a
+        # few seconds (another replica's change is seen within ``library_cache_seconds``).
+        self.library_cache_seconds = library_cache_seconds
+        self._libraries_snapshot: tuple[float, LibraryNetwork, dict[str, LendingPolicy]] | None = None
         self.libraries = database["libraries"]
         self.counters = database["counters"]
         self.patrons = database["patrons"]
@@ -71,8 +76,20 @@ class LendingStore:
 
     # -- libraries -------------------------------------------------------------------------------------------
 
-    async def network(self, session: Session = None) -> LibraryNetwork:
-        return LibraryNetwork([_library(document) async for document in self.libraries.find({}, session=session)])
+    async def _libraries(self) -> tuple[LibraryNetwork, dict[str, LendingPolicy]]:
+        now = time.monotonic()
+        if self._libraries_snapshot is None or now - self._libraries_snapshot[0] > self.library_cache_seconds:
+            documents = [document async for document in self.libraries.find({})]
+            network = LibraryNetwork([_library(document) for document in documents])
+            policies = {d["_id"]: _policy(d["policy"]) for d in documents if d.get("policy")}
+            self._libraries_snapshot = (now, network, policies)
+        return self._libraries_snapshot[1], self._libraries_snapshot[2]
+
+    async def network(self) -> LibraryNetwork:
+        return (await self._libraries())[0]
+
+    async def policy(self, library_id: str) -> LendingPolicy:
+        return (await self._libraries())[1].get(library_id, LendingPolicy())
 
     async def add_library(self, library: Library, code: str, policy: LendingPolicy, session: Session = None) -> None:
         await self.libraries.insert_one(
@@ -87,13 +104,14 @@ class LendingStore:
             },
             session=session,
         )
+        self._libraries_snapshot = None
+
+    async def set_policy(self, library_id: str, policy: LendingPolicy) -> None:
+        await self.libraries.update_one({"_id": library_id}, {"$set": {"policy": _policy_document(policy)}})
+        self._libraries_snapshot = None
 
     async def library_document(self, library_id: str, session: Session = None) -> Document | None:
         return await self.libraries.find_one({"_id": library_id}, session=session)
-
-    async def policy(self, library_id: str, session: Session = None) -> LendingPolicy:
-        document = await self.libraries.find_one({"_id": library_id}, {"policy": 1}, session=session)
-        return _policy(document["policy"]) if document and document.get("policy") else LendingPolicy()
 
     async def next_card_sequence(self, library_id: str, session: Session) -> int:
         counter = await self.counters.find_one_and_update(

@@ -229,7 +229,7 @@ class Cards:
     async def _issue_card(self, patron: Patron, now: datetime, session: AsyncClientSession, emit: Emit) -> Patron:
         library = await self.store.library_document(patron.library_id, session)
         assert library is not None
-        policy = await self.store.policy(patron.library_id, session)
+        policy = await self.store.policy(patron.library_id)
         number = cards.card_number(library["code"], await self.store.next_card_sequence(patron.library_id, session))
         expires_at = now + policy.card_validity
         await self.store.patrons.update_one(

@@ -137,18 +137,17 @@ class Circulation:
             now = self.clock()
             patron, title = await self._patron_and_title(patron_id, title_id, session)
             patron.ensure_can_borrow(now)
-            policy = await self.store.policy(patron.library_id, session)
+            policy = await self.store.policy(patron.library_id)
             policy.period(period)  # refuse a period outside policy before anything else
             await self._ensure_may_borrow(patron, title_id, policy.max_loans, session)
-            ready = await self.store.holds.find_one(
-                {"patron_id": patron_id, "title_id": title_id, "state": HoldState.READY.value}, session=session
-            )
-            reserved = await self.store.license(ready["license_id"], session) if ready else None
+            holds = await self.store.open_holds(title_id, session)
+            ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
+            reserved = await self.store.license(ready.license_id, session) if ready and ready.license_id else None
             if ready is not None and reserved is not None:  # the copy reserved for her ready hold
-                await self.store.update_hold(ready["_id"], HoldState.READY, {"state": "fulfilled"}, session)
+                await self.store.update_hold(ready.id, HoldState.READY, {"state": "fulfilled"}, session)
                 license_ = reserved
             else:
-                license_ = await self._take_any_copy(patron, title_id, session, now)
+                license_ = await self._take_any_copy(patron, title_id, holds, session, now)
             return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
 
         try:
@@ -178,22 +177,21 @@ class Circulation:
     async def _ensure_may_borrow(
         self, patron: Patron, title_id: str, max_loans: int, session: AsyncClientSession
     ) -> None:
-        if await self.store.loans.find_one({"active_key": f"{patron.id}:{title_id}"}, session=session):
+        cursor = self.store.loans.find({"patron_id": patron.id, "status": ACTIVE}, {"title_id": 1}, session=session)
+        borrowed = [document["title_id"] async for document in cursor]
+        if title_id in borrowed:
             raise AlreadyBorrowed("you already have this title on loan")
-        if (
-            await self.store.loans.count_documents({"patron_id": patron.id, "status": ACTIVE}, session=session)
-            >= max_loans
-        ):
+        if len(borrowed) >= max_loans:
             raise LoanLimitReached(f"your library allows {max_loans} loans at a time")
 
     async def _take_any_copy(
-        self, patron: Patron, title_id: str, session: AsyncClientSession, now: datetime
+        self, patron: Patron, title_id: str, holds: list[Hold], session: AsyncClientSession, now: datetime
     ) -> License:
-        network = await self.store.network(session)
+        network = await self.store.network()
         licenses = await self.store.licenses_for(title_id, session)
         waiting = [
             hold
-            for hold in await self.store.open_holds(title_id, session)
+            for hold in holds
             if hold.state is HoldState.WAITING and not hold.is_suspended(now) and hold.patron_id != patron.id
         ]
         for license_ in lending_order(network, licenses, patron.library_id, now):
@@ -277,10 +275,10 @@ class Circulation:
         refusal = patron.borrowing_refusal(now) if patron else "no reader card"
         if refusal:
             return None, refusal
-        policy = await self.store.policy(loan.library_id, session)
+        policy = await self.store.policy(loan.library_id)
         if loan.renewals >= policy.max_renewals:
             return None, f"the loan has been renewed {loan.renewals} times, the most your library allows"
-        network = await self.store.network(session)
+        network = await self.store.network()
         license_ = await self.store.license(loan.license_id, session)
         if license_ is None:
             return None, "the licence behind this loan is gone"
@@ -400,7 +398,7 @@ class Circulation:
         license_ = await self.store.license(license_id, session)
         if license_ is None:
             return
-        network = await self.store.network(session)
+        network = await self.store.network()
         if not license_.is_exhausted(now):
             holds = await self.store.open_holds(license_.title_id, session)
             chosen = hold_queue.next_in_line(holds, now, lambda hold: serves(network, license_, hold.patron_library_id))
@@ -421,7 +419,7 @@ class Circulation:
     async def _make_ready(
         self, hold: Hold, license_: License, now: datetime, session: AsyncClientSession, emit: Emit
     ) -> None:
-        policy = await self.store.policy(hold.patron_library_id, session)
+        policy = await self.store.policy(hold.patron_library_id)
         ready_until = now + policy.hold_window
         await self.store.update_hold(
             hold.id,
@@ -461,7 +459,7 @@ class Circulation:
             now = self.clock()
             patron, _ = await self._patron_and_title(patron_id, title_id, session)
             patron.ensure_can_borrow(now)
-            policy = await self.store.policy(patron.library_id, session)
+            policy = await self.store.policy(patron.library_id)
             if await self.store.loans.find_one({"active_key": f"{patron_id}:{title_id}"}, session=session):
                 raise AlreadyBorrowed("you already have this title on loan")
             if await self.store.holds.find_one({"open_key": f"{patron_id}:{title_id}"}, session=session):
@@ -471,7 +469,7 @@ class Circulation:
             )
             if open_holds >= policy.max_holds:
                 raise HoldLimitReached(f"your library allows {policy.max_holds} holds at a time")
-            network = await self.store.network(session)
+            network = await self.store.network()
             licenses = await self.store.licenses_for(title_id, session)
             if not any(serves(network, lic, patron.library_id) and not lic.is_exhausted(now) for lic in licenses):
                 raise NoCopyAvailable("no library you may borrow from has this title")

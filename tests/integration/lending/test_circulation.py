@@ -156,9 +156,7 @@ async def test_metered_licence_runs_out_of_checkouts(lending: Lending) -> None:
 
 
 async def test_a_due_loan_expires_within_seconds_and_the_next_hold_becomes_ready(lending: Lending) -> None:
-    await lending.store.libraries.update_one(
-        {"_id": "daklak"}, {"$set": {"policy.loan_period_seconds": [2, 14 * 86400]}}
-    )
+    await lending.store.set_policy("daklak", LendingPolicy(loan_periods=(timedelta(seconds=2), timedelta(days=14))))
     title_id = await lending.title_with_copies(copies=1)
     ana = await lending.active_patron("ana")
     binh = await lending.active_patron("binh")

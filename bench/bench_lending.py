@@ -1,0 +1,207 @@
+"""Lending under load, over HTTP against the running service (local stack: Tansu + SecantusDB).
+
+Starts its own local stack and the four services, seeds a library, patrons and titles straight into lending's
+database, then measures with real HTTP requests signed by lending's own key:
+
+- contended: 1,000 patrons try to borrow one title with 10 copies (at most 50 requests in flight):
+  request p50/p99 ms and requests/s; exactly 10 must succeed;
+- spread: 1,000 patrons borrow from 100 titles of 10 copies each (every request lends): p50/p99 ms, loans/s;
+- return -> next hold ready: a loan is returned over HTTP and the HoldReady event for the next patron is seen on
+  Kafka; p50/p99 ms over 30 samples.
+
+SecantusDB is a slow stand-in for MongoDB (~1,000 simple operations/s here): the figures include it. No peer
+(Palace Project circulation manager) runs on this machine, so there is no ratio. The last lines are the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+import httpx  # noqa: E402
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+from local_platform import Platform, read_env_file  # noqa: E402
+from pymongo import AsyncMongoClient  # noqa: E402
+from stack import LocalStack  # noqa: E402
+
+from sachso.events.v1 import lending_events_pb2  # noqa: E402
+from sachso.kit.auth import Role, TokenIssuer  # noqa: E402
+from sachso.kit.topics import LENDING_EVENTS  # noqa: E402
+
+Document = dict[str, Any]
+IN_FLIGHT = 50
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def seed(database: Any, *, patrons: int, titles: int, copies: int) -> tuple[list[str], list[str]]:
+    await database["libraries"].update_one(
+        {"_id": "daklak"},
+        {"$setOnInsert": {"name": "Thư viện tỉnh Đắk Lắk", "kind": "province", "parent_id": None, "code": "DL"}},
+        upsert=True,
+    )
+    batch = uuid.uuid4().hex[:6]
+    patron_ids = [f"p{batch}{index:05d}" for index in range(patrons)]
+    await database["patrons"].insert_many(
+        [
+            {"_id": p, "library_id": "daklak", "display_name": p, "email": f"{p}@x.vn", "status": "active"}
+            for p in patron_ids
+        ]
+    )
+    title_ids = [f"t{batch}{index:04d}" for index in range(titles)]
+    await database["titles"].insert_many(
+        [{"_id": t, "title": f"Sách {t}", "publication_id": f"pub-{t}", "search_terms": []} for t in title_ids]
+    )
+    await database["licenses"].insert_many(
+        [
+            {
+                "_id": f"lic-{t}",
+                "title_id": t,
+                "owner_id": "daklak",
+                "sharing": "subtree",
+                "terms": {"model": "one-copy-one-user", "concurrency": copies, "checkouts": None, "expires_at": None},
+                "acquired_at": datetime.now(UTC),
+                "in_use": 0,
+                "checkouts_left": None,
+            }
+            for t in title_ids
+        ]
+    )
+    return patron_ids, title_ids
+
+
+async def checkout_round(
+    http: httpx.AsyncClient, issuer: TokenIssuer, pairs: list[tuple[str, str]]
+) -> tuple[list[float], int, float]:
+    limit = asyncio.Semaphore(IN_FLIGHT)
+    latencies: list[float] = []
+    lent = 0
+
+    async def one(patron: str, title: str) -> None:
+        nonlocal lent
+        headers = {"Authorization": f"Bearer {issuer.issue(patron, audience='sachso', roles=[Role.PATRON])}"}
+        async with limit:
+            started = time.perf_counter()
+            response = await http.post("/v1/loans", json={"title_id": title}, headers=headers)
+            latencies.append((time.perf_counter() - started) * 1000)
+        if response.status_code == 201:
+            lent += 1
+        elif response.status_code != 409:
+            raise RuntimeError(f"unexpected answer {response.status_code}: {response.text}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(patron, title) for patron, title in pairs))
+    return latencies, lent, time.perf_counter() - started
+
+
+async def return_to_ready(
+    http: httpx.AsyncClient, issuer: TokenIssuer, bootstrap: str, topic: str, pairs: list[tuple[str, str, str]]
+) -> list[float]:
+    """For each (reader, waiter, title): reader borrows, waiter holds, reader returns; time to HoldReady on Kafka."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest", group_id=None,
+                                fetch_max_wait_ms=20)  # fmt: skip
+    await consumer.start()
+    await consumer.seek_to_end()
+    latencies: list[float] = []
+
+    def auth(patron: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuer.issue(patron, audience='sachso', roles=[Role.PATRON])}"}
+
+    try:
+        for reader, waiter, title in pairs:
+            loan = (await http.post("/v1/loans", json={"title_id": title}, headers=auth(reader))).json()
+            hold = (await http.post("/v1/holds", json={"title_id": title}, headers=auth(waiter))).json()
+            started = time.perf_counter()
+            returned = await http.post(f"/v1/loans/{loan['id']}/return", headers=auth(reader))
+            assert returned.status_code == 200, returned.text
+            seen = False
+            while not seen:
+                batch = await consumer.getmany(timeout_ms=5000)
+                if not batch:
+                    raise RuntimeError("HoldReady not seen within 5 s")
+                for records in batch.values():
+                    for record in records:
+                        headers = dict(record.headers)
+                        if headers.get("ce_type") == b"sachso.events.v1.HoldReady":
+                            ready = lending_events_pb2.HoldReady.FromString(record.value)
+                            seen = seen or ready.hold_id == hold["id"]
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await consumer.stop()
+    return latencies
+
+
+async def run(platform: Platform, env: dict[str, str], samples: int) -> dict[str, float]:
+    mongo: AsyncMongoClient[Document] = AsyncMongoClient(env["SACHSO_MONGO_URI"], retryWrites=False, tz_aware=True)
+    database = mongo[f"{platform.namespace}_lending"]
+    issuer = TokenIssuer.from_files(
+        "sachso-lending", [str(next((platform.state_dir / "keys" / "lending").glob("*.pem")))]
+    )
+    base_url = platform.endpoints()["lending"].http_url
+    results: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+        patrons, (popular,) = await seed(database, patrons=1000, titles=1, copies=10)
+        latencies, lent, elapsed = await checkout_round(http, issuer, [(p, popular) for p in patrons])
+        if lent != 10:
+            raise RuntimeError(f"contended checkout lent {lent} copies of 10")
+        results |= {
+            "contended_p50_ms": statistics.median(latencies),
+            "contended_p99_ms": percentile(latencies, 0.99),
+            "contended_requests_per_s": len(latencies) / elapsed,
+        }
+        patrons, titles = await seed(database, patrons=1000, titles=100, copies=10)
+        pairs = [(patron, titles[index % 100]) for index, patron in enumerate(patrons)]
+        latencies, lent, elapsed = await checkout_round(http, issuer, pairs)
+        if lent != 1000:
+            raise RuntimeError(f"spread checkout lent {lent} of 1000")
+        results |= {
+            "spread_p50_ms": statistics.median(latencies),
+            "spread_p99_ms": percentile(latencies, 0.99),
+            "spread_loans_per_s": lent / elapsed,
+        }
+        patrons, titles = await seed(database, patrons=2 * samples, titles=samples, copies=1)
+        triples = [(patrons[2 * i], patrons[2 * i + 1], titles[i]) for i in range(samples)]
+        topic = f"{platform.namespace}.{LENDING_EVENTS.name}"
+        latencies = await return_to_ready(http, issuer, env["SACHSO_KAFKA_BOOTSTRAP_SERVERS"], topic, triples)
+        results |= {"return_to_hold_ready_p50_ms": statistics.median(latencies),
+                    "return_to_hold_ready_p99_ms": percentile(latencies, 0.99)}  # fmt: skip
+    await mongo.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=30, help="return -> hold ready samples")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sachso-bench-") as state:
+        stack = LocalStack(Path(state) / "stack")
+        stack.start()
+        platform = Platform(Path(state) / "platform", read_env_file(Path(state) / "stack" / "stack.env"),
+                            namespace=f"bench{uuid.uuid4().hex[:6]}")  # fmt: skip
+        try:
+            platform.start()
+            results = asyncio.run(run(platform, read_env_file(Path(state) / "stack" / "stack.env"), args.samples))
+        finally:
+            platform.stop()
+            stack.stop()
+    print("lending over HTTP (1 lending process, local stack):")
+    for key, value in results.items():
+        print(f"  {key}: {value:.1f}")
+
+
+if __name__ == "__main__":
+    main()
