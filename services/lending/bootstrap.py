@@ -17,6 +17,7 @@ from lending.entrypoints.http import (
     circulation_router,
     libraries_router,
     reports_router,
+    staff_router,
 )
 from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards
@@ -63,6 +64,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 catalogue_router(catalogue, store),
                 circulation_router(circulation, store),
                 reports_router(Reports(store), store),
+                staff_router(accounts, cards, catalogue, store),
                 opds_router(catalogue, circulation, cards, store, settings.drm_public_url.rstrip("/")),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],

@@ -116,7 +116,7 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
 class SigningSettings(BaseServiceSettings):
     """Keys a token-issuing service signs with: PEM files (EC P-256), the first signs, all are published."""
 
-    # Comma-separated paths; each file's stem is its key id. Rotate by putting a new file first and removing
+    # Comma-separated PEM paths (EC P-256). Rotate by putting a new file first and removing
     # the old one once the longest-lived token it signed has expired.
     signing_key_files: str
 

@@ -23,7 +23,7 @@ from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_
 from lending.service_layer.reports import Reports, to_csv
 from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
 from sachso.kit.auth import Principal, Role
-from sachso.kit.errors import Conflict, InvalidInput, NotFound
+from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sachso.kit.http import require_roles
 
 Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
@@ -411,18 +411,7 @@ def catalogue_router(catalogue: Catalogue, store: LendingStore) -> APIRouter:
 
     @router.post("", status_code=201, summary="Add a title by hand (staff)")
     async def add(_: Staff, body: TitleIn) -> TitleOut:
-        title_id = await catalogue.add_title(
-            TitleMetadata(
-                title=body.title,
-                authors=tuple(body.authors),
-                subtitle=body.subtitle,
-                language=body.language,
-                isbn=body.isbn,
-                publisher=body.publisher,
-                subjects=tuple(body.subjects),
-                description=body.description,
-            )
-        )
+        title_id = await catalogue.add_title(_metadata(body))
         return TitleOut.of(await catalogue.title(title_id))
 
     @router.post("/{title_id}/licenses", status_code=201, summary="Record a licence a library acquired")
@@ -554,3 +543,79 @@ def month_window(first: str, last: str) -> tuple[datetime, datetime]:
     if end <= start:
         raise InvalidInput("'to' must not be before 'from'")
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+class StaffIn(BaseModel):
+    username: str = Field(pattern=r"^[a-z0-9._-]{3,64}$")
+    password: str = Field(min_length=12, max_length=200)
+    role: Role
+    library_id: str
+
+
+class PublisherIn(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    secret: str = Field(min_length=24, max_length=200)
+
+
+def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: LendingStore) -> APIRouter:
+    router = APIRouter(tags=["staff"])
+
+    @router.post("/v1/staff", status_code=201, summary="Create a staff account in a library you administer")
+    async def create_staff(admin: Staff, body: StaffIn) -> dict[str, str]:
+        if not admin.has_any_role(Role.LIBRARY_ADMIN, Role.PROVINCE_ADMIN):
+            raise Forbidden("only library and province admins create staff accounts")
+        if body.role is Role.PROVINCE_ADMIN and Role.PROVINCE_ADMIN not in admin.roles:
+            raise Forbidden("only a province admin creates province admins")
+        ensure_may_manage(admin, body.library_id, await store.network())
+        staff_id = await accounts.create_staff(
+            username=body.username, password=body.password, role=body.role, library_id=body.library_id
+        )
+        return {"id": staff_id, "username": body.username}
+
+    @router.post("/v1/publishers", status_code=201, summary="Register a publisher for the ingest API")
+    async def create_publisher(_: ProvinceAdmin, body: PublisherIn) -> dict[str, str]:
+        return {"id": await accounts.create_publisher(name=body.name, secret=body.secret, publisher_id=body.id)}
+
+    async def managed_patron(staff: Principal, library_id: str, patron_id: str) -> None:
+        ensure_may_manage(staff, library_id, await store.network())
+        patron = await store.patron(patron_id)
+        if patron is None or patron.library_id != library_id:
+            raise NotFound(f"library {library_id} has no patron {patron_id}")
+
+    @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/renew-card", summary="Extend a reader card")
+    async def renew_card(staff: Staff, library_id: str, patron_id: str) -> PatronOut:
+        await managed_patron(staff, library_id, patron_id)
+        return PatronOut.model_validate(await cards.renew_card(patron_id), from_attributes=True)
+
+    @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/block", status_code=204, summary="Block a card")
+    async def block(staff: Staff, library_id: str, patron_id: str) -> Response:
+        await managed_patron(staff, library_id, patron_id)
+        await cards.set_blocked(patron_id, True)
+        return Response(status_code=204)
+
+    @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/unblock", status_code=204, summary="Unblock")
+    async def unblock(staff: Staff, library_id: str, patron_id: str) -> Response:
+        await managed_patron(staff, library_id, patron_id)
+        await cards.set_blocked(patron_id, False)
+        return Response(status_code=204)
+
+    @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff)")
+    async def edit_title(_: Staff, title_id: str, body: TitleIn) -> TitleOut:
+        await catalogue.edit_title(title_id, _metadata(body))
+        return TitleOut.of(await catalogue.title(title_id))
+
+    return router
+
+
+def _metadata(body: TitleIn) -> TitleMetadata:
+    return TitleMetadata(
+        title=body.title,
+        authors=tuple(body.authors),
+        subtitle=body.subtitle,
+        language=body.language,
+        isbn=body.isbn,
+        publisher=body.publisher,
+        subjects=tuple(body.subjects),
+        description=body.description,
+    )

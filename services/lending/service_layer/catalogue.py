@@ -129,6 +129,17 @@ class Catalogue:
 
         return await self.outbox.transaction(work)
 
+    async def edit_title(self, title_id: str, metadata: TitleMetadata) -> None:
+        """Staff correct a title's metadata; the change is announced like a publication update."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
+            title = await self.store.titles.find_one({"_id": title_id}, {"publication_id": 1}, session=session)
+            if title is None:
+                raise TitleNotFound(f"no title {title_id}")
+            await self.record_publication(title["publication_id"], metadata, session, emit)
+
+        await self.outbox.transaction(work)
+
     async def title(self, title_id: str) -> Document:
         document = await self.store.titles.find_one({"_id": title_id}, {"search_terms": 0})
         if document is None:

@@ -29,6 +29,7 @@ from lending.entrypoints.http import (
     circulation_router,
     libraries_router,
     reports_router,
+    staff_router,
 )
 from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards, Secrets
@@ -62,6 +63,7 @@ class Lending:
     accounts: Accounts
     issuer: TokenIssuer
     http: httpx.AsyncClient
+    verifier: TokenVerifier
 
     async def events(self, type_suffix: str) -> list[Document]:
         """Outbox documents of one event type (what the relay will publish), oldest first."""
@@ -129,15 +131,17 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         catalogue_router(catalogue, store),
         circulation_router(circulation, store),
         reports_router(Reports(store), store),
+        staff_router(accounts, cards, catalogue, store),
         opds_router(catalogue, circulation, cards, store, "http://drm.test"),
     ):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
-        app.state.token_verifier = TokenVerifier(
+        verifier = TokenVerifier(
             ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
         )
-        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http)
+        app.state.token_verifier = verifier
+        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier)
 
 
 def days(count: int) -> timedelta:

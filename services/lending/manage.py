@@ -1,0 +1,80 @@
+"""Operator commands for what must exist before anyone can sign in: libraries, the first admin, publishers.
+
+``python -m lending.manage add-library --id daklak --name "Thư viện tỉnh Đắk Lắk" --kind province --code DL``
+``python -m lending.manage add-staff --username admin --role province-admin --library daklak`` (password on stdin)
+``python -m lending.manage add-publisher --id nxb-tre --name "NXB Trẻ"`` (secret on stdin)
+
+Reads the same ``LENDING_*`` settings as the service. Secrets come on standard input, never as arguments
+(arguments show in the process list and shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from lending.adapters.store import LendingStore
+from lending.domain.network import Library, LibraryKind
+from lending.domain.policy import LendingPolicy
+from lending.service_layer.cards import Secrets
+from lending.service_layer.staff import Accounts
+from lending.settings import LendingSettings
+from sachso.kit.auth import Role, TokenIssuer
+from sachso.kit.errors import ServiceError
+from sachso.kit.mongo import create_mongo_client
+from sachso.kit.settings import load_settings
+
+
+async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
+    client = create_mongo_client(settings)
+    try:
+        store = LendingStore(client[settings.mongo_database])
+        await store.ensure_indexes()
+        accounts = Accounts(store, TokenIssuer.generate(settings.issuer), Secrets())
+        if args.command == "add-library":
+            network = await store.network()
+            library = Library(args.id, args.name, LibraryKind(args.kind), args.parent, args.auto_approve)
+            network.with_library(library)
+            await store.add_library(library, args.code, LendingPolicy())
+            return f"library {args.id} added"
+        secret = sys.stdin.readline().rstrip("\n")
+        if args.command == "add-staff":
+            await accounts.create_staff(
+                username=args.username, password=secret, role=Role(args.role), library_id=args.library
+            )
+            return f"staff account {args.username} added"
+        await accounts.create_publisher(name=args.name, secret=secret, publisher_id=args.id)
+        return f"publisher {args.id} added"
+    finally:
+        await client.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    library = commands.add_parser("add-library")
+    library.add_argument("--id", required=True)
+    library.add_argument("--name", required=True)
+    library.add_argument("--kind", required=True, choices=[kind.value for kind in LibraryKind])
+    library.add_argument("--parent")
+    library.add_argument("--code", required=True, help="card number prefix, e.g. DL")
+    library.add_argument("--auto-approve", action="store_true", help="approve verified card applications at once")
+    staff = commands.add_parser("add-staff", help="password on standard input")
+    staff.add_argument("--username", required=True)
+    staff.add_argument("--role", required=True, choices=["librarian", "library-admin", "province-admin"])
+    staff.add_argument("--library", required=True)
+    publisher = commands.add_parser("add-publisher", help="secret on standard input")
+    publisher.add_argument("--id", required=True)
+    publisher.add_argument("--name", required=True)
+    args = parser.parse_args()
+    try:
+        print(asyncio.run(run(args, load_settings(LendingSettings))))
+    except ServiceError as error:
+        print(f"refused: {error.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
