@@ -40,9 +40,9 @@ case "${1:-generate}" in
     trap 'rm -rf "$tmp"' EXIT
     generate "$tmp"
     for package in "${PACKAGES[@]}"; do
-      if ! diff -r "$tmp/sachso/$package" "libs/sachso/$package" >/dev/null; then
+      if ! diff -r -x __pycache__ "$tmp/sachso/$package" "libs/sachso/$package" >/dev/null; then
         echo "libs/sachso/$package is not what proto/ generates: run 'make proto' and commit the result" >&2
-        diff -r "$tmp/sachso/$package" "libs/sachso/$package" | head -20 >&2
+        diff -r -x __pycache__ "$tmp/sachso/$package" "libs/sachso/$package" | head -20 >&2
         exit 1
       fi
     done
