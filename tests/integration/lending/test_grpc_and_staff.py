@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def stub(lending: Lending) -> AsyncIterator[pb_grpc.LendingServiceStub]:
+async def stub(lending: Lending) -> AsyncIterator[pb_grpc.LendingServiceAsyncStub]:
     servicer = LendingServicer(lending.circulation, lending.store)
     server = GrpcServer(
         host="127.0.0.1",
@@ -34,14 +34,14 @@ async def stub(lending: Lending) -> AsyncIterator[pb_grpc.LendingServiceStub]:
 
 
 async def test_services_ask_about_loans_patrons_and_renewals(
-    lending: Lending, stub: pb_grpc.LendingServiceStub
+    lending: Lending, stub: pb_grpc.LendingServiceAsyncStub
 ) -> None:
     title_id = await lending.title_with_copies(copies=1)
     title = await lending.store.titles.find_one({"_id": title_id})
     assert title is not None
     ana = await lending.active_patron("ana")
     loan = await lending.circulation.checkout(ana, title_id)
-    service = [("authorization", f"Bearer {lending.issuer.issue('drm', audience='sachso', roles=[Role.SERVICE])}")]
+    service = (("authorization", f"Bearer {lending.issuer.issue('drm', audience='sachso', roles=[Role.SERVICE])}"),)
 
     active = await stub.GetActiveLoan(
         pb.GetActiveLoanRequest(patron_id=ana, publication_id=title["publication_id"]), metadata=service
@@ -57,7 +57,7 @@ async def test_services_ask_about_loans_patrons_and_renewals(
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await stub.GetActiveLoan(pb.GetActiveLoanRequest(patron_id="binh", publication_id="x"), metadata=service)
     assert missing.value.code() is grpc.StatusCode.NOT_FOUND
-    patron_token = [("authorization", f"Bearer {lending.issuer.issue(ana, audience='sachso', roles=[Role.PATRON])}")]
+    patron_token = (("authorization", f"Bearer {lending.issuer.issue(ana, audience='sachso', roles=[Role.PATRON])}"),)
     with pytest.raises(grpc.aio.AioRpcError) as forbidden:
         await stub.GetPatron(pb.GetPatronRequest(patron_id=ana), metadata=patron_token)
     assert forbidden.value.code() is grpc.StatusCode.PERMISSION_DENIED
