@@ -5,6 +5,7 @@ Each test gets its own database name, topic prefix and bucket, so tests never se
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +22,8 @@ from stack import LocalStack
 from sachso.kit.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = ROOT / ".local" / "test-stack"
+# Two checkouts (or two people) running tests at once each need their own servers: SACHSO_TEST_STACK_DIR.
+STATE_DIR = Path(os.environ.get("SACHSO_TEST_STACK_DIR", ROOT / ".local" / "test-stack"))
 
 Document = dict[str, Any]
 
