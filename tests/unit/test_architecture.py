@@ -25,6 +25,8 @@ IO_MODULES = {
     "uvicorn",
     "sachso",
 }
+# Pure modules of the shared package that a domain may use (no I/O, no clients).
+PURE_KIT_MODULES = {"sachso.kit.text", "sachso.kit.errors"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -34,7 +36,8 @@ def imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module.split(".")[0])
+            if node.module not in PURE_KIT_MODULES:
+                modules.add(node.module.split(".")[0])
     return modules
 
 
