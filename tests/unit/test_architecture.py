@@ -35,9 +35,10 @@ def imported_modules(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module not in PURE_KIT_MODULES:
-                modules.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module not in PURE_KIT_MODULES
+        ):
+            modules.add(node.module.split(".")[0])
     return modules
 
 
