@@ -127,6 +127,8 @@ class Platform:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
         if name == "lending":
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
+        if name == "reader":
+            values["CACHE_DIR"] = str(self.state_dir / "reader-cache")
         if name == "notify":
             values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}
         return {prefix + key: value for key, value in values.items()}

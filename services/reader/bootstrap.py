@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from reader.adapters.pdf import PdfEngine
+from reader.adapters.storage import BookCache, ObjectStore
+from reader.domain.packaging import Limits
+from reader.entrypoints.http import ingest_router, reading_router, streaming_router
+from reader.service_layer.ingest import Ingest
+from reader.service_layer.reading import Reading
+from reader.service_layer.streaming import Streaming
 from reader.settings import ReaderSettings
+from sachso.kit.auth import TokenVerifier
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.health import s3_check
 from sachso.kit.runtime import ServiceProcess, run_service
@@ -18,10 +26,38 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
     async with platform_infrastructure(settings) as infrastructure, create_s3_client(settings) as s3:
         await ensure_bucket(s3, settings.s3_bucket)
         infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
-        yield infrastructure.service_process(
-            title="Sách Số — reader",
-            description="Publisher ingest, Readium Web Publication Manifests, streaming, PDF pages, reading sync.",
+        store = ObjectStore(s3, settings.s3_bucket)
+        books = settings.cache_dir / "books"
+        uploads = settings.cache_dir / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        cache = BookCache(store, books, disk_bytes=settings.cache_disk_bytes, memory_bytes=settings.cache_memory_bytes)
+        pdf = PdfEngine()
+        ingest = Ingest(
+            infrastructure.database, infrastructure.outbox, store, pdf, Limits(max_file_bytes=settings.max_upload_bytes)
         )
+        await ingest.ensure_indexes()
+        reading = Reading(infrastructure.database)
+        await reading.ensure_indexes()
+        streaming = Streaming(infrastructure.database["publications"], cache, pdf)
+        streaming_tokens = TokenVerifier(
+            settings.jwks_url_list,
+            issuers=[settings.streaming_issuer],
+            audience=settings.streaming_audience,
+            http=infrastructure.http,
+            cache_seconds=settings.jwks_cache_seconds,
+        )
+        try:
+            yield infrastructure.service_process(
+                title="Sách Số — reader",
+                description="Publisher ingest, Readium Web Publication Manifests, streaming, PDF pages, reading sync.",
+                routers=[
+                    ingest_router(ingest, uploads),
+                    streaming_router(streaming, streaming_tokens),
+                    reading_router(reading),
+                ],
+            )
+        finally:
+            pdf.close()
 
 
 def main() -> None:

@@ -1,7 +1,45 @@
-"""Reader's exception base; the kit maps its subclasses to problem details and gRPC codes."""
+"""What the reader service refuses; the kit maps these to problem details and gRPC codes."""
 
-from sachso.kit.errors import ServiceError
+from __future__ import annotations
+
+from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 
 
-class ReaderError(ServiceError):
-    problem = "reader-error"
+class UnsupportedFormat(UnsupportedMediaType):
+    problem = "unsupported-publication-format"
+    title = "Only EPUB and PDF files are accepted"
+
+
+class UnreadableFile(InvalidInput):
+    problem = "unreadable-publication"
+    title = "The file cannot be read as the publication it claims to be"
+
+
+class UnsafeFile(InvalidInput):
+    problem = "unsafe-publication"
+    title = "The file was refused because it is unsafe to open"
+
+
+class FileTooLarge(PayloadTooLarge):
+    problem = "publication-too-large"
+    title = "The file is larger than the ingest limit"
+
+
+class PublicationNotFound(NotFound):
+    problem = "publication-not-found"
+    title = "No such publication"
+
+
+class ResourceNotFound(NotFound):
+    problem = "resource-not-found"
+    title = "No such resource in this publication"
+
+
+class NotYourPublication(Forbidden):
+    problem = "not-your-publication"
+    title = "This publication belongs to another publisher"
+
+
+class PublicationWithdrawn(Conflict):
+    problem = "publication-withdrawn"
+    title = "This publication has been withdrawn"

@@ -1,5 +1,8 @@
 """Reader's settings: environment variables prefixed ``READER_``."""
 
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.settings import PlatformSettings, S3Settings
@@ -9,3 +12,11 @@ class ReaderSettings(PlatformSettings, S3Settings):
     model_config = SettingsConfigDict(env_prefix="READER_", frozen=True, extra="ignore")
 
     service_name: str = "reader"
+    # Where books fetched from S3 are kept (and uploads are checked): local, disposable.
+    cache_dir: Path = Path("/tmp/sachso-reader")  # noqa: S108 (a default for development; set it in production)
+    cache_disk_bytes: int = Field(2 * 1024**3, ge=64 * 1024**2)
+    cache_memory_bytes: int = Field(256 * 1024**2, ge=16 * 1024**2)
+    max_upload_bytes: int = Field(512 * 1024**2, ge=1024**2)
+    # Streaming tokens come from the DRM service, for this audience.
+    streaming_issuer: str = "sachso-drm"
+    streaming_audience: str = "sachso-streaming"

@@ -1,0 +1,369 @@
+"""Opening an uploaded EPUB safely and reading its package into :class:`EpubPackage`.
+
+Order matters: the zip directory is checked first (bombs, traversal, links), then every XML document is parsed
+with defusedxml (no entity declarations, no external references), and only then does ebooklib read the package.
+ebooklib's reader is made tolerant of manifest items missing from the archive (common in real books): they are
+recorded as warnings and kept, marked absent, instead of aborting the whole book.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urldefrag
+from xml.parsers import expat
+
+from ebooklib import epub
+from lxml import etree
+
+from reader.domain.packaging import Limits, ZipEntry, zip_problems
+from reader.domain.publication import (
+    Contributor,
+    Encryption,
+    EpubPackage,
+    Item,
+    Metadata,
+    NavEntry,
+    Rendition,
+    SpineItem,
+)
+from reader.errors import UnreadableFile, UnsafeFile
+
+NS = {
+    "opf": "http://www.idpf.org/2007/opf",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "xhtml": "http://www.w3.org/1999/xhtml",
+    "epub": "http://www.idpf.org/2007/ops",
+    "ncx": "http://www.daisy.org/z3986/2005/ncx/",
+    "enc": "http://www.w3.org/2001/04/xmlenc#",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "comp": "http://www.idpf.org/2016/encryption#compression",
+}
+XML_SUFFIXES = (".xml", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg", ".smil", ".xht")
+_PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def zip_entries(archive: zipfile.ZipFile) -> list[ZipEntry]:
+    return [
+        ZipEntry(
+            name=info.filename,
+            compressed_size=info.compress_size,
+            size=info.file_size,
+            external_attr=info.external_attr,
+            flag_bits=info.flag_bits,
+            create_system=info.create_system,
+        )
+        for info in archive.infolist()
+    ]
+
+
+def check_archive(path: Path, limits: Limits) -> list[str]:
+    """Refuse unsafe archives; return warnings (XML that does not parse) for the rest."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UnreadableFile(f"not a readable zip archive: {error}") from None
+    with archive:
+        problems = zip_problems(zip_entries(archive), limits)
+        if problems:
+            raise UnsafeFile("; ".join(problems[:5]))
+        warnings_: list[str] = []
+        for info in archive.infolist():
+            if not info.filename.lower().endswith(XML_SUFFIXES):
+                continue
+            problem, parse_error = xml_safety(archive.read(info))
+            if problem:
+                raise UnsafeFile(f"{info.filename}: {problem}")
+            if parse_error:
+                warnings_.append(f"{info.filename} is not well-formed XML ({parse_error})")
+        return warnings_
+
+
+class _Refused(Exception):
+    pass
+
+
+def xml_safety(data: bytes) -> tuple[str | None, str | None]:
+    """(why the document is unsafe, why it does not parse): each None when it is not so.
+
+    Internal entities with plain replacement text are allowed (real books declare typographic quotes that way);
+    external and parameter entities, and entities that refer to other entities (the "billion laughs" shape),
+    are refused. Expat never fetches anything: external references are refused before they could be.
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def declared(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+        if is_parameter:
+            raise _Refused(f"declares the parameter entity %{name}; (not accepted)")
+        if value is None:
+            raise _Refused(f"declares the external entity &{name}; (not accepted)")
+        if "&" in value or "%" in value:
+            raise _Refused(f"the entity &{name}; refers to other entities (entity expansion is not accepted)")
+
+    def external(*_: object) -> int:
+        raise _Refused("refers to an external entity (not accepted)")
+
+    parser.EntityDeclHandler = declared
+    parser.ExternalEntityRefHandler = external
+    try:
+        parser.Parse(data, True)
+    except _Refused as refused:
+        return str(refused), None
+    except expat.ExpatError as error:
+        return None, str(error)
+    return None, None
+
+
+class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
+    """ebooklib's reader, recording missing files instead of failing on the first one."""
+
+    def _parse_nav(self, data: bytes, base_path: str, navtype: str = "toc") -> None:
+        if data:  # a navigation document missing from the archive is a warning, read from the NCX if any
+            super()._parse_nav(data, base_path, navtype)
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, options={"ignore_ncx": False})
+        self.missing: list[str] = []
+
+    def read_file(self, name: str) -> bytes:
+        try:
+            return super().read_file(name)  # type: ignore[no-any-return]
+        except KeyError:
+            normalised = posixpath.normpath(name)
+            if name in ("META-INF/container.xml",):
+                raise
+            self.missing.append(normalised)
+            return b""
+
+
+def _text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split()) if element is not None else ""
+
+
+def _join(base_dir: str, href: str) -> str:
+    path, fragment = urldefrag(unquote(href))
+    joined = posixpath.normpath(posixpath.join(base_dir, path)) if path else ""
+    return f"{joined}#{fragment}" if fragment else joined
+
+
+def _nav_entries(ol: Any, base_dir: str) -> tuple[NavEntry, ...]:
+    entries = []
+    for li in ol.findall("xhtml:li", NS):
+        anchor = li.find("xhtml:a", NS)
+        label = anchor if anchor is not None else li.find("xhtml:span", NS)
+        child = li.find("xhtml:ol", NS)
+        href = _join(base_dir, anchor.get("href", "")) if anchor is not None else ""
+        entries.append(NavEntry(_text(label), href, _nav_entries(child, base_dir) if child is not None else ()))
+    return tuple(entries)
+
+
+def _parse_nav(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+    root = etree.fromstring(content, _PARSER)
+    if root is None:
+        return {}
+    found: dict[str, tuple[NavEntry, ...]] = {}
+    for nav in root.iter("{%s}nav" % NS["xhtml"]):  # noqa: UP031
+        kind = nav.get("{%s}type" % NS["epub"], "")  # noqa: UP031
+        ol = nav.find("xhtml:ol", NS)
+        if ol is not None and kind in ("toc", "landmarks", "page-list"):
+            found.setdefault(kind, _nav_entries(ol, base_dir))
+    return found
+
+
+def _ncx_points(parent: Any, base_dir: str) -> tuple[NavEntry, ...]:
+    entries = []
+    for point in parent.findall("ncx:navPoint", NS):
+        label = point.find("ncx:navLabel/ncx:text", NS)
+        content = point.find("ncx:content", NS)
+        href = _join(base_dir, content.get("src", "")) if content is not None else ""
+        entries.append(NavEntry(_text(label), href, _ncx_points(point, base_dir)))
+    return tuple(entries)
+
+
+def _parse_ncx(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+    root = etree.fromstring(content, _PARSER)
+    if root is None:
+        return {}
+    result: dict[str, tuple[NavEntry, ...]] = {}
+    nav_map = root.find("ncx:navMap", NS)
+    if nav_map is not None:
+        result["toc"] = _ncx_points(nav_map, base_dir)
+    page_list = root.find("ncx:pageList", NS)
+    if page_list is not None:
+        pages = []
+        for target in page_list.findall("ncx:pageTarget", NS):
+            content_el = target.find("ncx:content", NS)
+            href = _join(base_dir, content_el.get("src", "")) if content_el is not None else ""
+            pages.append(NavEntry(_text(target.find("ncx:navLabel/ncx:text", NS)), href))
+        result["page-list"] = tuple(pages)
+    return result
+
+
+def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
+    try:
+        data = archive.read("META-INF/encryption.xml")
+    except KeyError:
+        return {}
+    root = etree.fromstring(data, _PARSER)
+    result: dict[str, Encryption] = {}
+    if root is None:
+        return result
+    for encrypted in root.iter("{%s}EncryptedData" % NS["enc"]):  # noqa: UP031
+        method = encrypted.find("enc:EncryptionMethod", NS)
+        reference = encrypted.find("enc:CipherData/enc:CipherReference", NS)
+        if method is None or reference is None:
+            continue
+        compression = encrypted.find(".//comp:Compression", NS)
+        key_info = encrypted.find("ds:KeyInfo/ds:RetrievalMethod", NS)
+        lcp = key_info is not None and "readium.org/2014/01/lcp" in (key_info.get("URI") or "") + (
+            key_info.get("Type") or ""
+        )
+        original = compression.get("OriginalLength") if compression is not None else None
+        result[posixpath.normpath(unquote(reference.get("URI", "")))] = Encryption(
+            algorithm=method.get("Algorithm", ""),
+            compression="deflate" if compression is not None and compression.get("Method") == "8" else None,
+            original_length=int(original) if original and original.isdigit() else None,
+            profile="http://readium.org/lcp/basic-profile" if lcp else None,
+            scheme="http://readium.org/2014/01/lcp" if lcp else None,
+        )
+    return result
+
+
+def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
+    def values(name: str) -> list[tuple[str, dict[str, str]]]:
+        return [(value or "", attrs or {}) for value, attrs in book.get_metadata("DC", name)]
+
+    metas = {
+        attrs.get("property", ""): value for value, attrs in book.get_metadata("OPF", "meta") if attrs.get("property")
+    }
+    refines: dict[str, dict[str, str]] = {}
+    for value, attrs in book.get_metadata("OPF", "meta"):
+        target = attrs.get("refines", "").lstrip("#")
+        if target and attrs.get("property"):
+            refines.setdefault(target, {})[attrs["property"]] = (value or "").strip()
+    contributors = []
+    for kind, default_role in (("creator", "aut"), ("contributor", "ctb")):
+        for value, attrs in values(kind):
+            role = attrs.get("{%s}role" % NS["opf"]) or refines.get(attrs.get("id", ""), {}).get("role") or default_role  # noqa: UP031
+            contributors.append(Contributor(" ".join(value.split()), role))
+    titles = values("title")
+    main_title = titles[0][0] if titles else ""
+    subtitle = ""
+    for value, attrs in titles:
+        if refines.get(attrs.get("id", ""), {}).get("title-type") == "main":
+            main_title = value
+        elif refines.get(attrs.get("id", ""), {}).get("title-type") == "subtitle":
+            subtitle = value
+    identifiers = values("identifier")
+    unique_id = opf.getroot().get("unique-identifier") if opf is not None else None
+    identifier = next((v for v, a in identifiers if a.get("id") == unique_id), identifiers[0][0] if identifiers else "")
+    isbn = next(
+        (
+            v.removeprefix("urn:isbn:")
+            for v, _ in identifiers
+            if "isbn" in v.lower() or (v.replace("-", "").isdigit() and len(v.replace("-", "")) == 13)
+        ),
+        "",
+    )
+    dates = values("date")
+    published = next((v for v, a in dates if a.get("{%s}event" % NS["opf"], "publication") == "publication"), "")  # noqa: UP031
+    metadata = Metadata(
+        title=" ".join(main_title.split()),
+        identifier=identifier.strip(),
+        subtitle=subtitle,
+        languages=tuple(v.strip() for v, _ in values("language") if v.strip()),
+        contributors=tuple(contributors),
+        publisher=next((v.strip() for v, _ in values("publisher")), ""),
+        description=next((v.strip() for v, _ in values("description")), ""),
+        subjects=tuple(v.strip() for v, _ in values("subject") if v.strip()),
+        published=published.strip(),
+        modified=metas.get("dcterms:modified", "").strip(),
+        isbn=isbn.replace("-", "").strip(),
+    )
+    rendition = Rendition(
+        layout=metas.get("rendition:layout", "reflowable").strip(),
+        spread=metas.get("rendition:spread", "auto").strip(),
+        orientation=metas.get("rendition:orientation", "auto").strip(),
+        flow=metas.get("rendition:flow", "auto").strip(),
+    )
+    return metadata, rendition
+
+
+def read_epub(path: Path) -> tuple[EpubPackage, dict[str, int]]:
+    """The package of a checked archive, and the uncompressed size of every entry by path."""
+    reader = _TolerantReader(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            book = reader.load()
+        except (epub.EpubException, KeyError, etree.LxmlError, AttributeError, TypeError) as error:
+            raise UnreadableFile(f"not a readable EPUB package: {error}") from None
+    opf = reader.container
+    opf_dir = reader.opf_dir
+    with zipfile.ZipFile(path) as archive:
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+        encryption = _encryption(archive)
+        package_el = opf.getroot()
+        items: list[Item] = []
+        manifest_el = package_el.find("opf:manifest", NS)
+        for element in manifest_el.findall("opf:item", NS) if manifest_el is not None else []:
+            href = _join(opf_dir, element.get("href", ""))
+            media_type = (element.get("media-type") or "application/octet-stream").strip()
+            items.append(
+                Item(
+                    id=element.get("id", ""),
+                    href=href,
+                    media_type="image/jpeg" if media_type == "image/jpg" else media_type,
+                    properties=tuple((element.get("properties") or "").split()),
+                    size=sizes.get(href, 0),
+                    present=href in sizes,
+                    encryption=encryption.get(href),
+                )
+            )
+        spine_el = package_el.find("opf:spine", NS)
+        spine = tuple(
+            SpineItem(
+                idref=ref.get("idref", ""),
+                linear=ref.get("linear", "yes") != "no",
+                properties=tuple((ref.get("properties") or "").split()),
+            )
+            for ref in (spine_el.findall("opf:itemref", NS) if spine_el is not None else [])
+        )
+        navigation: dict[str, tuple[NavEntry, ...]] = {}
+        nav_item = next((item for item in items if "nav" in item.properties and item.present), None)
+        if nav_item is not None:
+            navigation = _parse_nav(archive.read(nav_item.href), posixpath.dirname(nav_item.href))
+        toc_id = spine_el.get("toc") if spine_el is not None else None
+        ncx = next((i for i in items if i.id == toc_id or i.media_type == "application/x-dtbncx+xml"), None)
+        if ncx is not None and ncx.present:
+            for kind, entries in _parse_ncx(archive.read(ncx.href), posixpath.dirname(ncx.href)).items():
+                if not navigation.get(kind):
+                    navigation[kind] = entries
+    metadata, rendition = _metadata(book, opf)
+    cover_id = next((i.id for i in items if "cover-image" in i.properties), None)
+    if cover_id is None:  # EPUB 2: <meta name="cover" content="item-id"/>
+        meta_cover = package_el.find("opf:metadata/opf:meta[@name='cover']", NS)
+        cover_id = meta_cover.get("content") if meta_cover is not None else None
+    warnings_ = [
+        f"{missing} is listed in the package but missing from the archive" for missing in sorted(set(reader.missing))
+    ]
+    if not spine:
+        warnings_.append("the spine is empty")
+    package = EpubPackage(
+        version=package_el.get("version", ""),
+        metadata=metadata,
+        items=tuple(items),
+        spine=spine,
+        page_progression=(spine_el.get("page-progression-direction") if spine_el is not None else None) or "default",
+        rendition=rendition,
+        toc=navigation.get("toc", ()),
+        landmarks=navigation.get("landmarks", ()),
+        page_list=navigation.get("page-list", ()),
+        cover_id=cover_id,
+        warnings=tuple(warnings_),
+    )
+    return package, sizes

@@ -1,0 +1,99 @@
+"""PDF documents with pdfium (pypdfium2): metadata, outline, page images and page text.
+
+pdfium is not thread-safe, so every call runs on one dedicated worker thread (:class:`PdfEngine`); the event
+loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pypdfium2 as pdfium
+
+from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument
+from reader.errors import UnreadableFile
+
+T = TypeVar("T")
+MAX_RENDER_WIDTH = 3000
+
+
+def _outline(document: pdfium.PdfDocument) -> tuple[NavEntry, ...]:
+    """The bookmarks as a tree (pdfium yields them flat, with their depth)."""
+    root: list[tuple[int, str, str, list[object]]] = []
+    stack: list[tuple[int, list[tuple[int, str, str, list[object]]]]] = [(-1, root)]
+    for bookmark in document.get_toc(max_depth=8):
+        destination = bookmark.get_dest()
+        index = destination.get_index() if destination is not None else None
+        href = f"#page={index + 1}" if index is not None else ""
+        while stack[-1][0] >= bookmark.level:
+            stack.pop()
+        children: list[tuple[int, str, str, list[object]]] = []
+        stack[-1][1].append((bookmark.level, bookmark.get_title(), href, children))  # type: ignore[arg-type]
+        stack.append((bookmark.level, children))
+
+    def build(nodes: list[tuple[int, str, str, list[object]]]) -> tuple[NavEntry, ...]:
+        return tuple(NavEntry(" ".join(title.split()), href, build(kids)) for _, title, href, kids in nodes)  # type: ignore[arg-type]
+
+    return build(root)
+
+
+def read_pdf(path: Path, fallback_title: str = "") -> PdfDocument:
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as error:
+        raise UnreadableFile(f"not a readable PDF: {error}") from None
+    try:
+        info = document.get_metadata_dict(skip_empty=True)
+        author = info.get("Author", "").strip()
+        metadata = Metadata(
+            title=info.get("Title", "").strip() or fallback_title,
+            contributors=(Contributor(author),) if author else (),
+            subjects=tuple(word.strip() for word in info.get("Keywords", "").split(",") if word.strip()),
+            description=info.get("Subject", "").strip(),
+        )
+        return PdfDocument(
+            metadata=metadata, page_count=len(document), outline=_outline(document), size=path.stat().st_size
+        )
+    finally:
+        document.close()
+
+
+def render_page(path: Path, page_number: int, width: int, image_format: str = "WEBP") -> bytes:
+    """Page ``page_number`` (1-based) rendered ``width`` pixels wide."""
+    document = pdfium.PdfDocument(str(path))
+    try:
+        page = document[page_number - 1]
+        page_width, _ = page.get_size()
+        bitmap = page.render(scale=min(width, MAX_RENDER_WIDTH) / page_width)
+        image = bitmap.to_pil()
+        buffer = io.BytesIO()
+        image.save(buffer, format=image_format, quality=82)
+        return buffer.getvalue()
+    finally:
+        document.close()
+
+
+def page_texts(path: Path) -> list[str]:
+    document = pdfium.PdfDocument(str(path))
+    try:
+        return [document[index].get_textpage().get_text_range() for index in range(len(document))]
+    finally:
+        document.close()
+
+
+class PdfEngine:
+    """Runs pdfium work on one thread."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdfium")
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,133 @@
+"""HTTP conditional and range requests for one representation, per RFC 9110 (sections 13 and 14).
+
+:func:`plan` decides what a GET or HEAD for a representation of ``length`` bytes gets:
+
+- ``If-None-Match`` (weak comparison, ``*``) → 304 Not Modified;
+- ``Range: bytes=…`` → 206 with one range, or ``multipart/byteranges`` for several; first-last, open-ended
+  (``500-``) and suffix (``-500``) ranges; a last position past the end is clipped; a suffix longer than the
+  representation is the whole of it; overlapping or adjacent ranges are coalesced;
+- none of the ranges satisfiable → 416 with ``Content-Range: bytes */length``;
+- ``If-Range`` with a strong ETag or the exact Last-Modified date: ranges only if it still matches, else 200;
+- a Range header in another unit, malformed, or with more ranges than :data:`MAX_RANGES` is ignored (200), as
+  section 14.2 allows (a server may ignore Range), rather than refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAX_RANGES = 64
+_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    first: int
+    last: int  # inclusive, as in Content-Range
+
+    @property
+    def length(self) -> int:
+        return self.last - self.first + 1
+
+    def content_range(self, total: int) -> str:
+        return f"bytes {self.first}-{self.last}/{total}"
+
+
+@dataclass(frozen=True)
+class Full:
+    """200 with the whole representation."""
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """304: the client's copy is current."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """206 with these ranges (one: a plain body; several: multipart/byteranges)."""
+
+    ranges: tuple[ByteRange, ...]
+
+
+@dataclass(frozen=True)
+class Unsatisfiable:
+    """416 with ``Content-Range: bytes */length``."""
+
+
+Plan = Full | NotModified | Partial | Unsatisfiable
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def _weak_match(a: str, b: str) -> bool:
+    return a.removeprefix("W/") == b.removeprefix("W/")
+
+
+def parse_ranges(header: str, length: int) -> list[ByteRange] | None:
+    """The satisfiable ranges of a ``Range`` header, in request order; None when the header is to be ignored."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec.strip():
+        return None
+    parts = spec.split(",")
+    if len(parts) > MAX_RANGES:
+        return None
+    ranges: list[ByteRange] = []
+    for part in parts:
+        if not part.strip():
+            continue  # RFC 9110 list syntax allows empty elements
+        match = _RANGE.match(part)
+        if match is None or (not match[1] and not match[2]):
+            return None
+        first, last = match[1], match[2]
+        if first:
+            start = int(first)
+            end = int(last) if last else length - 1
+            if last and end < start:
+                return None  # invalid range-spec: the whole header is invalid
+            if start < length:
+                ranges.append(ByteRange(start, min(end, length - 1)))
+        else:
+            suffix = int(last)
+            if suffix > 0 and length > 0:
+                ranges.append(ByteRange(max(0, length - suffix), length - 1))
+    return ranges
+
+
+def coalesce(ranges: list[ByteRange]) -> tuple[ByteRange, ...]:
+    """Merge overlapping and adjacent ranges, in ascending order."""
+    merged: list[ByteRange] = []
+    for current in sorted(ranges, key=lambda r: r.first):
+        if merged and current.first <= merged[-1].last + 1:
+            merged[-1] = ByteRange(merged[-1].first, max(merged[-1].last, current.last))
+        else:
+            merged.append(current)
+    return tuple(merged)
+
+
+def plan(length: int, etag: str, last_modified: str, headers: Mapping[str, str]) -> Plan:
+    """What to answer to a GET/HEAD with these request headers (keys lower-case)."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        if "*" in tags or any(_weak_match(tag, etag) for tag in tags):
+            return NotModified()
+    header = headers.get("range")
+    if header is None:
+        return Full()
+    if_range = headers.get("if-range")
+    if if_range is not None:
+        validator = if_range.strip()
+        strong_etag = validator.startswith('"') and validator == etag and not etag.startswith("W/")
+        if not strong_etag and validator != last_modified:
+            return Full()
+    ranges = parse_ranges(header, length)
+    if ranges is None:
+        return Full()
+    if not ranges:
+        return Unsatisfiable()
+    return Partial(coalesce(ranges))

@@ -1,0 +1,271 @@
+"""Reader's HTTP API: publisher ingest, streaming to reading systems, and reading sync for patrons."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from reader.entrypoints.responses import respond
+from reader.errors import FileTooLarge, PublicationNotFound
+from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
+from reader.service_layer.reading import Position, Reading
+from reader.service_layer.streaming import Resource, Streaming
+from sachso.kit.auth import Principal, Role, TokenVerifier
+from sachso.kit.errors import Forbidden, InvalidInput, Unauthenticated
+from sachso.kit.http import require_roles
+
+Publisher = Annotated[Principal, Depends(require_roles(Role.PUBLISHER))]
+Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
+WEBPUB = "application/webpub+json"
+STREAMING_AUDIENCE = "sachso-streaming"
+
+
+class TermsIn(BaseModel):
+    model: str = Field("one-copy-one-user", pattern="^(one-copy-one-user|simultaneous-use|metered|time-limited|odl)$")
+    concurrency: int = Field(1, ge=0, le=100_000)
+    checkouts: int = Field(0, ge=0, le=100_000)
+    expires_at: datetime | None = None
+    max_loan_days: int = Field(0, ge=0, le=365)
+
+
+class MetadataIn(BaseModel):
+    title: str = Field("", max_length=500)
+    subtitle: str = Field("", max_length=500)
+    authors: list[str] = Field(default_factory=list, max_length=50)
+    language: str = Field("", max_length=35)
+    isbn: str = Field("", pattern=r"^[0-9Xx -]{0,20}$")
+    publisher: str = Field("", max_length=200)
+    subjects: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=20_000)
+    terms: TermsIn = Field(default_factory=TermsIn)
+
+    def submitted(self) -> SubmittedMetadata:
+        return SubmittedMetadata(
+            title=self.title,
+            subtitle=self.subtitle,
+            authors=tuple(self.authors),
+            language=self.language,
+            isbn=self.isbn,
+            publisher=self.publisher,
+            subjects=tuple(self.subjects),
+            description=self.description,
+            terms=OfferedTerms(**self.terms.model_dump()),
+        )
+
+
+class IngestOut(BaseModel):
+    id: str
+    status: str = Field(description="accepted, or flagged when the book has warnings")
+    created: bool
+    file_replaced: bool
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, result: IngestResult) -> IngestOut:
+        return cls(
+            id=result.publication_id,
+            status="flagged" if result.flagged else "accepted",
+            created=result.created,
+            file_replaced=result.file_replaced,
+            warnings=list(result.warnings),
+        )
+
+
+class LocatorIn(BaseModel):
+    href: str = Field(min_length=1, max_length=2000)
+    type: str = Field("", max_length=200)
+    title: str | None = Field(None, max_length=500)
+    locations: dict[str, Any] = Field(default_factory=dict)
+    text: dict[str, Any] | None = None
+
+
+class PositionIn(BaseModel):
+    locator: LocatorIn
+    device_id: str = Field(min_length=1, max_length=200)
+    device_name: str = Field("", max_length=200)
+    modified: datetime
+
+    def checked_modified(self) -> datetime:
+        if self.modified.tzinfo is None:
+            raise InvalidInput("modified needs a time zone")
+        return self.modified
+
+
+class PositionOut(BaseModel):
+    publication_id: str
+    locator: dict[str, Any]
+    device_id: str
+    device_name: str
+    modified: datetime
+    applied: bool
+
+    @classmethod
+    def of(cls, position: Position) -> PositionOut:
+        return cls(**position.__dict__)
+
+
+class AnnotationIn(BaseModel):
+    kind: str = Field(pattern="^(bookmark|highlight)$")
+    locator: LocatorIn
+    note: str = Field("", max_length=10_000)
+    color: str = Field("", pattern="^(|yellow|green|blue|pink|purple)$")
+
+
+async def _form_upload(request: Request, max_bytes: int) -> tuple[UploadFile, MetadataIn]:
+    declared = request.headers.get("content-length")
+    if declared is None:
+        raise InvalidInput("send the upload with a Content-Length")
+    if int(declared) > max_bytes + 1024 * 1024:
+        raise FileTooLarge(f"the upload has {declared} bytes; the limit is {max_bytes}")
+    form = await request.form(max_files=1, max_fields=2, max_part_size=256 * 1024)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("send the book as the multipart field 'file'")
+    raw = form.get("metadata") or "{}"
+    try:
+        metadata = MetadataIn.model_validate(json.loads(str(raw)))
+    except (ValueError, ValidationError) as error:
+        raise InvalidInput(f"the 'metadata' field is not valid: {error}") from None
+    return upload, metadata
+
+
+def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
+    router = APIRouter(prefix="/v1/publications", tags=["publisher ingest"])
+
+    async def run(request: Request, publisher: Principal, publication_id: str | None) -> IngestOut:
+        if not publisher.publisher_id:
+            raise Forbidden("the token is not scoped to a publisher")
+        upload, metadata = await _form_upload(request, ingest.limits.max_file_bytes)
+        with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+            path = Path(folder) / "upload"
+            keep_upload(upload.file, path)
+            await upload.close()
+            result = await ingest.ingest(
+                publisher.publisher_id, path, metadata.submitted(), publication_id=publication_id
+            )
+        return IngestOut.of(result)
+
+    @router.post(
+        "",
+        status_code=201,
+        summary="Ingest an EPUB or PDF (multipart: 'file', and optional 'metadata' JSON)",
+        openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object",
+                       "properties": {"file": {"type": "string", "format": "binary"}, "metadata": {"type": "string"}},
+                       "required": ["file"]}}}}},
+    )  # fmt: skip
+    async def create(request: Request, publisher: Publisher, response: Response) -> IngestOut:
+        result = await run(request, publisher, None)
+        if not result.created:
+            response.status_code = 200  # the same book again: updated, not duplicated
+        return result
+
+    @router.put("/{publication_id}/file", summary="Replace the file of one of my publications")
+    async def replace_file(request: Request, publisher: Publisher, publication_id: str) -> IngestOut:
+        return await run(request, publisher, publication_id)
+
+    @router.delete("/{publication_id}", status_code=204, summary="Withdraw one of my publications")
+    async def withdraw(publisher: Publisher, publication_id: str) -> Response:
+        if not publisher.publisher_id:
+            raise Forbidden("the token is not scoped to a publisher")
+        await ingest.withdraw(publisher.publisher_id, publication_id)
+        return Response(status_code=204)
+
+    @router.get("/{publication_id}", summary="One of my publications: status, warnings, manifest")
+    async def status(publisher: Publisher, publication_id: str) -> dict[str, Any]:
+        document = await ingest.publications.find_one({"_id": publication_id, "publisher_id": publisher.publisher_id})
+        if document is None:
+            raise PublicationNotFound(f"you have no publication {publication_id}")
+        return {key: document[key] for key in ("_id", "title", "format", "status", "flagged", "warnings", "manifest")}
+
+    return router
+
+
+def streaming_router(streaming: Streaming, verifier: TokenVerifier) -> APIRouter:
+    """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it."""
+    router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
+
+    async def publication_of(token: str) -> str:
+        principal = await verifier.verify(token)
+        publication_id = principal.claims.get("pub")
+        if not isinstance(publication_id, str) or not publication_id:
+            raise Unauthenticated("the streaming token names no publication")
+        return publication_id
+
+    @router.api_route("/manifest.json", methods=["GET", "HEAD"], summary="Readium Web Publication Manifest")
+    async def manifest(request: Request, token: str) -> Response:
+        body, etag = await streaming.manifest(await publication_of(token))
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return respond(request, Resource(WEBPUB, len(data), etag, data=data))
+
+    @router.get("/~readium/positions", summary="Positions list")
+    async def positions(request: Request, token: str) -> Response:
+        body, etag = await streaming.positions(await publication_of(token))
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return respond(request, Resource("application/vnd.readium.position-list+json", len(data), etag, data=data))
+
+    @router.get("/~sachso/search", summary="Search inside the publication (diacritics optional)")
+    async def search(token: str, q: Annotated[str, Query(min_length=1, max_length=200)]) -> JSONResponse:
+        found = await streaming.search(await publication_of(token), q)
+        return JSONResponse({"total": len(found), "locators": found})
+
+    @router.get("/~sachso/pages/{page}", summary="A PDF page as an image")
+    async def page(
+        request: Request, token: str, page: int, width: Annotated[int, Query(ge=100, le=3000)] = 1200
+    ) -> Response:
+        image, etag = await streaming.page_image(await publication_of(token), page, width)
+        return respond(request, Resource("image/webp", len(image), etag, data=image))
+
+    @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
+    async def resource(request: Request, token: str, href: str) -> Response:
+        return respond(request, await streaming.resource(await publication_of(token), href))
+
+    return router
+
+
+def reading_router(reading: Reading) -> APIRouter:
+    router = APIRouter(prefix="/v1/reading", tags=["reading sync"])
+
+    @router.put("/positions/{publication_id}", summary="Save where I am (the latest by device time wins)")
+    async def save(patron: Patron, publication_id: str, body: PositionIn) -> PositionOut:
+        position = await reading.save_position(
+            patron.subject, publication_id, body.locator.model_dump(exclude_none=True), body.device_id,
+            body.device_name, body.checked_modified(),
+        )  # fmt: skip
+        return PositionOut.of(position)
+
+    @router.get("/positions/{publication_id}", summary="Where I am in a publication")
+    async def current(patron: Patron, publication_id: str) -> PositionOut:
+        return PositionOut.of(await reading.position(patron.subject, publication_id))
+
+    @router.get("/positions", summary="Positions saved by any of my devices since a time")
+    async def since(patron: Patron, since: datetime) -> list[PositionOut]:
+        return [PositionOut.of(p) for p in await reading.changes_since(patron.subject, since)]
+
+    @router.post("/annotations/{publication_id}", status_code=201, summary="Add a bookmark or highlight")
+    async def annotate(patron: Patron, publication_id: str, body: AnnotationIn) -> dict[str, Any]:
+        document = await reading.add_annotation(
+            patron.subject, publication_id, body.kind, body.locator.model_dump(exclude_none=True), body.note, body.color
+        )
+        return {key: value for key, value in document.items() if key != "patron_id"} | {"id": document["_id"]}
+
+    @router.get("/annotations/{publication_id}", summary="My bookmarks and highlights in a publication")
+    async def annotations(patron: Patron, publication_id: str) -> list[dict[str, Any]]:
+        return [
+            {key: value for key, value in doc.items() if key not in ("patron_id", "_id")} | {"id": doc["_id"]}
+            for doc in await reading.annotations_of(patron.subject, publication_id)
+        ]
+
+    @router.delete("/annotations/{publication_id}/{annotation_id}", status_code=204)
+    async def delete(patron: Patron, publication_id: str, annotation_id: str) -> Response:
+        await reading.delete_annotation(patron.subject, annotation_id)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,153 @@
+"""Serving publications to reading systems: manifest, positions, resources, PDF page images, search."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cachetools import LRUCache
+from lxml import etree
+from lxml import html as lxml_html
+from pymongo.asynchronous.collection import AsyncCollection
+
+from reader.adapters.pdf import PdfEngine, page_texts, render_page
+from reader.adapters.storage import BookCache
+from reader.domain import fonts
+from reader.domain.manifest import positions
+from reader.domain.text_search import Passage, search
+from reader.errors import PublicationNotFound, ResourceNotFound
+from reader.service_layer.ingest import PDF_HREF
+
+Document = dict[str, Any]
+MAX_RESOURCE_BYTES = 64 * 1024 * 1024
+PAGE_WIDTH_STEP = 100
+TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml", "image/svg+xml", "application/javascript",
+              "application/json", "application/x-dtbncx+xml", "application/smil+xml")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Bytes in memory, or a local file for whole-file formats (PDF), with what HTTP needs to serve them."""
+
+    media_type: str
+    length: int
+    etag: str
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def compressible(self) -> bool:
+        return self.media_type.startswith(TEXT_TYPES)
+
+
+class Streaming:
+    def __init__(
+        self,
+        publications: AsyncCollection[Document],
+        cache: BookCache,
+        pdf: PdfEngine,
+        *,
+        page_cache_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.publications = publications
+        self.cache = cache
+        self.pdf = pdf
+        self._pages: LRUCache[tuple[str, int, int], bytes] = LRUCache(maxsize=page_cache_bytes, getsizeof=len)
+        self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
+        self._documents: LRUCache[str, Document] = LRUCache(maxsize=256)
+
+    async def publication(self, publication_id: str) -> Document:
+        document = await self.publications.find_one({"_id": publication_id})
+        if document is None:
+            raise PublicationNotFound(f"no publication {publication_id}")
+        return document
+
+    async def manifest(self, publication_id: str) -> tuple[dict[str, Any], str]:
+        document = await self.publication(publication_id)
+        return document["manifest"], f'"m-{document["version"]}"'
+
+    async def positions(self, publication_id: str) -> tuple[dict[str, Any], str]:
+        document = await self.publication(publication_id)
+        listed = positions(document["manifest"], {name: size for name, size in document["sizes"]})
+        return {"total": len(listed), "positions": listed}, f'"p-{document["version"]}"'
+
+    async def resource(self, publication_id: str, href: str) -> Resource:
+        document = await self.publication(publication_id)
+        href = posixpath.normpath(href).lstrip("/")
+        if href.startswith(("META-INF/", "..")) or href in ("mimetype", "."):
+            raise ResourceNotFound(f"{href} is not served")
+        etag = f'"{document["version"]}-{hashlib.sha1(href.encode(), usedforsecurity=False).hexdigest()[:12]}"'
+        if document["format"] == "application/pdf":
+            if href != PDF_HREF:
+                raise ResourceNotFound(f"this PDF has no resource {href}")
+            path = await self.cache.file(document["key"])
+            return Resource("application/pdf", path.stat().st_size, etag, path=path)
+        data = await self.cache.entry(document["key"], href, MAX_RESOURCE_BYTES)
+        if data is None:
+            raise ResourceNotFound(f"this publication has no resource {href}")
+        link = _link(document["manifest"], href)
+        media_type = (link or {}).get("type") or mimetypes.guess_type(href)[0] or "application/octet-stream"
+        algorithm = (link or {}).get("properties", {}).get("encrypted", {}).get("algorithm")
+        if algorithm in fonts.ALGORITHMS:
+            data = fonts.deobfuscate(data, algorithm, document["metadata"].get("identifier", ""))
+        return Resource(media_type, len(data), etag, data=data)
+
+    async def page_image(self, publication_id: str, page: int, width: int) -> tuple[bytes, str]:
+        """A PDF page rendered about ``width`` pixels wide (rounded up to a cached step)."""
+        document = await self.publication(publication_id)
+        if document["format"] != "application/pdf":
+            raise ResourceNotFound("page images exist for PDF publications")
+        pages = document["manifest"]["metadata"]["numberOfPages"]
+        if not 1 <= page <= pages:
+            raise ResourceNotFound(f"page {page} is not between 1 and {pages}")
+        width = min(-(-width // PAGE_WIDTH_STEP) * PAGE_WIDTH_STEP, 3000)
+        key = (document["version"], page, width)
+        image = self._pages.get(key)
+        if image is None:
+            path = await self.cache.file(document["key"])
+            image = await self.pdf.run(render_page, path, page, width)
+            self._pages[key] = image
+        return image, f'"{document["version"]}-p{page}-w{width}"'
+
+    async def search(self, publication_id: str, query: str) -> list[dict[str, Any]]:
+        document = await self.publication(publication_id)
+        passages = self._texts.get(document["version"])
+        if passages is None:
+            passages = await self._passages(document)
+            self._texts[document["version"]] = passages
+        return await asyncio.to_thread(search, passages, query)
+
+    async def _passages(self, document: Document) -> list[Passage]:
+        if document["format"] == "application/pdf":
+            path = await self.cache.file(document["key"])
+            texts = await self.pdf.run(page_texts, path)
+            return [Passage(PDF_HREF, "application/pdf", text, f"page={n}") for n, text in enumerate(texts, 1)]
+        passages = []
+        for link in document["manifest"]["readingOrder"]:
+            data = await self.cache.entry(document["key"], link["href"], MAX_RESOURCE_BYTES)
+            if data:
+                passages.append(Passage(link["href"], link["type"], await asyncio.to_thread(_plain_text, data)))
+        return passages
+
+
+def _plain_text(data: bytes) -> str:
+    try:
+        tree = lxml_html.fromstring(data)
+    except (ValueError, etree.ParserError):
+        return ""
+    for element in tree.xpath("//script|//style"):
+        element.drop_tree()
+    return " ".join(tree.text_content().split())
+
+
+def _link(manifest: dict[str, Any], href: str) -> dict[str, Any] | None:
+    for collection in ("readingOrder", "resources"):
+        for link in manifest.get(collection, []):
+            if link["href"] == href:
+                return link  # type: ignore[no-any-return]
+    return None

@@ -1,0 +1,122 @@
+"""Reader wired as in its bootstrap, against the real MongoDB-protocol server and SeaweedFS (S3).
+
+Each test has its own database and bucket. Tokens come from two test issuers standing in for lending
+(patrons, publishers) and DRM (streaming tokens); the app verifies them against JWKS it serves itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from reader.adapters.pdf import PdfEngine
+from reader.adapters.storage import BookCache, ObjectStore
+from reader.entrypoints.http import ingest_router, reading_router, streaming_router
+from reader.service_layer.ingest import Ingest
+from reader.service_layer.reading import Reading
+from reader.service_layer.streaming import Streaming
+from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
+from sachso.kit.http import create_http_app
+from sachso.kit.jwks import jwks_router
+from sachso.kit.outbox import Outbox
+from sachso.kit.s3 import create_s3_client
+from sachso.kit.settings import S3Settings
+
+Document = dict[str, Any]
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
+
+
+class TestS3Settings(S3Settings):
+    __test__ = False
+
+
+@dataclass
+class ReaderUnderTest:
+    ingest: Ingest
+    streaming: Streaming
+    reading: Reading
+    cache: BookCache
+    outbox: Outbox
+    http: httpx.AsyncClient
+    accounts: TokenIssuer
+    drm: TokenIssuer
+    s3: Any
+    bucket: str
+
+    def publisher(self, publisher_id: str) -> dict[str, str]:
+        token = self.accounts.issue(publisher_id, audience="sachso", roles=[Role.PUBLISHER], publisher_id=publisher_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    def patron(self, patron_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.accounts.issue(patron_id, audience='sachso', roles=[Role.PATRON])}"}
+
+    def streaming_token(self, publication_id: str, patron_id: str = "ana", ttl: float = 300) -> str:
+        return self.drm.issue(
+            patron_id, audience="sachso-streaming", ttl_seconds=ttl, pub=publication_id, loan="loan-1"
+        )
+
+    async def events(self, name: str) -> list[Document]:
+        cursor = self.outbox.collection.find({"type": f"sachso.events.v1.{name}"}).sort("_id", 1)
+        return [document async for document in cursor]
+
+
+@pytest.fixture
+async def reader(
+    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], stack_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[ReaderUnderTest]:
+    s3_settings = TestS3Settings(
+        service_name="reader-test",
+        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
+        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
+        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
+        s3_bucket=f"reader-{uuid.uuid4().hex[:10]}",
+    )
+    outbox = Outbox(mongo, database, source="/sachso/reader")
+    await outbox.ensure_indexes()
+    accounts = TokenIssuer.generate("sachso-lending")
+    drm = TokenIssuer.generate("sachso-drm")
+    pdf = PdfEngine()
+    async with create_s3_client(s3_settings) as s3:
+        await s3.create_bucket(Bucket=s3_settings.s3_bucket)
+        store = ObjectStore(s3, s3_settings.s3_bucket)
+        cache = BookCache(store, tmp_path / "books", disk_bytes=256 * 1024**2, memory_bytes=64 * 1024**2)
+        ingest = Ingest(database, outbox, store, pdf)
+        await ingest.ensure_indexes()
+        reading = Reading(database)
+        await reading.ensure_indexes()
+        streaming = Streaming(database["publications"], cache, pdf)
+        app = create_http_app(title="reader", version="test", readiness={})
+        (tmp_path / "uploads").mkdir()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reader") as http:
+            app.state.token_verifier = TokenVerifier(
+                ["http://reader/.well-known/jwks.json"], issuers=[accounts.issuer], audience="sachso", http=http
+            )
+            streaming_tokens = TokenVerifier(
+                ["http://reader/drm/.well-known/jwks.json"],
+                issuers=[drm.issuer],
+                audience="sachso-streaming",
+                http=http,
+            )
+            app.include_router(jwks_router(accounts))
+            app.include_router(jwks_router(drm), prefix="/drm")
+            app.include_router(ingest_router(ingest, tmp_path / "uploads"))
+            app.include_router(streaming_router(streaming, streaming_tokens))
+            app.include_router(reading_router(reading))
+            yield ReaderUnderTest(
+                ingest, streaming, reading, cache, outbox, http, accounts, drm, s3, s3_settings.s3_bucket
+            )
+        paginator = s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=s3_settings.s3_bucket):
+            for item in page.get("Contents", []):
+                await s3.delete_object(Bucket=s3_settings.s3_bucket, Key=item["Key"])
+        await s3.delete_bucket(Bucket=s3_settings.s3_bucket)
+    pdf.close()

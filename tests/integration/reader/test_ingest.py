@@ -1,0 +1,186 @@
+"""Publisher ingest against real MongoDB and S3: the whole corpus, hostile files, re-ingest and withdrawal."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from reader.errors import UnreadableFile, UnsafeFile, UnsupportedFormat
+from reader.service_layer.ingest import SubmittedMetadata
+from sachso.events.v1 import reader_events_pb2
+from tests.integration.reader.conftest import CORPUS, ReaderUnderTest
+
+pytestmark = pytest.mark.integration
+
+BOOKS = sorted((CORPUS / "epub").glob("*.epub")) + sorted((CORPUS / "pdf").glob("*.pdf"))
+BROKEN = sorted((CORPUS / "epub-broken").glob("*.epub"))
+
+
+async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnderTest) -> None:
+    for book in BOOKS:
+        title = book.stem if book.suffix == ".pdf" else ""  # these PDFs carry no title of their own
+        result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(title=title))
+        assert result.created, book.name
+        document = await reader.ingest.publications.find_one({"_id": result.publication_id})
+        assert document is not None
+        manifest = document["manifest"]
+        assert manifest["metadata"]["title"], book.name
+        assert manifest["readingOrder"], book.name
+        objects = await reader.s3.list_objects_v2(Bucket=reader.bucket, Prefix=f"{result.publication_id}/")
+        assert objects["KeyCount"] == 1, book.name
+    events = await reader.events("PublicationIngested")
+    assert len(events) == len(BOOKS)
+    titles = {reader_events_pb2.PublicationIngested.FromString(bytes(e["data"])).metadata.title for e in events}
+    assert "Sổ tay Cài đặt Debian GNU/Linux" in titles  # NFC, from the Vietnamese EPUB
+
+
+async def test_broken_books_are_flagged_or_refused_with_a_reason(reader: ReaderUnderTest) -> None:
+    outcomes = {}
+    for book in BROKEN:
+        try:
+            result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(title=book.stem))
+        except UnreadableFile as refused:
+            outcomes[book.name] = f"refused: {refused.detail}"
+        else:
+            assert result.flagged, book.name
+            assert result.warnings, book.name
+            outcomes[book.name] = "flagged"
+    assert outcomes["debian-debmake-doc.en.epub"] == "flagged"
+    assert outcomes["debian-live-manual.en.epub"] == "flagged"
+    assert outcomes["readium-Tiny-3-Bad.epub"].startswith("refused: none of the documents in the reading order")
+
+
+def epub_bytes(extra: list[tuple[zipfile.ZipInfo | str, bytes]], *, mimetype_first: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate entry we write on purpose
+        if mimetype_first:
+            archive.writestr(zipfile.ZipInfo("mimetype"), b"application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        if mimetype_first:
+            archive.writestr("META-INF/container.xml", CONTAINER)
+        archive.writestr("OPS/package.opf", PACKAGE)
+        archive.writestr("OPS/chapter.xhtml", CHAPTER)
+        for info, data in extra:
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+CONTAINER = b"""<?xml version="1.0"?>
+<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
+<rootfiles><rootfile full-path="OPS/package.opf" media-type="application/oebps-package+xml"/></rootfiles></container>"""
+PACKAGE = b"""<?xml version="1.0"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">urn:uuid:1</dc:identifier>
+<dc:title>Th\xc6\xb0 th\xe1\xbb\xad</dc:title><dc:language>vi</dc:language></metadata>
+<manifest><item id="c" href="chapter.xhtml" media-type="application/xhtml+xml"/></manifest>
+<spine><itemref idref="c"/></spine></package>"""
+CHAPTER = b"""<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>x</title></head>
+<body><p>Xin ch\xc3\xa0o</p></body></html>"""
+
+
+def symlink(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+HOSTILE: dict[str, tuple[bytes, type[Exception], str]] = {
+    "zip bomb": (epub_bytes([("OPS/bomb.xhtml", b"\0" * 60_000_000)]), UnsafeFile, "zip bomb"),
+    "path traversal": (epub_bytes([("../../etc/cron.d/x", b"x")]), UnsafeFile, "path traversal"),
+    "absolute path": (epub_bytes([("/etc/passwd", b"x")]), UnsafeFile, "absolute path"),
+    "symbolic link": (epub_bytes([(symlink("OPS/link"), b"/etc/passwd")]), UnsafeFile, "symbolic link"),
+    "duplicate entry": (epub_bytes([("OPS/chapter.xhtml", CHAPTER)]), UnsafeFile, "appears twice"),
+    "external entity": (
+        epub_bytes(
+            [("OPS/x.xhtml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')]
+        ),
+        UnsafeFile,
+        "external entity",
+    ),
+    "billion laughs": (
+        epub_bytes(
+            [("OPS/x.xml", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>')]
+        ),
+        UnsafeFile,
+        "entity expansion",
+    ),
+    "a picture": (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, UnsupportedFormat, "neither an EPUB"),
+    "a zip that is not an EPUB": (epub_bytes([], mimetype_first=False), UnsupportedFormat, "neither an EPUB"),
+    "a truncated PDF": (b"%PDF-1.7\n1 0 obj garbage", UnreadableFile, "not a readable PDF"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_hostile_files_are_refused_precisely_and_leave_nothing_behind(
+    reader: ReaderUnderTest, tmp_path: Path, case: str
+) -> None:
+    data, error, reason = HOSTILE[case]
+    path = tmp_path / "upload"
+    path.write_bytes(data)
+    with pytest.raises(error, match=reason):
+        await reader.ingest.ingest("nxb-tre", path, SubmittedMetadata())
+    assert await reader.ingest.publications.count_documents({}) == 0
+    assert (await reader.s3.list_objects_v2(Bucket=reader.bucket))["KeyCount"] == 0
+    assert await reader.outbox.collection.count_documents({}) == 0
+
+
+async def test_the_small_valid_book_is_accepted(reader: ReaderUnderTest, tmp_path: Path) -> None:
+    path = tmp_path / "book.epub"
+    path.write_bytes(epub_bytes([]))
+    result = await reader.ingest.ingest("nxb-tre", path, SubmittedMetadata())
+    document = await reader.ingest.publications.find_one({"_id": result.publication_id})
+    assert document is not None
+    assert document["title"] == "Thư thử"
+
+
+async def test_upload_over_http_reingest_replace_and_withdraw(reader: ReaderUnderTest) -> None:
+    book = CORPUS / "epub" / "hefty-water.epub"
+    metadata = {"title": "Nước nặng", "authors": ["Nguyễn Văn A"], "isbn": "978-604-1-00000-1", "language": "vi",
+                "terms": {"model": "metered", "concurrency": 1, "checkouts": 26}}  # fmt: skip
+    files = {"file": ("hefty.epub", book.read_bytes(), "application/epub+zip")}
+    tre = reader.publisher("nxb-tre")
+    created = await reader.http.post(
+        "/v1/publications", files=files, data={"metadata": json.dumps(metadata)}, headers=tre
+    )
+    assert created.status_code == 201, created.text
+    publication_id = created.json()["id"]
+    again = await reader.http.post(
+        "/v1/publications", files=files, data={"metadata": json.dumps(metadata)}, headers=tre
+    )
+    assert again.status_code == 200
+    assert again.json() == {**created.json(), "created": False}
+    other_file = {"file": ("trees.epub", (CORPUS / "epub" / "trees.epub").read_bytes(), "application/epub+zip")}
+    same_isbn = await reader.http.post(
+        "/v1/publications", files=other_file, data={"metadata": json.dumps(metadata)}, headers=tre
+    )
+    assert same_isbn.json()["id"] == publication_id  # the same book (ISBN): its file is replaced
+    assert same_isbn.json()["file_replaced"] is True
+
+    kim_dong = reader.publisher("nxb-kim-dong")
+    stolen = await reader.http.put(f"/v1/publications/{publication_id}/file", files=files, headers=kim_dong)
+    assert stolen.status_code == 403
+    assert (await reader.http.delete(f"/v1/publications/{publication_id}", headers=kim_dong)).status_code == 403
+    assert (await reader.http.get(f"/v1/publications/{publication_id}", headers=kim_dong)).status_code == 404
+    patron = await reader.http.post("/v1/publications", files=files, headers=reader.patron("ana"))
+    assert patron.status_code == 403
+    assert (await reader.http.post("/v1/publications", files=files)).status_code == 401
+
+    assert (await reader.http.delete(f"/v1/publications/{publication_id}", headers=tre)).status_code == 204
+    (ingested,) = await reader.events("PublicationIngested")
+    event = reader_events_pb2.PublicationIngested.FromString(bytes(ingested["data"]))
+    assert event.metadata.title == "Nước nặng"
+    assert event.offered_terms.checkouts == 26
+    assert len(await reader.events("PublicationUpdated")) == 2
+    assert len(await reader.events("PublicationWithdrawn")) == 1
+
+    bad_metadata = await reader.http.post("/v1/publications", files=files, data={"metadata": "{nope"}, headers=tre)
+    assert bad_metadata.status_code == 400
+    no_file = await reader.http.post("/v1/publications", data={"metadata": "{}"}, headers=tre)
+    assert no_file.status_code == 400

@@ -1,0 +1,82 @@
+"""RFC 9110 ranges and conditionals, case by case (the spec's own examples where it gives them)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reader.domain.ranges import ByteRange, Full, NotModified, Partial, Unsatisfiable, parse_ranges, plan
+
+ETAG = '"abc"'
+DATE = "Wed, 25 Nov 2026 10:00:00 GMT"
+
+
+def ask(length: int, **headers: str) -> object:
+    return plan(length, ETAG, DATE, {key.replace("_", "-"): value for key, value in headers.items()})
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("bytes=0-499", [(0, 499)]),  # RFC 9110 14.1.2 examples, on a 10,000-byte representation
+        ("bytes=500-999", [(500, 999)]),
+        ("bytes=-500", [(9500, 9999)]),
+        ("bytes=9500-", [(9500, 9999)]),
+        ("bytes=0-0,-1", [(0, 0), (9999, 9999)]),
+        ("bytes= 500-600 , 601-999", [(500, 600), (601, 999)]),
+        ("bytes=9000-20000", [(9000, 9999)]),  # last position clipped
+        ("bytes=-20000", [(0, 9999)]),  # suffix longer than the representation
+        ("bytes=20000-,0-9", [(0, 9)]),  # the unsatisfiable range is dropped
+        ("BYTES=0-9", [(0, 9)]),  # the unit is case-insensitive
+    ],
+)
+def test_range_specs(header: str, expected: list[tuple[int, int]]) -> None:
+    ranges = parse_ranges(header, 10_000)
+    assert ranges is not None
+    assert [(r.first, r.last) for r in ranges] == expected
+
+
+@pytest.mark.parametrize(
+    "header", ["items=0-9", "bytes=", "bytes=abc", "bytes=9-0", "bytes=-", "bytes=" + ",".join(["0-1"] * 65)]
+)
+def test_malformed_or_foreign_ranges_are_ignored(header: str) -> None:
+    assert parse_ranges(header, 100) is None
+    assert isinstance(ask(100, range=header), Full)
+
+
+def test_unsatisfiable_ranges() -> None:
+    assert isinstance(ask(100, range="bytes=100-"), Unsatisfiable)
+    assert isinstance(ask(100, range="bytes=-0"), Unsatisfiable)
+    assert isinstance(ask(0, range="bytes=-5"), Unsatisfiable)  # nothing to send from an empty representation
+    assert isinstance(ask(0, range="bytes=0-"), Unsatisfiable)
+
+
+def test_overlapping_and_adjacent_ranges_are_coalesced() -> None:
+    result = ask(1000, range="bytes=500-600,0-99,100-199,550-700")
+    assert result == Partial((ByteRange(0, 199), ByteRange(500, 700)))
+
+
+def test_if_none_match_and_if_range() -> None:
+    assert isinstance(ask(10, if_none_match='"abc"'), NotModified)
+    assert isinstance(ask(10, if_none_match='W/"abc"'), NotModified)  # weak comparison
+    assert isinstance(ask(10, if_none_match='"x", *'), NotModified)
+    assert isinstance(ask(10, if_none_match='"x"'), Full)
+    assert isinstance(ask(10, if_none_match='"abc"', range="bytes=0-1"), NotModified)  # checked before Range
+    assert isinstance(ask(10, range="bytes=0-1", if_range='"abc"'), Partial)
+    assert isinstance(ask(10, range="bytes=0-1", if_range=DATE), Partial)
+    assert isinstance(ask(10, range="bytes=0-1", if_range='"old"'), Full)  # changed since: the whole thing
+    assert isinstance(ask(10, range="bytes=0-1", if_range='W/"abc"'), Full)  # If-Range needs a strong validator
+
+
+@given(length=st.integers(min_value=0, max_value=5000), first=st.integers(0, 6000), size=st.integers(0, 6000))
+def test_every_planned_range_lies_inside_the_representation(length: int, first: int, size: int) -> None:
+    result = ask(length, range=f"bytes={first}-{first + size},-{size}")
+    if isinstance(result, Partial):
+        for r in result.ranges:
+            assert 0 <= r.first <= r.last < length
+        assert all(a.last + 1 < b.first for a, b in zip(result.ranges, result.ranges[1:], strict=False))
+    else:
+        assert isinstance(result, Unsatisfiable)
+        assert first >= length
+        assert size == 0 or length == 0
