@@ -1,0 +1,199 @@
+"""Streaming to reading systems over HTTP: tokens, manifests, RFC 9110 ranges, caching, fonts, PDF pages, search."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reader.service_layer.ingest import SubmittedMetadata
+from tests.integration.reader.conftest import CORPUS, ReaderUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+async def published(reader: ReaderUnderTest, name: str, folder: str = "epub", title: str = "") -> str:
+    result = await reader.ingest.ingest("nxb-tre", CORPUS / folder / name, SubmittedMetadata(title=title))
+    return result.publication_id
+
+
+async def test_manifest_and_resources_need_a_streaming_token_for_that_publication(reader: ReaderUnderTest) -> None:
+    moby = await published(reader, "moby-dick.epub")
+    trees = await published(reader, "trees.epub")
+    token = reader.streaming_token(moby)
+    manifest = await reader.http.get(f"/v1/read/{token}/manifest.json")
+    assert manifest.status_code == 200
+    assert manifest.headers["content-type"] == "application/webpub+json"
+    body = manifest.json()
+    assert body["metadata"]["title"] == "Moby-Dick"
+    first = body["readingOrder"][0]["href"]
+    chapter = await reader.http.get(f"/v1/read/{token}/{first}")
+    assert chapter.status_code == 200
+    with zipfile.ZipFile(CORPUS / "epub" / "moby-dick.epub") as archive:
+        assert chapter.content == archive.read(first)
+
+    patron_token = reader.accounts.issue("ana", audience="sachso")  # a sign-in token is not a streaming token
+    assert (await reader.http.get(f"/v1/read/{patron_token}/manifest.json")).status_code == 401
+    expired = reader.streaming_token(moby, ttl=-60)
+    assert (await reader.http.get(f"/v1/read/{expired}/manifest.json")).status_code == 401
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (await reader.http.get(f"/v1/read/{tampered}/manifest.json")).status_code == 401
+    other = await reader.http.get(f"/v1/read/{reader.streaming_token(trees)}/{first}")
+    assert other.status_code == 404  # the token opens its own publication only
+    assert (await reader.http.get(f"/v1/read/{token}/META-INF/container.xml")).status_code == 404
+    assert (await reader.http.get(f"/v1/read/{token}/../../etc/passwd")).status_code == 404
+
+
+async def test_ranges_conditionals_and_compression(reader: ReaderUnderTest) -> None:
+    moby = await published(reader, "moby-dick.epub")
+    token = reader.streaming_token(moby)
+    href = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()["readingOrder"][5]["href"]
+    url = f"/v1/read/{token}/{href}"
+    whole = (await reader.http.get(url, headers={"Accept-Encoding": "identity"})).content
+    size = len(whole)
+
+    single = await reader.http.get(url, headers={"Range": "bytes=10-19"})
+    assert single.status_code == 206
+    assert single.headers["content-range"] == f"bytes 10-19/{size}"
+    assert single.content == whole[10:20]
+    assert "content-encoding" not in single.headers  # ranges are never compressed
+    suffix = await reader.http.get(url, headers={"Range": "bytes=-500"})
+    assert suffix.content == whole[-500:]
+    open_ended = await reader.http.get(url, headers={"Range": f"bytes={size - 7}-"})
+    assert open_ended.content == whole[-7:]
+
+    multi = await reader.http.get(url, headers={"Range": "bytes=0-4,100-109"})
+    assert multi.status_code == 206
+    assert multi.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    boundary = multi.headers["content-type"].split("boundary=")[1]
+    parts = multi.content.split(f"--{boundary}".encode())
+    assert parts[1].endswith(b"\r\n\r\n" + whole[0:5] + b"\r\n")
+    assert f"Content-Range: bytes 100-109/{size}".encode() in parts[2]
+    assert parts[2].endswith(whole[100:110] + b"\r\n")
+    assert parts[3] == b"--\r\n"
+    assert int(multi.headers["content-length"]) == len(multi.content)
+
+    unsatisfiable = await reader.http.get(url, headers={"Range": f"bytes={size}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["content-range"] == f"bytes */{size}"
+    ignored = await reader.http.get(url, headers={"Range": "bytes=oops", "Accept-Encoding": "identity"})
+    assert ignored.status_code == 200
+    assert ignored.content == whole
+
+    etag = single.headers["etag"]
+    assert (await reader.http.get(url, headers={"If-None-Match": etag})).status_code == 304
+    stale = await reader.http.get(
+        url, headers={"Range": "bytes=0-9", "If-Range": '"stale"', "Accept-Encoding": "identity"}
+    )
+    assert stale.status_code == 200
+    fresh = await reader.http.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert fresh.status_code == 206
+
+    compressed = await reader.http.get(url, headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.headers["vary"] == "Accept-Encoding"
+    assert compressed.headers["etag"] != etag
+    assert compressed.content == whole  # httpx decodes gzip
+    raw = await reader.http.head(url, headers={"Accept-Encoding": "gzip"})
+    assert int(raw.headers["content-length"]) == len(gzip.compress(whole, compresslevel=6, mtime=0))
+    head = await reader.http.head(url, headers={"Accept-Encoding": "identity"})
+    assert head.headers["content-length"] == str(size)
+    assert head.content == b""
+
+
+async def test_a_hot_book_is_fetched_from_s3_once(reader: ReaderUnderTest) -> None:
+    alice = await published(reader, "readium-alice3.epub")
+    token = reader.streaming_token(alice)
+    manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()
+    for link in manifest["readingOrder"] + manifest["resources"]:
+        assert (await reader.http.get(f"/v1/read/{token}/{link['href']}")).status_code == 200, link["href"]
+    assert reader.cache.s3_fetches == 1
+
+
+async def test_obfuscated_fonts_are_served_deobfuscated(reader: ReaderUnderTest) -> None:
+    wasteland = await published(reader, "wasteland-otf-obf.epub")
+    token = reader.streaming_token(wasteland)
+    manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()
+    fonts = [link for link in manifest["resources"] if "encrypted" in link.get("properties", {})]
+    assert fonts
+    for font in fonts:
+        assert font["properties"]["encrypted"]["algorithm"] == "http://www.idpf.org/2008/embedding"
+        served = (await reader.http.get(f"/v1/read/{token}/{font['href']}")).content
+        assert served[:4] == b"OTTO"  # an OpenType (CFF) font once deobfuscated
+        with zipfile.ZipFile(CORPUS / "epub" / "wasteland-otf-obf.epub") as archive:
+            assert archive.read(font["href"])[:4] != b"OTTO"
+
+
+async def test_positions_search_and_pdf_pages(reader: ReaderUnderTest) -> None:
+    guide = await published(reader, "debian-installation-guide-vi.epub3.epub")
+    token = reader.streaming_token(guide)
+    positions = (await reader.http.get(f"/v1/read/{token}/~readium/positions")).json()
+    assert positions["total"] == len(positions["positions"]) > 84
+    assert positions["positions"][0]["locations"]["position"] == 1
+    found = (await reader.http.get(f"/v1/read/{token}/~sachso/search", params={"q": "cai dat"})).json()
+    assert found["total"] > 10
+    assert found["locators"][0]["text"]["highlight"].lower() == "cài đặt"
+
+    pdf = await published(reader, "R-intro.pdf", "pdf", title="An Introduction to R")
+    pdf_token = reader.streaming_token(pdf)
+    manifest = (await reader.http.get(f"/v1/read/{pdf_token}/manifest.json")).json()
+    assert manifest["metadata"]["numberOfPages"] == 113
+    assert manifest["toc"][0]["href"].startswith("publication.pdf#page=")
+    page = await reader.http.get(f"/v1/read/{pdf_token}/~sachso/pages/1", params={"width": 1150})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "image/webp"
+    assert page.content[:4] == b"RIFF"
+    again = await reader.http.get(f"/v1/read/{pdf_token}/~sachso/pages/1", params={"width": 1200})
+    assert again.headers["etag"] == page.headers["etag"]  # widths round up to a cached step
+    assert (await reader.http.get(f"/v1/read/{pdf_token}/~sachso/pages/114")).status_code == 404
+    ranged = await reader.http.get(f"/v1/read/{pdf_token}/publication.pdf", headers={"Range": "bytes=0-7"})
+    assert ranged.content == b"%PDF-1.5" or ranged.content.startswith(b"%PDF-")
+    hits = (await reader.http.get(f"/v1/read/{pdf_token}/~sachso/search", params={"q": "vectors"})).json()
+    assert hits["locators"][0]["locations"]["fragments"][0].startswith("page=")
+
+
+async def test_reading_positions_follow_the_reader_across_devices(reader: ReaderUnderTest) -> None:
+    ana, binh = reader.patron("ana"), reader.patron("binh")
+    now = datetime.now(UTC)
+
+    def position(progression: float, device: str, when: datetime) -> dict[str, object]:
+        return {
+            "locator": {"href": "OPS/ch1.xhtml", "type": "application/xhtml+xml",
+                        "locations": {"progression": progression, "position": 3}},
+            "device_id": device, "device_name": device, "modified": when.isoformat(),
+        }  # fmt: skip
+
+    phone = await reader.http.put("/v1/reading/positions/pub-1", json=position(0.5, "phone", now), headers=ana)
+    assert phone.json()["applied"] is True
+    stale = await reader.http.put(
+        "/v1/reading/positions/pub-1", json=position(0.1, "old-tablet", now - timedelta(hours=1)), headers=ana
+    )
+    assert stale.json()["applied"] is False  # an older reading from an offline device does not win
+    assert stale.json()["device_id"] == "phone"
+    laptop = await reader.http.put(
+        "/v1/reading/positions/pub-1", json=position(0.7, "laptop", now + timedelta(seconds=5)), headers=ana
+    )
+    assert laptop.json()["applied"] is True
+    current = await reader.http.get("/v1/reading/positions/pub-1", headers=ana)
+    assert current.json()["locator"]["locations"]["progression"] == 0.7
+    changes = await reader.http.get(
+        "/v1/reading/positions", params={"since": (now - timedelta(minutes=1)).isoformat()}, headers=ana
+    )
+    assert [p["device_id"] for p in changes.json()] == ["laptop"]
+    assert (await reader.http.get("/v1/reading/positions/pub-1", headers=binh)).status_code == 404
+
+    bookmark = {
+        "kind": "bookmark",
+        "locator": {"href": "OPS/ch1.xhtml", "locations": {"progression": 0.2}},
+        "note": "Đoạn hay",
+    }
+    created = await reader.http.post("/v1/reading/annotations/pub-1", json=bookmark, headers=ana)
+    assert created.status_code == 201
+    assert (await reader.http.get("/v1/reading/annotations/pub-1", headers=binh)).json() == []
+    annotation_id = created.json()["id"]
+    assert (await reader.http.delete(f"/v1/reading/annotations/pub-1/{annotation_id}", headers=binh)).status_code == 404
+    listed = (await reader.http.get("/v1/reading/annotations/pub-1", headers=ana)).json()
+    assert listed[0]["note"] == "Đoạn hay"
+    assert (await reader.http.delete(f"/v1/reading/annotations/pub-1/{annotation_id}", headers=ana)).status_code == 204
