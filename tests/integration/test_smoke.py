@@ -4,13 +4,18 @@ event written by lending reaches notify through the outbox relay and Kafka."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import grpc
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -18,6 +23,9 @@ from local_platform import SERVICES, Platform, ServiceEndpoints
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from lending.adapters.store import LendingStore
+from lending.service_layer.cards import Secrets
+from lending.service_layer.staff import Accounts
 from sachso.events.v1 import lending_events_pb2, reader_events_pb2
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import OutboundEvent
@@ -26,6 +34,8 @@ from sachso.kit.topics import LENDING_EVENTS, READER_EVENTS
 from tests.integration.kafka_helpers import wait_until
 
 pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -147,4 +157,40 @@ async def test_publication_from_reader_reaches_the_lending_catalogue(
         await wait_until(catalogued, within=60)
         (item,) = (await http.get("/v1/titles", params={"q": "to hoai"})).json()["items"]
         assert item["title"] == "Dế Mèn phiêu lưu ký"
+    await client.close()
+
+
+async def test_operator_uploads_a_folder_and_the_books_reach_the_catalogue(
+    platform: Platform, endpoints: dict[str, ServiceEndpoints], stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """reader.upload → reader ingest API (publisher token from lending) → Kafka → lending's catalogue."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
+    store = LendingStore(client[f"{platform.namespace}_lending"])
+    accounts = Accounts(store, TokenIssuer.generate("unused"), Secrets(PasswordHasher(time_cost=1, memory_cost=8192)))
+    await accounts.create_publisher(name="NXB Trẻ", secret="s" * 32, publisher_id="nxb-tre")
+    for name in (
+        "epub/debian-installation-guide-vi.epub3.epub",
+        "epub/trees.epub",
+        "epub-broken/readium-Tiny-3-Bad.epub",
+    ):
+        shutil.copy(CORPUS / name, tmp_path / Path(name).name)
+    upload = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reader.upload", str(tmp_path), "--reader", endpoints["reader"].http_url,
+        "--lending", endpoints["lending"].http_url, "--publisher", "nxb-tre",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    output, _ = await upload.communicate(b"s" * 32 + b"\n")
+    text = output.decode()
+    assert upload.returncode == 1, text  # one book was refused
+    assert "accepted 2, flagged 0, refused 1" in text, text
+    assert "none of the documents in the reading order" in text
+
+    async with httpx.AsyncClient(base_url=endpoints["lending"].http_url) as http:
+
+        async def catalogued() -> bool:
+            found = (await http.get("/v1/titles", params={"q": "so tay cai dat debian"})).json()
+            return bool(found["total"] == 1)
+
+        await wait_until(catalogued, within=60)
     await client.close()
