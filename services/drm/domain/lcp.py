@@ -1,0 +1,161 @@
+"""Readium LCP, basic profile (http://readium.org/lcp/basic-profile): keys, licences, signatures, encryption.
+
+- The user key is SHA-256 of the patron's passphrase; ``key_check`` is the licence id encrypted with it.
+- The content key (32 random bytes per publication) is stored in the licence encrypted with the user key.
+- Resources are AES-256-CBC with a random IV prefixed to the ciphertext and W3C padding (the last byte is the pad
+  length); compressible resources are raw-deflated first (``Compression Method="8"``).
+- A licence is signed over its canonical JSON without ``signature``: keys sorted by code point at every level,
+  no whitespace, arrays in order, UTF-8 not escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import zlib
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+BASIC_PROFILE = "http://readium.org/lcp/basic-profile"
+AES256_CBC = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+LICENSE_TYPE = "application/vnd.readium.lcp.license.v1.0+json"
+STATUS_TYPE = "application/vnd.readium.license.status.v1.0+json"
+BLOCK = 16
+
+
+class LcpError(ValueError):
+    """A licence or resource that does not open: wrong passphrase, tampering, corruption."""
+
+
+def user_key(passphrase: str) -> bytes:
+    return hashlib.sha256(passphrase.encode("utf-8")).digest()
+
+
+def encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
+    """IV + AES-256-CBC(plaintext + W3C padding)."""
+    iv = iv or os.urandom(BLOCK)
+    pad = BLOCK - len(plaintext) % BLOCK
+    padded = plaintext + os.urandom(pad - 1) + bytes([pad])  # W3C padding: only the last byte is specified
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return iv + encryptor.update(padded) + encryptor.finalize()
+
+
+def decrypt(key: bytes, data: bytes) -> bytes:
+    if len(data) < 2 * BLOCK or len(data) % BLOCK:
+        raise LcpError("the encrypted data has an impossible length")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(data[:BLOCK])).decryptor()
+    padded = decryptor.update(data[BLOCK:]) + decryptor.finalize()
+    pad = padded[-1]
+    if not 1 <= pad <= BLOCK:
+        raise LcpError("bad padding: wrong key or corrupted data")
+    return padded[:-pad]
+
+
+def deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def inflate(data: bytes) -> bytes:
+    return zlib.decompress(data, -15)
+
+
+def canonical(document: dict[str, Any]) -> bytes:
+    """The bytes a licence signature covers."""
+    body = {key: value for key, value in document.items() if key != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+class Provider:
+    """The licence provider: its certificate and private key (RSA or EC P-256) sign licences."""
+
+    def __init__(self, certificate: x509.Certificate, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> None:
+        self.certificate = certificate
+        self.key = key
+
+    @classmethod
+    def from_pem(cls, certificate_pem: bytes, key_pem: bytes) -> Provider:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise LcpError("the provider key must be RSA or EC")
+        return cls(x509.load_pem_x509_certificate(certificate_pem), key)
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        data = canonical(document)
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            value, algorithm = self.key.sign(data, padding.PKCS1v15(), hashes.SHA256()), RSA_SHA256
+        else:
+            value, algorithm = self.key.sign(data, ec.ECDSA(hashes.SHA256())), ECDSA_SHA256
+        certificate = b64(self.certificate.public_bytes(serialization.Encoding.DER))
+        return {**document, "signature": {"algorithm": algorithm, "certificate": certificate, "value": b64(value)}}
+
+
+def verify_signature(document: dict[str, Any]) -> x509.Certificate:
+    """Check the licence signature against its embedded certificate; return the certificate (chain is the caller's)."""
+    signature = document.get("signature") or {}
+    try:
+        certificate = x509.load_der_x509_certificate(unb64(signature["certificate"]))
+        value = unb64(signature["value"])
+    except (KeyError, ValueError) as error:
+        raise LcpError(f"the licence signature is missing or malformed: {error}") from None
+    public_key = certificate.public_key()
+    data = canonical(document)
+    try:
+        if signature.get("algorithm") == RSA_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(value, data, padding.PKCS1v15(), hashes.SHA256())
+        elif signature.get("algorithm") == ECDSA_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(value, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise LcpError(f"unsupported signature algorithm {signature.get('algorithm')}")
+    except InvalidSignature:
+        raise LcpError("the licence signature does not match its content (tampered)") from None
+    return certificate
+
+
+def open_license(document: dict[str, Any], passphrase: str) -> bytes:
+    """The content key of a licence, for this passphrase (what a reading system does)."""
+    encryption = document.get("encryption", {})
+    if encryption.get("profile") != BASIC_PROFILE:
+        raise LcpError(f"unsupported encryption profile {encryption.get('profile')}")
+    key = user_key(passphrase)
+    try:
+        sealed = unb64(encryption["user_key"]["key_check"])
+    except (KeyError, ValueError) as error:
+        raise LcpError(f"the licence has no usable key check: {error}") from None
+    try:
+        checked = decrypt(key, sealed)
+    except LcpError:
+        raise LcpError("wrong passphrase") from None
+    if checked != document.get("id", "").encode():
+        raise LcpError("wrong passphrase")
+    content_key = decrypt(key, unb64(encryption["content_key"]["encrypted_value"]))
+    if len(content_key) != 32:
+        raise LcpError("the content key is not 32 bytes")
+    return content_key
+
+
+def decrypt_resource(content_key: bytes, data: bytes, compressed: bool) -> bytes:
+    plain = decrypt(content_key, data)
+    return inflate(plain) if compressed else plain
+
+
+def encrypt_resource(content_key: bytes, data: bytes, compress: bool) -> bytes:
+    return encrypt(content_key, deflate(data) if compress else data)
