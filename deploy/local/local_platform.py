@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
+from lcp_provider import ensure_lcp_files  # noqa: E402
 from stack import LocalStack  # noqa: E402
 
 SERVICES = ("lending", "drm", "reader", "notify")
@@ -127,6 +128,16 @@ class Platform:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
         if name == "lending":
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
+        if name == "drm":
+            lcp_files = ensure_lcp_files(self.state_dir / "keys" / "lcp")
+            values |= {
+                "LCP_CERTIFICATE_FILE": str(lcp_files.certificate),
+                "LCP_KEY_FILE": str(lcp_files.key),
+                "MASTER_KEY_FILES": str(lcp_files.master_key),
+                "PUBLIC_URL": ports["drm"].http_url,
+                "READER_PUBLIC_URL": ports["reader"].http_url,
+                "LENDING_GRPC_TARGET": ports["lending"].grpc_target,
+            }
         if name == "reader":
             values["CACHE_DIR"] = str(self.state_dir / "reader-cache")
         if name == "notify":

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import grpc
+
+from drm.adapters.lending_client import LendingClient
+from drm.domain import lcp
+from drm.entrypoints.consumers import GROUP, DrmHandlers, drm_consumers
+from drm.entrypoints.grpc_api import DrmServicer
+from drm.entrypoints.http import licence_router
+from drm.service_layer.keys import ContentKeys, MasterKey
+from drm.service_layer.licences import Licences, Links
+from drm.service_layer.protection import Protection
 from drm.settings import DrmSettings
+from sachso.drm.v1 import drm_service_pb2, drm_service_pb2_grpc
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.health import s3_check
@@ -14,18 +26,58 @@ from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.s3 import create_s3_client, ensure_bucket
 from sachso.kit.settings import load_settings
 
+log = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
-    async with platform_infrastructure(settings) as infrastructure, create_s3_client(settings) as s3:
+    provider = lcp.Provider.from_pem(settings.lcp_certificate_file.read_bytes(), settings.lcp_key_file.read_bytes())
+    masters = [MasterKey.from_file(path) for path in settings.master_key_file_list]
+    async with (
+        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        create_s3_client(settings) as s3,
+        grpc.aio.insecure_channel(settings.lending_grpc_target) as lending_channel,
+    ):
         await ensure_bucket(s3, settings.s3_bucket)
         infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
-        yield infrastructure.service_process(
+        database = infrastructure.database
+        keys = ContentKeys(database["content_keys"], masters)
+        moved = await keys.rewrap()  # after a master key rotation, every content key moves under the new one
+        licences = Licences(
+            database,
+            infrastructure.outbox,
+            keys,
+            provider,
+            settings.lcp_provider,
+            Links(settings.public_url.rstrip("/"), settings.reader_public_url.rstrip("/")),
+            issuer,
+            streaming_audience=settings.streaming_audience,
+            streaming_seconds=settings.streaming_token_seconds,
+            rights=(settings.lcp_print_pages, settings.lcp_copy_characters),
+        )
+        await licences.ensure_indexes()
+        protection = Protection(database["publications"], keys, s3, settings.s3_bucket)
+        infrastructure.add_consumer(drm_consumers(DrmHandlers(protection, licences, infrastructure.outbox)))
+        lending = LendingClient(lending_channel, issuer)
+        servicer = DrmServicer(licences, keys)
+
+        def register_grpc(server: grpc.aio.Server) -> None:
+            drm_service_pb2_grpc.add_DrmServiceServicer_to_server(servicer, server)
+
+        process = infrastructure.service_process(
             title="Sách Số — DRM",
             description="Readium LCP licences, License Status Documents, content keys, streaming tokens.",
-            routers=[jwks_router(issuer)],
+            routers=[
+                jwks_router(issuer),
+                licence_router(licences, lending.renew, settings.reader_public_url.rstrip("/"), s3, settings.s3_bucket),
+            ],
+            grpc_services=[drm_service_pb2.DESCRIPTOR.services_by_name["DrmService"].full_name],
+            register_grpc=register_grpc,
         )
+        if moved:
+            log.info("content keys rewrapped under the current master key", extra={"count": moved})
+        yield process
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import pytest
 
+from drm.entrypoints.consumers import DrmHandlers, drm_consumers
 from lending.entrypoints.consumers import LendingHandlers, lending_consumers
 from notify.entrypoints.consumers import notify_consumers
 from notify.service_layer.handlers import NotifyHandlers
@@ -16,6 +17,7 @@ TOPICS = {topic.name: topic for topic in DOMAIN_TOPICS}
 
 REGISTRIES = {
     "notify": lambda: notify_consumers(NotifyHandlers(cast(Any, None))),
+    "drm": lambda: drm_consumers(DrmHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),
     "lending": lambda: lending_consumers(LendingHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),
 }
 

@@ -82,14 +82,14 @@ class AuthSettings(BaseServiceSettings):
 
     @property
     def jwks_url_list(self) -> list[str]:
-        return _split(self.jwks_urls)
+        return comma_list(self.jwks_urls)
 
     @property
     def jwt_issuer_list(self) -> list[str]:
-        return _split(self.jwt_issuers)
+        return comma_list(self.jwt_issuers)
 
 
-def _split(value: str) -> list[str]:
+def comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
@@ -122,4 +122,4 @@ class SigningSettings(BaseServiceSettings):
 
     @property
     def signing_key_file_list(self) -> list[str]:
-        return _split(self.signing_key_files)
+        return comma_list(self.signing_key_files)

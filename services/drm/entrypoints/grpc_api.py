@@ -1,0 +1,45 @@
+"""DRM's gRPC service: streaming tokens and content keys for the reader service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from drm.service_layer.keys import ContentKeys
+from drm.service_layer.licences import Licences
+from sachso.drm.v1 import drm_service_pb2 as pb
+from sachso.drm.v1 import drm_service_pb2_grpc as pb_grpc
+from sachso.kit.auth import Role
+from sachso.kit.errors import Forbidden, NotFound
+from sachso.kit.grpc_server import current_principal
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _service_only() -> None:
+    if Role.SERVICE not in current_principal().roles:
+        raise Forbidden("only platform services may call DRM over gRPC")
+
+
+class DrmServicer(pb_grpc.DrmServiceServicer):
+    def __init__(self, licences: Licences, keys: ContentKeys) -> None:
+        self.licences = licences
+        self.keys = keys
+
+    async def IssueStreamingToken(
+        self, request: pb.IssueStreamingTokenRequest, context: Context
+    ) -> pb.IssueStreamingTokenResponse:
+        _service_only()
+        token, expires, _ = await self.licences.streaming_token(request.loan_id, request.patron_id)
+        response = pb.IssueStreamingTokenResponse(token=token)
+        response.expires_at.FromDatetime(expires)
+        return response
+
+    async def GetContentKey(self, request: pb.GetContentKeyRequest, context: Context) -> pb.GetContentKeyResponse:
+        _service_only()
+        key = await self.keys.get(request.publication_id)
+        if key is None:
+            raise NotFound(f"publication {request.publication_id} has no content key")
+        document = await self.keys.collection.find_one({"_id": request.publication_id}, {"key_id": 1})
+        return pb.GetContentKeyResponse(content_key=key, content_key_id=(document or {}).get("key_id", ""))

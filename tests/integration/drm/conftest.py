@@ -1,0 +1,126 @@
+"""DRM wired as in its bootstrap against real MongoDB and S3; LCP credentials made by deploy/local."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from google.protobuf.message import Message
+from lcp_provider import ensure_lcp_files
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from drm.domain import lcp
+from drm.entrypoints.consumers import DrmHandlers
+from drm.entrypoints.http import licence_router
+from drm.service_layer.keys import ContentKeys, MasterKey
+from drm.service_layer.licences import Licences, Links
+from drm.service_layer.protection import Protection
+from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
+from sachso.kit.events import ReceivedEvent
+from sachso.kit.http import create_http_app
+from sachso.kit.jwks import jwks_router
+from sachso.kit.outbox import Outbox
+from sachso.kit.s3 import create_s3_client
+from sachso.kit.settings import S3Settings
+
+Document = dict[str, Any]
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
+
+
+class DrmS3Settings(S3Settings):
+    __test__ = False
+
+
+async def not_renewable(loan_id: str) -> datetime:
+    raise AssertionError("renewals are exercised end to end in the platform tests")
+
+
+@dataclass
+class DrmUnderTest:
+    licences: Licences
+    keys: ContentKeys
+    handlers: DrmHandlers
+    outbox: Outbox
+    http: httpx.AsyncClient
+    accounts: TokenIssuer
+    drm_issuer: TokenIssuer
+    verifier: TokenVerifier
+    s3: Any
+    bucket: str
+    source_bucket: str
+    mongo: AsyncMongoClient[Document]
+
+    def patron(self, patron_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.accounts.issue(patron_id, audience='sachso', roles=[Role.PATRON])}"}
+
+    async def handle(self, method: str, payload: Message, event_id: str | None = None) -> None:
+        event = ReceivedEvent(
+            id=event_id or uuid.uuid4().hex, type=payload.DESCRIPTOR.full_name, source="/sachso/test", subject=None,
+            time=datetime.now(UTC), key=None, payload=payload, trace_headers={}, topic="t", partition=0, offset=0,
+        )  # fmt: skip
+        async with self.mongo.start_session() as session:
+            await session.with_transaction(lambda s: getattr(self.handlers, method)(event, s))
+
+    async def events(self, name: str) -> list[Document]:
+        cursor = self.outbox.collection.find({"type": f"sachso.events.v1.{name}"}).sort("_id", 1)
+        return [document async for document in cursor]
+
+
+@pytest.fixture
+async def drm(
+    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], stack_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[DrmUnderTest]:
+    files = ensure_lcp_files(tmp_path / "lcp")
+    provider = lcp.Provider.from_pem(files.certificate.read_bytes(), files.key.read_bytes())
+    keys = ContentKeys(database["content_keys"], [MasterKey.from_file(str(files.master_key))])
+    outbox = Outbox(mongo, database, source="/sachso/drm")
+    await outbox.ensure_indexes()
+    accounts = TokenIssuer.generate("sachso-lending")
+    drm_issuer = TokenIssuer.generate("sachso-drm")
+    settings = DrmS3Settings(
+        service_name="drm-test",
+        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
+        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
+        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
+        s3_bucket=f"drm-{uuid.uuid4().hex[:10]}",
+    )
+    source_bucket = f"src-{uuid.uuid4().hex[:10]}"
+    async with create_s3_client(settings) as s3:
+        for bucket in (settings.s3_bucket, source_bucket):
+            await s3.create_bucket(Bucket=bucket)
+        licences = Licences(
+            database, outbox, keys, provider, "https://sachso.test", Links("http://drm", "http://reader"), drm_issuer
+        )
+        await licences.ensure_indexes()
+        handlers = DrmHandlers(Protection(database["publications"], keys, s3, settings.s3_bucket), licences, outbox)
+        app = create_http_app(title="drm", version="test", readiness={})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://drm") as http:
+            app.state.token_verifier = TokenVerifier(
+                ["http://drm/accounts/.well-known/jwks.json"], issuers=[accounts.issuer], audience="sachso", http=http
+            )
+            verifier = TokenVerifier(
+                ["http://drm/.well-known/jwks.json"],
+                issuers=[drm_issuer.issuer],
+                audience="sachso-streaming",
+                http=http,
+            )
+            app.include_router(jwks_router(drm_issuer))
+            app.include_router(jwks_router(accounts), prefix="/accounts")
+            app.include_router(licence_router(licences, not_renewable, "http://reader", s3, settings.s3_bucket))
+            yield DrmUnderTest(
+                licences, keys, handlers, outbox, http, accounts, drm_issuer, verifier, s3, settings.s3_bucket,
+                source_bucket, mongo,
+            )  # fmt: skip
+        for bucket in (settings.s3_bucket, source_bucket):
+            listed = await s3.list_objects_v2(Bucket=bucket)
+            for item in listed.get("Contents", []):
+                await s3.delete_object(Bucket=bucket, Key=item["Key"])
+            await s3.delete_bucket(Bucket=bucket)
