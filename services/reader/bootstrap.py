@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.domain.packaging import Limits
+from reader.entrypoints.consumers import GROUP, ReaderHandlers, reader_consumers
 from reader.entrypoints.http import ingest_router, reading_router, streaming_router
 from reader.service_layer.ingest import Ingest
 from reader.service_layer.reading import Reading
+from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Streaming
 from reader.settings import ReaderSettings
 from sachso.kit.auth import TokenVerifier
@@ -23,7 +25,10 @@ from sachso.kit.settings import load_settings
 
 @asynccontextmanager
 async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
-    async with platform_infrastructure(settings) as infrastructure, create_s3_client(settings) as s3:
+    async with (
+        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        create_s3_client(settings) as s3,
+    ):
         await ensure_bucket(s3, settings.s3_bucket)
         infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
         store = ObjectStore(s3, settings.s3_bucket)
@@ -38,6 +43,9 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         await ingest.ensure_indexes()
         reading = Reading(infrastructure.database)
         await reading.ensure_indexes()
+        revocations = Revocations(infrastructure.database["ended_loans"])
+        await revocations.ensure_indexes()
+        infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
         streaming = Streaming(infrastructure.database["publications"], cache, pdf)
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
@@ -52,7 +60,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                 description="Publisher ingest, Readium Web Publication Manifests, streaming, PDF pages, reading sync.",
                 routers=[
                     ingest_router(ingest, uploads),
-                    streaming_router(streaming, streaming_tokens),
+                    streaming_router(streaming, streaming_tokens, revocations),
                     reading_router(reading),
                 ],
             )

@@ -10,6 +10,7 @@ from drm.entrypoints.consumers import DrmHandlers, drm_consumers
 from lending.entrypoints.consumers import LendingHandlers, lending_consumers
 from notify.entrypoints.consumers import notify_consumers
 from notify.service_layer.handlers import NotifyHandlers
+from reader.entrypoints.consumers import ReaderHandlers, reader_consumers
 from sachso.kit.consumer import HandlerRegistry
 from sachso.kit.topics import DOMAIN_TOPICS
 
@@ -18,6 +19,7 @@ TOPICS = {topic.name: topic for topic in DOMAIN_TOPICS}
 REGISTRIES = {
     "notify": lambda: notify_consumers(NotifyHandlers(cast(Any, None))),
     "drm": lambda: drm_consumers(DrmHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),
+    "reader": lambda: reader_consumers(ReaderHandlers(cast(Any, None))),
     "lending": lambda: lending_consumers(LendingHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),
 }
 

@@ -17,6 +17,7 @@ from reader.entrypoints.responses import respond
 from reader.errors import FileTooLarge, PublicationNotFound
 from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
+from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Resource, Streaming
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import Forbidden, InvalidInput, Unauthenticated
@@ -188,15 +189,17 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
     return router
 
 
-def streaming_router(streaming: Streaming, verifier: TokenVerifier) -> APIRouter:
+def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations: Revocations) -> APIRouter:
     """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it."""
     router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
 
     async def publication_of(token: str) -> str:
         principal = await verifier.verify(token)
         publication_id = principal.claims.get("pub")
-        if not isinstance(publication_id, str) or not publication_id:
-            raise Unauthenticated("the streaming token names no publication")
+        loan_id = principal.claims.get("loan")
+        if not isinstance(publication_id, str) or not publication_id or not isinstance(loan_id, str):
+            raise Unauthenticated("the streaming token names no publication or loan")
+        await revocations.ensure_open(loan_id)
         return publication_id
 
     @router.api_route("/manifest.json", methods=["GET", "HEAD"], summary="Readium Web Publication Manifest")

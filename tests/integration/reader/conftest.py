@@ -23,6 +23,7 @@ from reader.adapters.storage import BookCache, ObjectStore
 from reader.entrypoints.http import ingest_router, reading_router, streaming_router
 from reader.service_layer.ingest import Ingest
 from reader.service_layer.reading import Reading
+from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Streaming
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
@@ -44,6 +45,7 @@ class ReaderUnderTest:
     ingest: Ingest
     streaming: Streaming
     reading: Reading
+    revocations: Revocations
     cache: BookCache
     outbox: Outbox
     http: httpx.AsyncClient
@@ -109,10 +111,11 @@ async def reader(
             app.include_router(jwks_router(accounts))
             app.include_router(jwks_router(drm), prefix="/drm")
             app.include_router(ingest_router(ingest, tmp_path / "uploads"))
-            app.include_router(streaming_router(streaming, streaming_tokens))
+            revocations = Revocations(database["ended_loans"])
+            app.include_router(streaming_router(streaming, streaming_tokens, revocations))
             app.include_router(reading_router(reading))
             yield ReaderUnderTest(
-                ingest, streaming, reading, cache, outbox, http, accounts, drm, s3, s3_settings.s3_bucket
+                ingest, streaming, reading, revocations, cache, outbox, http, accounts, drm, s3, s3_settings.s3_bucket
             )
         paginator = s3.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=s3_settings.s3_bucket):

@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
+from sachso.events.v1 import lending_events_pb2
+from sachso.kit.events import ReceivedEvent
+from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.conftest import CORPUS, ReaderUnderTest
 
 pytestmark = pytest.mark.integration
@@ -197,3 +201,24 @@ async def test_reading_positions_follow_the_reader_across_devices(reader: Reader
     listed = (await reader.http.get("/v1/reading/annotations/pub-1", headers=ana)).json()
     assert listed[0]["note"] == "Đoạn hay"
     assert (await reader.http.delete(f"/v1/reading/annotations/pub-1/{annotation_id}", headers=ana)).status_code == 204
+
+
+async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderUnderTest) -> None:
+    trees = await published(reader, "trees.epub")
+    token = reader.streaming_token(trees)  # for loan-1, valid five minutes
+    assert (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 200
+    handlers = ReaderHandlers(reader.revocations)
+    returned = lending_events_pb2.LoanReturned(loan_id="loan-1")
+    event = ReceivedEvent(
+        id="e1", type=returned.DESCRIPTOR.full_name, source="/sachso/lending", subject=None, time=datetime.now(UTC),
+        key=None, payload=returned, trace_headers={}, topic="t", partition=0, offset=0,
+    )  # fmt: skip
+    async with reader.outbox.client.start_session() as session:
+        await session.with_transaction(lambda s: handlers.loan_ended(event, s))
+
+    async def refused() -> bool:
+        return (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 401
+
+    await wait_until(refused, within=5)
+    answer = await reader.http.get(f"/v1/read/{token}/manifest.json")
+    assert answer.json()["type"].endswith("/loan-ended")

@@ -1,0 +1,30 @@
+"""Reader's consumer group: ended loans stop their streaming at once."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from reader.service_layer.revocations import Revocations
+from sachso.events.v1 import lending_events_pb2
+from sachso.kit.consumer import HandlerRegistry
+from sachso.kit.events import ReceivedEvent
+from sachso.kit.topics import LENDING_EVENTS
+
+GROUP = "reader"
+
+
+class ReaderHandlers:
+    def __init__(self, revocations: Revocations) -> None:
+        self.revocations = revocations
+
+    async def loan_ended(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, lending_events_pb2.LoanReturned | lending_events_pb2.LoanExpired)
+        await self.revocations.record(payload.loan_id, session)
+
+
+def reader_consumers(handlers: ReaderHandlers) -> HandlerRegistry:
+    registry = HandlerRegistry(GROUP, [LENDING_EVENTS.name])
+    registry.register(lending_events_pb2.LoanReturned, handlers.loan_ended)
+    registry.register(lending_events_pb2.LoanExpired, handlers.loan_ended)
+    return registry
