@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv lock lint proto proto-check test test-unit test-integration up down status bench clean
+.PHONY: help venv readium-tools lock lint proto proto-check test test-unit test-integration up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,7 +44,15 @@ lint: venv proto-check ## ruff, formatting, mypy (strict) and the contract check
 test-unit: venv ## unit tests: no servers, seconds
 	$(PYTEST) tests/unit -q
 
-test-integration: venv ## integration tests against real local servers (started once per session)
+READIUM_TOOLS := tools/readium/node_modules/.package-lock.json
+
+$(READIUM_TOOLS): tools/readium/package-lock.json
+	cd tools/readium && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+readium-tools: $(READIUM_TOOLS) ## Readium's own JS implementations (cross-checks, benchmark peer), from the lock file
+
+test-integration: venv $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
 test: lint test-unit test-integration ## everything CI checks
@@ -58,7 +66,7 @@ down: ## stop everything `make up` started
 status: venv ## what `make up` is running
 	$(PY) deploy/local/local_platform.py status
 
-bench: venv ## run every benchmark under bench/ and print its figures
+bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/ and print its figures
 	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean: down ## remove the virtualenv and local state

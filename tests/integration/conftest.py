@@ -5,10 +5,17 @@ Each test gets its own database name, topic prefix and bucket, so tests never se
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import shutil
+import socket
+import subprocess
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +101,49 @@ async def producer(stack_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]
     await producer.start()
     yield producer
     await producer.stop()
+
+
+READIUM_TOOLS = ROOT / "tools" / "readium"
+
+
+@dataclass(frozen=True)
+class ReadiumStreamer:
+    """Readium's r2-streamer-js serving some files: the manifest path of each, under ``base``."""
+
+    base: str
+    manifests: dict[str, str]
+
+    def root(self, path: Path, hashed_passphrase: str | None = None) -> str:
+        """The publication's URL root (with the LCP user key, hex, when it should decrypt)."""
+        manifest = self.manifests[str(path)].removesuffix("/manifest.json")
+        if hashed_passphrase is not None:
+            token = base64.b64encode(hashed_passphrase.encode()).decode()
+            manifest = manifest.replace("/pub/", f"/pub/*-{urllib.parse.quote(token, safe='')}-*", 1)
+        return self.base + manifest
+
+
+@contextlib.contextmanager
+def readium_streamer(files: list[Path]) -> Iterator[ReadiumStreamer]:
+    """Start r2-streamer-js (installed by `make test` from tools/readium/package-lock.json) on a free port."""
+    if not (READIUM_TOOLS / "node_modules" / "r2-streamer-js").exists():
+        raise RuntimeError("run `make readium-tools` (npm ci in tools/readium) first")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        ["node", "streamer.js", str(port), *map(str, files)],
+        cwd=READIUM_TOOLS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("r2-streamer-js did not start")
+        started = json.loads(line)
+        yield ReadiumStreamer(started["base"], started["publications"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
