@@ -1,7 +1,7 @@
 """Readium Web Publication Manifests (RWPM) and positions lists, from an EPUB package or a PDF.
 
-Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine (plus
-non-linear items, which Readium keeps in reading order too), ``resources`` the remaining manifest items, the
+Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine,
+``resources`` every other manifest item (non-linear spine items included), the
 navigation document is ``contents``, the cover image ``cover``; fixed layout, spreads, orientation and page
 progression become ``metadata.presentation`` and ``readingProgression``; ``properties.page`` comes from
 ``page-spread-*``; ``contains`` lists MathML, SVG and scripts; encrypted resources say how.
@@ -103,7 +103,7 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
     reading_order = []
     for spine_item in package.spine:
         item = package.item(spine_item.idref)
-        if item is None or item.id in in_spine:
+        if item is None or item.id in in_spine or not spine_item.linear:
             continue
         in_spine.add(item.id)
         properties: dict[str, Any] = {}
