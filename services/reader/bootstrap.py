@@ -63,6 +63,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                     streaming_router(streaming, streaming_tokens, revocations),
                     reading_router(reading),
                 ],
+                untraced=["v1/read/"],
             )
         finally:
             pdf.close()

@@ -80,9 +80,12 @@ class Infrastructure:
         routers: Iterable[APIRouter] = (),
         grpc_services: Iterable[str] = (),
         register_grpc: Callable[[grpc.aio.Server], None] = lambda server: None,
+        untraced: Iterable[str] = (),
     ) -> ServiceProcess:
         """The HTTP app and gRPC server of this service, with its workers, ready for the runtime."""
-        app = create_http_app(title=title, version=__version__, description=description, readiness=self.readiness)
+        app = create_http_app(
+            title=title, version=__version__, description=description, readiness=self.readiness, untraced=list(untraced)
+        )
         app.state.token_verifier = self.verifier
         for router in routers:
             app.include_router(router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
@@ -110,8 +110,13 @@ def create_http_app(
     readiness: Mapping[str, ReadinessCheck],
     lifespan: Lifespan | None = None,
     description: str = "",
+    untraced: Sequence[str] = (),
 ) -> FastAPI:
-    """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed."""
+    """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed.
+
+    ``untraced``: URL patterns not to trace (high-volume reads such as streaming resources, where a span per
+    request would cost more than it tells).
+    """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -131,7 +136,8 @@ def create_http_app(
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
     app.mount("/metrics", make_asgi_app())
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    excluded = ",".join(["healthz", "readyz", "metrics", *untraced])
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
     return app
 
 

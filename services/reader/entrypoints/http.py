@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+from cachetools import TTLCache
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -192,15 +194,22 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
 def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations: Revocations) -> APIRouter:
     """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it."""
     router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
+    # A verified token is remembered (never past its expiry) so that its signature is checked once per book
+    # opening, not once per resource; revocation is still asked on every request.
+    verified: TTLCache[str, tuple[str, str, float]] = TTLCache(maxsize=20_000, ttl=60)
 
     async def publication_of(token: str) -> str:
-        principal = await verifier.verify(token)
-        publication_id = principal.claims.get("pub")
-        loan_id = principal.claims.get("loan")
-        if not isinstance(publication_id, str) or not publication_id or not isinstance(loan_id, str):
-            raise Unauthenticated("the streaming token names no publication or loan")
-        await revocations.ensure_open(loan_id)
-        return publication_id
+        known = verified.get(token)
+        if known is None or known[2] <= time.time():
+            principal = await verifier.verify(token)
+            publication_id = principal.claims.get("pub")
+            loan_id = principal.claims.get("loan")
+            if not isinstance(publication_id, str) or not publication_id or not isinstance(loan_id, str):
+                raise Unauthenticated("the streaming token names no publication or loan")
+            known = (publication_id, loan_id, principal.expires_at or time.time())
+            verified[token] = known
+        await revocations.ensure_open(known[1])
+        return known[0]
 
     @router.api_route("/manifest.json", methods=["GET", "HEAD"], summary="Readium Web Publication Manifest")
     async def manifest(request: Request, token: str) -> Response:

@@ -61,6 +61,9 @@ def respond(request: Request, resource: Resource, *, cache_control: str = CACHE_
         if head:
             return Response(status_code=206, headers={**headers, "Content-Length": str(byte_range.length)},
                             media_type=resource.media_type)  # fmt: skip
+        if resource.data is not None:
+            return Response(resource.data[byte_range.first : byte_range.last + 1], status_code=206,
+                            media_type=resource.media_type, headers=headers)  # fmt: skip
         return StreamingResponse(
             _stream(resource, byte_range.first, byte_range.last),
             status_code=206,
@@ -80,6 +83,8 @@ def respond(request: Request, resource: Resource, *, cache_control: str = CACHE_
     if head:
         return Response(status_code=200, media_type=resource.media_type,
                         headers={**headers, "Content-Length": str(resource.length)})  # fmt: skip
+    if resource.data is not None:
+        return Response(resource.data, media_type=resource.media_type, headers=headers)
     return StreamingResponse(
         _stream(resource, 0, resource.length - 1) if resource.length else _empty(),
         media_type=resource.media_type,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 from lxml import etree
 from lxml import html as lxml_html
 from pymongo.asynchronous.collection import AsyncCollection
@@ -59,12 +59,16 @@ class Streaming:
         self.pdf = pdf
         self._pages: LRUCache[tuple[str, int, int], bytes] = LRUCache(maxsize=page_cache_bytes, getsizeof=len)
         self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
-        self._documents: LRUCache[str, Document] = LRUCache(maxsize=256)
+        # a page turn asks for a dozen resources of one book: its document is read once every few seconds
+        self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
 
     async def publication(self, publication_id: str) -> Document:
-        document = await self.publications.find_one({"_id": publication_id})
+        document = self._documents.get(publication_id)
         if document is None:
-            raise PublicationNotFound(f"no publication {publication_id}")
+            document = await self.publications.find_one({"_id": publication_id})
+            if document is None:
+                raise PublicationNotFound(f"no publication {publication_id}")
+            self._documents[publication_id] = document
         return document
 
     async def manifest(self, publication_id: str) -> tuple[dict[str, Any], str]:
