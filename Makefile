@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv readium-tools lock lint proto proto-check test test-unit test-integration up down status bench clean
+.PHONY: help venv readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,6 +27,7 @@ venv: $(VENV)/.synced ## create .venv with the locked dependencies
 lock: ## re-pin requirements/*.lock from requirements/*.in (hashes included)
 	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.lock
 	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/dev.in -o requirements/dev.lock
+	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/k8s.in -o requirements/k8s.lock
 
 proto: venv ## regenerate Python code from proto/
 	scripts/proto.sh
@@ -55,7 +56,10 @@ readium-tools: $(READIUM_TOOLS) ## Readium's own JS implementations (cross-check
 test-integration: venv $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
-test: lint test-unit test-integration ## everything CI checks
+k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint
+	scripts/k8s.sh check
+
+test: lint test-unit test-integration k8s-check ## everything CI checks
 
 up: venv ## start the local servers and all four services; prints where to open them
 	$(PY) deploy/local/local_platform.py up
