@@ -113,7 +113,7 @@ def main() -> int:
     metadata = json.loads(args.metadata.read_text(encoding="utf-8")) if args.metadata else {}
     console = Console()
     outcomes = asyncio.run(
-        upload_folder(args.folder, args.reader, args.lending, args.publisher, secret, metadata, console)
+        upload_folder(books_in(args.folder), args.reader, args.lending, args.publisher, secret, metadata, console)
     )
     summary(outcomes, console)
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
