@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
+from drm.adapters.lending_client import LendingClient
 from lending.entrypoints.grpc_api import LendingServicer
 from sachso.kit.auth import Role
+from sachso.kit.errors import NotFound, PreconditionFailed
 from sachso.kit.grpc_server import GrpcServer
 from sachso.lending.v1 import lending_service_pb2 as pb
 from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
@@ -117,3 +119,31 @@ async def test_staff_block_renew_cards_and_edit_titles(lending: Lending) -> None
     )
     assert edited.json()["title"] == "Truyện Kiều (bản chú giải)"
     assert len(await lending.events("TitleUpdated")) == 1
+
+
+async def test_drm_renews_through_lending_and_lending_refuses_when_someone_waits(lending: Lending) -> None:
+    """DRM's gRPC client (used by the License Status Document's renew) against lending's real servicer."""
+    servicer = LendingServicer(lending.circulation, lending.store)
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
+        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
+        verifier=lending.verifier,
+    )
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            client = LendingClient(channel, lending.issuer)  # DRM signs its service tokens; here lending's key
+            title_id = await lending.title_with_copies(copies=1)
+            ana = await lending.active_patron("ana")
+            loan = await lending.circulation.checkout(ana, title_id)
+            renewed_until = await client.renew(loan.id)
+            assert renewed_until > loan.due_at
+            await lending.circulation.place_hold(await lending.active_patron("binh"), title_id)
+            with pytest.raises(PreconditionFailed, match="waiting"):
+                await client.renew(loan.id)
+            with pytest.raises(NotFound):
+                await client.renew("no-such-loan")
+    finally:
+        await server.stop(0)
