@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
@@ -74,6 +74,10 @@ class RawPublisher(Protocol):
     async def send_and_wait(
         self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Any: ...
+
+
+# Longer than the domain topics' retention (14 days) plus the dead-letter topics' (30 days).
+MARKER_RETENTION = timedelta(days=45)
 
 
 class HandlerRegistry:
@@ -220,8 +224,13 @@ class IdempotentConsumer:
             extra={"group": self.group, "topic": record.topic, "offset": record.offset, "error": error},
         )
 
+    async def ensure_indexes(self) -> None:
+        """Handled-event markers outlive every way an event can come back (topic retention, dead-letter replay)."""
+        await self.handled.create_index("handled_at", expireAfterSeconds=int(MARKER_RETENTION.total_seconds()))
+
     async def run(self, consumer: Any, stop: asyncio.Event) -> None:
         """Consume with ``consumer`` (an aiokafka consumer subscribed to :attr:`subscribed_topics`)."""
+        await self.ensure_indexes()
         await consumer.start()
         try:
             while not stop.is_set():
