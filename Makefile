@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
+.PHONY: help venv system readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,13 +47,16 @@ test-unit: venv ## unit tests: no servers, seconds
 
 READIUM_TOOLS := tools/readium/node_modules/.package-lock.json
 
-$(READIUM_TOOLS): tools/readium/package-lock.json
+system: ## Debian packages beyond Python and npm: a JDK (EPUBCheck), Node.js and npm, Chromium
+	deploy/local/system-packages.sh
+
+$(READIUM_TOOLS): tools/readium/package-lock.json | system
 	cd tools/readium && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 readium-tools: $(READIUM_TOOLS) ## Readium's own JS implementations (cross-checks, benchmark peer), from the lock file
 
-test-integration: venv $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
+test-integration: venv system $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
 k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint
@@ -61,7 +64,7 @@ k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernete
 
 test: lint test-unit test-integration k8s-check ## everything CI checks
 
-up: venv ## start the local servers and all four services; prints where to open them
+up: venv system ## start the local servers and all four services; prints where to open them
 	$(PY) deploy/local/local_platform.py up
 
 down: ## stop everything `make up` started

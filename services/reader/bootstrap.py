@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from reader.adapters.epubcheck import EpubCheck
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.domain.packaging import Limits
@@ -37,8 +38,14 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         uploads.mkdir(parents=True, exist_ok=True)
         cache = BookCache(store, books, disk_bytes=settings.cache_disk_bytes, memory_bytes=settings.cache_memory_bytes)
         pdf = PdfEngine()
+        epubcheck = EpubCheck(settings.cache_dir)
         ingest = Ingest(
-            infrastructure.database, infrastructure.outbox, store, pdf, Limits(max_file_bytes=settings.max_upload_bytes)
+            infrastructure.database,
+            infrastructure.outbox,
+            store,
+            pdf,
+            Limits(max_file_bytes=settings.max_upload_bytes),
+            epubcheck,
         )
         await ingest.ensure_indexes()
         reading = Reading(infrastructure.database)
@@ -67,6 +74,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
             )
         finally:
             pdf.close()
+            await epubcheck.close()
 
 
 def main() -> None:

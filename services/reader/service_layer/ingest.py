@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import shutil
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from reader.adapters.epub import check_archive, read_epub
+from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
 from reader.adapters.storage import ObjectStore
 from reader.domain.manifest import epub_manifest, pdf_manifest
@@ -190,12 +191,14 @@ class Ingest:
         store: ObjectStore,
         pdf: PdfEngine,
         limits: Limits | None = None,
+        epubcheck: EpubCheck | None = None,
     ) -> None:
         self.publications = database["publications"]
         self.outbox = outbox
         self.store = store
         self.pdf = pdf
         self.limits = limits or Limits()
+        self.epubcheck = epubcheck
 
     async def ensure_indexes(self) -> None:
         await self.publications.create_index([("publisher_id", 1), ("sha256", 1)])
@@ -207,6 +210,11 @@ class Ingest:
         """Accept a file as a new publication, or as the new file of ``publication_id`` (or of the same book)."""
         described = await self.pdf.run(describe, path, self.limits, submitted.title)
         file_digest = await asyncio.to_thread(digest, path)
+        report: EpubCheckReport | None = None
+        if described.format is Format.EPUB and self.epubcheck is not None:
+            report = await self.epubcheck.check(path)
+            if report.problems:
+                described = replace(described, warnings=(*described.warnings, *report.problems[:20]))
         metadata = merged_metadata(described.metadata, submitted)
         if not metadata.title:
             raise UnreadableFile("the book has no title: give one in the metadata")
@@ -236,6 +244,15 @@ class Ingest:
             "flagged": flagged,
             "status": "active",
             "terms": submitted.terms.__dict__,
+            "epubcheck": None
+            if report is None
+            else {
+                "version": "5.3.0",
+                "fatals": report.fatals,
+                "errors": report.errors,
+                "warnings": report.warnings,
+                "messages": report.messages,
+            },
             "updated_at": now,
         }
 

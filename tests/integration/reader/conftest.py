@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from reader.adapters.epubcheck import EpubCheck
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.entrypoints.http import ingest_router, reading_router, streaming_router
@@ -71,9 +72,21 @@ class ReaderUnderTest:
         return [document async for document in cursor]
 
 
+@pytest.fixture(scope="session")
+async def epubcheck(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EpubCheck]:
+    """One EPUBCheck JVM for the whole session, as the service keeps one."""
+    checker = EpubCheck(tmp_path_factory.mktemp("epubcheck"))
+    yield checker
+    await checker.close()
+
+
 @pytest.fixture
 async def reader(
-    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], stack_env: dict[str, str], tmp_path: Path
+    mongo: AsyncMongoClient[Document],
+    database: AsyncDatabase[Document],
+    stack_env: dict[str, str],
+    tmp_path: Path,
+    epubcheck: EpubCheck,
 ) -> AsyncIterator[ReaderUnderTest]:
     s3_settings = TestS3Settings(
         service_name="reader-test",
@@ -91,7 +104,7 @@ async def reader(
         await s3.create_bucket(Bucket=s3_settings.s3_bucket)
         store = ObjectStore(s3, s3_settings.s3_bucket)
         cache = BookCache(store, tmp_path / "books", disk_bytes=256 * 1024**2, memory_bytes=64 * 1024**2)
-        ingest = Ingest(database, outbox, store, pdf)
+        ingest = Ingest(database, outbox, store, pdf, epubcheck=epubcheck)
         await ingest.ensure_indexes()
         reading = Reading(database)
         await reading.ensure_indexes()

@@ -34,6 +34,8 @@ async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnder
         assert manifest["readingOrder"], book.name
         objects = await reader.s3.list_objects_v2(Bucket=reader.bucket, Prefix=f"{result.publication_id}/")
         assert objects["KeyCount"] == 1, book.name
+        if book.suffix == ".epub":
+            assert document["epubcheck"]["fatals"] == 0, book.name
     events = await reader.events("PublicationIngested")
     assert len(events) == len(BOOKS)
     titles = {reader_events_pb2.PublicationIngested.FromString(bytes(e["data"])).metadata.title for e in events}
@@ -52,6 +54,10 @@ async def test_broken_books_are_flagged_or_refused_with_a_reason(reader: ReaderU
             assert result.warnings, book.name
             outcomes[book.name] = "flagged"
     assert outcomes["debian-debmake-doc.en.epub"] == "flagged"
+    live = await reader.ingest.publications.find_one({"title": "debian-live-manual.en"})
+    assert live is not None
+    assert live["epubcheck"]["errors"] > 0  # EPUBCheck's own report is kept with the publication
+    assert any(warning.startswith("EPUBCheck OPF-030") for warning in live["warnings"])
     assert outcomes["debian-live-manual.en.epub"] == "flagged"
     assert outcomes["readium-Tiny-3-Bad.epub"].startswith("refused: none of the documents in the reading order")
 

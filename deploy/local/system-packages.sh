@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The Debian packages the platform and its tests use beyond Python and npm packages: a JDK (EPUBCheck runs in a
+# JVM; its worker is compiled once), Node.js with npm (Readium's reference implementations, the web app) and
+# Chromium (end-to-end tests). Installs only what is missing, non-interactively.
+set -euo pipefail
+
+declare -A needed=([javac]=default-jdk-headless [java]=default-jdk-headless [node]=nodejs [npm]=npm [chromium]=chromium)
+missing=()
+for command in "${!needed[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
+done
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+echo "installing Debian packages: $packages"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+$sudo apt-get install -y -qq --no-install-recommends $packages
