@@ -128,6 +128,7 @@ class Platform:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
         if name == "lending":
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
+            values["DRM_GRPC_TARGET"] = ports["drm"].grpc_target
         if name == "drm":
             lcp_files = ensure_lcp_files(self.state_dir / "keys" / "lcp")
             values |= {
@@ -141,6 +142,7 @@ class Platform:
         if name == "reader":
             values["CACHE_DIR"] = str(self.state_dir / "reader-cache")
         if name == "notify":
+            values["VAPID_PRIVATE_KEY_FILE"] = str(ensure_signing_key(self.state_dir / "keys" / "vapid"))
             values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}
         return {prefix + key: value for key, value in values.items()}
 

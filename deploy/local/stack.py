@@ -234,7 +234,8 @@ class LocalStack:
 
     def _start_smtp(self, port: int) -> None:
         maildir = self._path("maildir")
-        maildir.mkdir(exist_ok=True)
+        for folder in ("cur", "new", "tmp"):  # aiosmtpd makes them only for a maildir it creates itself
+            (maildir / folder).mkdir(parents=True, exist_ok=True)
         self._spawn(
             "smtp",
             [

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 
+from lending.adapters.drm_client import DrmClient
 from lending.adapters.store import LendingStore
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
@@ -19,7 +20,7 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
-from lending.entrypoints.opds import opds_router
+from lending.entrypoints.opds import no_passphrase, opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
@@ -38,7 +39,10 @@ from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
 @asynccontextmanager
 async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
-    async with platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure:
+    async with (
+        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        grpc.aio.insecure_channel(settings.drm_grpc_target or "127.0.0.1:9") as drm_channel,
+    ):
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
@@ -65,7 +69,14 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 circulation_router(circulation, store),
                 reports_router(Reports(store), store),
                 staff_router(accounts, cards, catalogue, store),
-                opds_router(catalogue, circulation, cards, store, settings.drm_public_url.rstrip("/")),
+                opds_router(
+                    catalogue,
+                    circulation,
+                    cards,
+                    store,
+                    settings.drm_public_url.rstrip("/"),
+                    DrmClient(drm_channel, issuer).hashed_passphrase if settings.drm_grpc_target else no_passphrase,
+                ),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

@@ -12,3 +12,5 @@ class LendingSettings(PlatformSettings, SigningSettings):
     issuer: str = "sachso-lending"
     # Where reading apps fetch LCP licences (the DRM service's public URL), for OPDS acquisition links.
     drm_public_url: str = ""
+    # DRM's gRPC address: OPDS loan links then carry the hashed passphrase (automatic key retrieval).
+    drm_grpc_target: str = ""

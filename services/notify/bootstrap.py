@@ -1,30 +1,124 @@
-"""The one place notify's clients, handlers, routes and servicers are wired."""
+"""The one place notify's clients, handlers, workers, routes and servicers are wired."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
+import aiohttp
+import grpc
+
+from notify.adapters.deliveries import MongoDeliveries
+from notify.adapters.email import SmtpMailer
 from notify.adapters.inbox_repository import MongoInbox
+from notify.adapters.projections import MongoProjections
+from notify.adapters.reminders import MongoReminders
+from notify.adapters.subscriptions import MongoSubscriptions
+from notify.adapters.templates import TemplateRenderer
+from notify.adapters.webpush import WebPushSender, load_vapid_key
 from notify.entrypoints.consumers import GROUP, notify_consumers
-from notify.entrypoints.http import inbox_router
+from notify.entrypoints.grpc_api import NotifyServicer
+from notify.entrypoints.http import inbox_router, preferences_router, push_router
 from notify.service_layer.handlers import NotifyHandlers
+from notify.service_layer.inbox_feed import InboxFeed
+from notify.service_layer.notifier import Notifier, ReminderLeads
+from notify.service_layer.reminders import ReminderScheduler
+from notify.service_layer.sender import DeliverySender, RetryPolicy
 from notify.settings import NotifySettings
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.settings import load_settings
+from sachso.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 
 
 @asynccontextmanager
 async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
-    async with platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure:
-        inbox = MongoInbox(infrastructure.database)
-        await inbox.ensure_indexes()
-        infrastructure.add_consumer(notify_consumers(NotifyHandlers(inbox)))
+    async with (
+        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        AsyncExitStack() as stack,
+    ):
+        database = infrastructure.database
+        inbox = MongoInbox(database)
+        projections = MongoProjections(database, default_time_zone=settings.default_time_zone)
+        deliveries = MongoDeliveries(database)
+        reminders = MongoReminders(database)
+        subscriptions = MongoSubscriptions(database)
+        for repository in (inbox, projections, deliveries, reminders, subscriptions):
+            await repository.ensure_indexes()
+
+        mailer = SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_tls,
+            start_tls=settings.smtp_starttls,
+            timeout_seconds=settings.smtp_timeout_seconds,
+            connections=settings.smtp_connections,
+        )
+        stack.push_async_callback(mailer.close)
+        pusher: WebPushSender | None = None
+        if settings.vapid_private_key_file:
+            push_http = await stack.enter_async_context(aiohttp.ClientSession())
+            pusher = WebPushSender(
+                load_vapid_key(settings.vapid_private_key_file),
+                subject=settings.vapid_subject,
+                http=push_http,
+                ttl_seconds=settings.push_ttl_seconds,
+                timeout_seconds=settings.push_timeout_seconds,
+            )
+
+        notifier = Notifier(
+            projections=projections,
+            inbox=inbox,
+            deliveries=deliveries,
+            reminders=reminders,
+            subscriptions=subscriptions,
+            renderer=TemplateRenderer(web_url=settings.web_app_url),
+            leads=ReminderLeads(loan_due=settings.loan_due_reminder, hold_lapse=settings.hold_lapse_reminder),
+            push_enabled=pusher is not None,
+        )
+        infrastructure.add_consumer(notify_consumers(NotifyHandlers(notifier)))
+        infrastructure.workers["reminders"] = ReminderScheduler(infrastructure.mongo, notifier).run
+        infrastructure.workers["sender"] = DeliverySender(
+            deliveries,
+            projections,
+            subscriptions,
+            mailer=mailer,
+            pusher=pusher,
+            retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                initial=timedelta(seconds=settings.delivery_initial_backoff_seconds),
+                maximum=timedelta(seconds=settings.delivery_max_backoff_seconds),
+            ),
+            batch_size=settings.sender_batch_size,
+            concurrency=settings.sender_concurrency,
+            poll_seconds=settings.sender_poll_seconds,
+        ).run
+        feed = InboxFeed(inbox, poll_seconds=settings.inbox_stream_poll_seconds)
+        infrastructure.workers["inbox-feed"] = feed.run
+        servicer = NotifyServicer(inbox)
+
+        def register_grpc(server: grpc.aio.Server) -> None:
+            notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(servicer, server)
+
         yield infrastructure.service_process(
             title="Sách Số — notify",
-            description="Hold ready, loan due, card approved: email, web push and the in-app inbox.",
-            routers=[inbox_router(inbox)],
+            description="Hold ready, loan due, card approved: email, Web Push and the in-app inbox, in the "
+            "patron's language, at most once per event and channel.",
+            routers=[
+                inbox_router(inbox, feed, ping_seconds=settings.inbox_stream_ping_seconds),
+                preferences_router(projections),
+                push_router(
+                    subscriptions,
+                    pusher.public_key if pusher else None,
+                    allow_http=settings.environment != "production",
+                ),
+            ],
+            grpc_services=[notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name],
+            register_grpc=register_grpc,
         )
 
 

@@ -4,6 +4,7 @@ event written by lending reaches notify through the outbox relay and Kafka."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from local_platform import SERVICES, Platform, ServiceEndpoints
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from drm.domain import lcp
 from lending.adapters.store import LendingStore
 from lending.service_layer.cards import Secrets
 from lending.service_layer.staff import Accounts
@@ -175,11 +177,21 @@ async def test_operator_uploads_a_folder_and_the_books_reach_the_catalogue(
     ):
         shutil.copy(CORPUS / name, tmp_path / Path(name).name)
     upload = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "reader.upload", str(tmp_path), "--reader", endpoints["reader"].http_url,
-        "--lending", endpoints["lending"].http_url, "--publisher", "nxb-tre",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "reader.upload",
+        str(tmp_path),
+        "--reader",
+        endpoints["reader"].http_url,
+        "--lending",
+        endpoints["lending"].http_url,
+        "--publisher",
+        "nxb-tre",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     output, _ = await upload.communicate(b"s" * 32 + b"\n")
     text = output.decode()
     assert upload.returncode == 1, text  # one book was refused
@@ -193,4 +205,99 @@ async def test_operator_uploads_a_folder_and_the_books_reach_the_catalogue(
             return bool(found["total"] == 1)
 
         await wait_until(catalogued, within=60)
+    await client.close()
+
+
+async def test_the_journey_across_all_services(
+    platform: Platform, endpoints: dict[str, ServiceEndpoints], stack_env: dict[str, str]
+) -> None:
+    """Ingest → catalogue → licence → borrow over OPDS → LCP licence and streaming → return in the reading app
+    → lending returns the loan → streaming stops. Every hop is a real service, Kafka and MongoDB in between."""
+    keys = platform.state_dir / "keys"
+    accounts = TokenIssuer.from_files("sachso-lending", [str(next((keys / "lending").glob("*.pem")))])
+    publisher = accounts.issue("nxb-kim-dong", audience="sachso", roles=[Role.PUBLISHER], publisher_id="nxb-kim-dong")
+    admin = accounts.issue("admin", audience="sachso", roles=[Role.PROVINCE_ADMIN], library_id="daklak")
+    lending_url, reader_url, drm_url = (endpoints[name].http_url for name in ("lending", "reader", "drm"))
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
+    async with httpx.AsyncClient(timeout=60) as http:
+        book = CORPUS / "epub" / "trees.epub"
+        files = {"file": (book.name, book.read_bytes(), "application/epub+zip")}
+        ingested = await http.post(
+            f"{reader_url}/v1/publications", files=files, headers={"Authorization": f"Bearer {publisher}"}
+        )
+        assert ingested.status_code == 201, ingested.text
+        library = {"id": "daklak", "name": "Thư viện tỉnh Đắk Lắk", "kind": "province", "code": "DL"}
+        staff = {"Authorization": f"Bearer {admin}"}
+        assert (await http.post(f"{lending_url}/v1/libraries", json=library, headers=staff)).status_code == 201
+
+        async def catalogued() -> bool:
+            return bool((await http.get(f"{lending_url}/v1/titles", params={"q": "trees"})).json()["total"] == 1)
+
+        await wait_until(catalogued, within=60)
+        (title,) = (await http.get(f"{lending_url}/v1/titles", params={"q": "trees"})).json()["items"]
+        licence = {"owner_library_id": "daklak", "model": "one-copy-one-user", "concurrency": 1}
+        assert (
+            await http.post(f"{lending_url}/v1/titles/{title['id']}/licenses", json=licence, headers=staff)
+        ).status_code == 201
+        pin_hash = PasswordHasher().hash("2468")
+        await client[f"{platform.namespace}_lending"]["patrons"].insert_one(
+            {
+                "_id": "ana",
+                "library_id": "daklak",
+                "display_name": "Ana",
+                "email": "ana@example.vn",
+                "status": "active",
+                "card_number": "DL-000777",
+                "pin_hash": pin_hash,
+            }
+        )
+
+        signed_in = await http.post(
+            f"{lending_url}/opds/oauth/token",
+            data={"grant_type": "password", "username": "DL-000777", "password": "2468"},
+        )
+        ana = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        borrowed = await http.post(f"{lending_url}/opds/publications/{title['id']}/borrow", headers=ana)
+        assert borrowed.status_code == 201, borrowed.text
+        licence_link = next(
+            link for link in borrowed.json()["links"] if link["rel"] == "http://opds-spec.org/acquisition"
+        )
+        loan_id = licence_link["href"].split("/v1/loans/")[1].split("/")[0]
+        passphrase = {"passphrase": "mèo con", "hint": "Tên con mèo?"}
+        assert (await http.put(f"{drm_url}/v1/lcp/passphrase", json=passphrase, headers=ana)).status_code == 204
+        shelf = (await http.get(f"{lending_url}/opds/shelf", headers=ana)).json()
+        acquisition = next(
+            link for link in shelf["publications"][0]["links"] if link["rel"] == "http://opds-spec.org/acquisition"
+        )
+        assert acquisition["properties"]["lcp_hashed_passphrase"] == hashlib.sha256("mèo con".encode()).hexdigest()
+
+        async def licensed() -> bool:
+            return (await http.get(licence_link["href"], headers=ana)).status_code == 200
+
+        await wait_until(licensed, within=60)  # DRM heard of the loan and protected the book
+        lcp_licence = (await http.get(licence_link["href"], headers=ana)).json()
+        lcp.verify_signature(lcp_licence)
+        assert len(lcp.open_license(lcp_licence, "mèo con")) == 32
+        streaming = (await http.post(f"{drm_url}/v1/loans/{loan_id}/streaming-token", headers=ana)).json()
+        manifest = await http.get(streaming["manifest_url"])
+        assert manifest.json()["metadata"]["title"] == "Trees"
+
+        status_link = next(link for link in lcp_licence["links"] if link["rel"] == "status")["href"]
+        status = (await http.get(status_link)).json()
+        returned = await http.put(
+            f"{status_link.removesuffix('/status')}/return", params={"id": "kobo", "name": "Kobo"}
+        )
+        assert returned.json()["status"] in ("returned", "cancelled")
+        assert status["status"] == "ready"
+
+        async def loan_returned() -> bool:
+            loans = (await http.get(f"{lending_url}/v1/loans", params={"include_ended": True}, headers=ana)).json()
+            return bool(loans and loans[0]["status"] == "returned")
+
+        await wait_until(loan_returned, within=60)  # lending returned the loan when DRM said so
+
+        async def streaming_stopped() -> bool:
+            return (await http.get(streaming["manifest_url"])).status_code == 401
+
+        await wait_until(streaming_stopped, within=30)
     await client.close()

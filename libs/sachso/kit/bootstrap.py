@@ -84,7 +84,12 @@ class Infrastructure:
     ) -> ServiceProcess:
         """The HTTP app and gRPC server of this service, with its workers, ready for the runtime."""
         app = create_http_app(
-            title=title, version=__version__, description=description, readiness=self.readiness, untraced=list(untraced)
+            title=title,
+            version=__version__,
+            description=description,
+            readiness=self.readiness,
+            untraced=list(untraced),
+            cors_origins=[origin.strip() for origin in self.settings.cors_origins.split(",") if origin.strip()],
         )
         app.state.token_verifier = self.verifier
         for router in routers:

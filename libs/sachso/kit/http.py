@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -111,11 +112,13 @@ def create_http_app(
     lifespan: Lifespan | None = None,
     description: str = "",
     untraced: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed.
 
     ``untraced``: URL patterns not to trace (high-volume reads such as streaming resources, where a span per
-    request would cost more than it tells).
+    request would cost more than it tells). ``cors_origins``: browser origins that may call the API (a web app
+    served elsewhere); bearer tokens, not cookies, so credentials stay off.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_exception_handler(ServiceError, _service_error)
@@ -123,6 +126,15 @@ def create_http_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(_CorrelationIdMiddleware)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Accept-Language", "Range", "If-None-Match"],
+            expose_headers=["Content-Range", "Accept-Ranges", "Content-Length", "ETag", CORRELATION_HEADER],
+            max_age=600,
+        )
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -32,6 +32,8 @@ class BaseServiceSettings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    # Browser origins allowed to call the HTTP API (comma-separated, e.g. "https://sachso.daklak.gov.vn"); empty: none.
+    cors_origins: str = ""
 
 
 class MongoSettings(BaseServiceSettings):

@@ -43,3 +43,14 @@ class DrmServicer(pb_grpc.DrmServiceServicer):
             raise NotFound(f"publication {request.publication_id} has no content key")
         document = await self.keys.collection.find_one({"_id": request.publication_id}, {"key_id": 1})
         return pb.GetContentKeyResponse(content_key=key, content_key_id=(document or {}).get("key_id", ""))
+
+    async def GetHashedPassphrase(
+        self, request: pb.GetHashedPassphraseRequest, context: Context
+    ) -> pb.GetHashedPassphraseResponse:
+        _service_only()
+        document = await self.licences.passphrases.find_one({"_id": request.patron_id})
+        if document is None:
+            return pb.GetHashedPassphraseResponse()
+        return pb.GetHashedPassphraseResponse(
+            hashed_passphrase=bytes(document["user_key"]).hex(), hint=document["hint"]
+        )

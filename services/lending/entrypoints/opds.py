@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -107,8 +108,20 @@ OptionalPatron = Annotated[Principal | None, Depends(patron_or_none)]
 Patron = Annotated[Principal, Depends(patron)]
 
 
+HashedPassphrase = Callable[[str], Awaitable[str | None]]
+
+
+async def no_passphrase(patron_id: str) -> str | None:
+    return None
+
+
 def opds_router(
-    catalogue: Catalogue, circulation: Circulation, cards: Cards, store: LendingStore, drm_public_url: str
+    catalogue: Catalogue,
+    circulation: Circulation,
+    cards: Cards,
+    store: LendingStore,
+    drm_public_url: str,
+    hashed_passphrase: HashedPassphrase = no_passphrase,
 ) -> APIRouter:
     router = APIRouter(prefix="/opds", tags=["OPDS 2.0"])
 
@@ -119,6 +132,7 @@ def opds_router(
         *,
         loan: Loan | None = None,
         hold: HoldView | None = None,
+        passphrase: str | None = None,
     ) -> dict[str, Any]:
         metadata: dict[str, Any] = {
             "@type": "http://schema.org/Book",
@@ -157,9 +171,14 @@ def opds_router(
             },
         ]
         if loan is not None and drm_public_url:
-            links.append(
-                {"rel": ACQUISITION, "href": f"{drm_public_url}/v1/loans/{loan.id}/license", "type": LCP_LICENSE}
-            )
+            acquisition: dict[str, Any] = {
+                "rel": ACQUISITION,
+                "href": f"{drm_public_url}/v1/loans/{loan.id}/license",
+                "type": LCP_LICENSE,
+            }
+            if passphrase:  # automatic key retrieval: the app opens the licence without asking the reader
+                acquisition["properties"] = {"lcp_hashed_passphrase": passphrase}
+            links.append(acquisition)
         return {"metadata": metadata, "links": links}
 
     async def availability_for(title_id: str, principal: Principal | None) -> Availability | None:
@@ -302,22 +321,32 @@ def opds_router(
         base = _base(request)
         title = await catalogue.title(title_id)
         existing = [loan for loan in await circulation.loans_of(principal.subject) if loan.title_id == title_id]
+        passphrase = await hashed_passphrase(principal.subject)
         if existing:
-            return _feed_response(publication(base, title, None, loan=existing[0]), OPDS_PUBLICATION)
+            return _feed_response(
+                publication(base, title, None, loan=existing[0], passphrase=passphrase), OPDS_PUBLICATION
+            )
         try:
             loan = await circulation.checkout(principal.subject, title_id)
         except NoCopyAvailable:
             held = [view for view in await circulation.holds_of(principal.subject) if view.hold.title_id == title_id]
             view = held[0] if held else await circulation.place_hold(principal.subject, title_id)
             return JSONResponse(publication(base, title, None, hold=view), status_code=201, media_type=OPDS_PUBLICATION)
-        return JSONResponse(publication(base, title, None, loan=loan), status_code=201, media_type=OPDS_PUBLICATION)
+        return JSONResponse(
+            publication(base, title, None, loan=loan, passphrase=passphrase),
+            status_code=201,
+            media_type=OPDS_PUBLICATION,
+        )
 
     @router.get("/shelf", summary="My loans and holds")
     async def shelf(request: Request, principal: Patron) -> JSONResponse:
         base = _base(request)
         items = []
+        passphrase = await hashed_passphrase(principal.subject)
         for loan in await circulation.loans_of(principal.subject):
-            items.append(publication(base, await catalogue.title(loan.title_id), None, loan=loan))
+            items.append(
+                publication(base, await catalogue.title(loan.title_id), None, loan=loan, passphrase=passphrase)
+            )
         for view in await circulation.holds_of(principal.subject):
             items.append(publication(base, await catalogue.title(view.hold.title_id), None, hold=view))
         return _feed_response(

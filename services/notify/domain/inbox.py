@@ -1,35 +1,20 @@
-"""In-app inbox messages and the words they carry, in the patron's language (Vietnamese by default)."""
+"""In-app inbox messages: the notice's subject and summary, kept for the patron to read in the app."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class Language(StrEnum):
-    VI = "vi"
-    EN = "en"
-
-    @classmethod
-    def parse(cls, value: str | None) -> Language:
-        """The language for ``value`` (a BCP 47 tag such as ``en-GB``); Vietnamese when unknown."""
-        primary = (value or "").split("-")[0].lower()
-        return cls(primary) if primary in {language.value for language in cls} else cls.VI
-
-
-class MessageKind(StrEnum):
-    CARD_APPROVED = "card-approved"
+from notify.domain.notices import Channel, Language, Notice, NoticeKind, RenderedNotice, delivery_id
 
 
 @dataclass(frozen=True)
 class InboxMessage:
-    """One message in a patron's inbox. ``id`` is derived from the causing event, so it is written once."""
+    """One message in a patron's inbox. ``id`` is derived from the notice, so it is written once."""
 
     id: str
     patron_id: str
-    kind: MessageKind
+    kind: NoticeKind
     language: Language
     title: str
     body: str
@@ -37,32 +22,13 @@ class InboxMessage:
     read_at: datetime | None = None
 
 
-_CARD_APPROVED = {
-    Language.VI: (
-        "Thẻ bạn đọc đã được duyệt",
-        "Chào {name}, thẻ bạn đọc số {card} của bạn đã được duyệt. Bạn có thể mượn sách điện tử ngay bây giờ.",
-    ),
-    Language.EN: (
-        "Your reader card is approved",
-        "Hello {name}, your reader card {card} has been approved. You can borrow e-books now.",
-    ),
-}
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def card_approved(
-    *, message_id: str, patron_id: str, display_name: str, card_number: str, language: Language, at: datetime
-) -> InboxMessage:
-    title, body = _CARD_APPROVED[language]
+def inbox_message(notice: Notice, language: Language, rendered: RenderedNotice) -> InboxMessage:
     return InboxMessage(
-        id=message_id,
-        patron_id=patron_id,
-        kind=MessageKind.CARD_APPROVED,
+        id=delivery_id(notice.id, Channel.INBOX),
+        patron_id=notice.patron_id,
+        kind=notice.kind,
         language=language,
-        title=_nfc(title),
-        body=_nfc(body.format(name=display_name, card=card_number)),
-        created_at=at,
+        title=rendered.subject,
+        body=rendered.summary,
+        created_at=notice.occurred_at,
     )

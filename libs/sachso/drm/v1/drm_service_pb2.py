@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsachso/drm/v1/drm_service.proto\x12\rsachso.drm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n\x1aIssueStreamingTokenRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x16\n\x0epublication_id\x18\x03 \x01(\t\"\\\n\x1bIssueStreamingTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x14GetContentKeyRequest\x12\x16\n\x0epublication_id\x18\x01 \x01(\t\"D\n\x15GetContentKeyResponse\x12\x13\n\x0b\x63ontent_key\x18\x01 \x01(\x0c\x12\x16\n\x0e\x63ontent_key_id\x18\x02 \x01(\t2\xd6\x01\n\nDrmService\x12l\n\x13IssueStreamingToken\x12).sachso.drm.v1.IssueStreamingTokenRequest\x1a*.sachso.drm.v1.IssueStreamingTokenResponse\x12Z\n\rGetContentKey\x12#.sachso.drm.v1.GetContentKeyRequest\x1a$.sachso.drm.v1.GetContentKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsachso/drm/v1/drm_service.proto\x12\rsachso.drm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"X\n\x1aIssueStreamingTokenRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x16\n\x0epublication_id\x18\x03 \x01(\t\"\\\n\x1bIssueStreamingTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x14GetContentKeyRequest\x12\x16\n\x0epublication_id\x18\x01 \x01(\t\"D\n\x15GetContentKeyResponse\x12\x13\n\x0b\x63ontent_key\x18\x01 \x01(\x0c\x12\x16\n\x0e\x63ontent_key_id\x18\x02 \x01(\t\"/\n\x1aGetHashedPassphraseRequest\x12\x11\n\tpatron_id\x18\x01 \x01(\t\"F\n\x1bGetHashedPassphraseResponse\x12\x19\n\x11hashed_passphrase\x18\x01 \x01(\t\x12\x0c\n\x04hint\x18\x02 \x01(\t2\xc4\x02\n\nDrmService\x12l\n\x13IssueStreamingToken\x12).sachso.drm.v1.IssueStreamingTokenRequest\x1a*.sachso.drm.v1.IssueStreamingTokenResponse\x12Z\n\rGetContentKey\x12#.sachso.drm.v1.GetContentKeyRequest\x1a$.sachso.drm.v1.GetContentKeyResponse\x12l\n\x13GetHashedPassphrase\x12).sachso.drm.v1.GetHashedPassphraseRequest\x1a*.sachso.drm.v1.GetHashedPassphraseResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCONTENTKEYREQUEST']._serialized_end=313
   _globals['_GETCONTENTKEYRESPONSE']._serialized_start=315
   _globals['_GETCONTENTKEYRESPONSE']._serialized_end=383
-  _globals['_DRMSERVICE']._serialized_start=386
-  _globals['_DRMSERVICE']._serialized_end=600
+  _globals['_GETHASHEDPASSPHRASEREQUEST']._serialized_start=385
+  _globals['_GETHASHEDPASSPHRASEREQUEST']._serialized_end=432
+  _globals['_GETHASHEDPASSPHRASERESPONSE']._serialized_start=434
+  _globals['_GETHASHEDPASSPHRASERESPONSE']._serialized_end=504
+  _globals['_DRMSERVICE']._serialized_start=507
+  _globals['_DRMSERVICE']._serialized_end=831
 # @@protoc_insertion_point(module_scope)

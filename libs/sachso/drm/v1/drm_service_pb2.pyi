@@ -122,3 +122,51 @@ class GetContentKeyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetContentKeyResponse: _TypeAlias = GetContentKeyResponse  # noqa: Y015
+
+@_typing.final
+class GetHashedPassphraseRequest(_message.Message):
+    """Request of GetHashedPassphrase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATRON_ID_FIELD_NUMBER: _builtins.int
+    patron_id: _builtins.str
+    """The patron."""
+    def __init__(
+        self,
+        *,
+        patron_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["patron_id", b"patron_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHashedPassphraseRequest: _TypeAlias = GetHashedPassphraseRequest  # noqa: Y015
+
+@_typing.final
+class GetHashedPassphraseResponse(_message.Message):
+    """Response of GetHashedPassphrase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HASHED_PASSPHRASE_FIELD_NUMBER: _builtins.int
+    HINT_FIELD_NUMBER: _builtins.int
+    hashed_passphrase: _builtins.str
+    """SHA-256 of the passphrase, hex; empty when the patron has not set one."""
+    hint: _builtins.str
+    """The hint shown with the licence."""
+    def __init__(
+        self,
+        *,
+        hashed_passphrase: _builtins.str = ...,
+        hint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hashed_passphrase", b"hashed_passphrase", "hint", b"hint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHashedPassphraseResponse: _TypeAlias = GetHashedPassphraseResponse  # noqa: Y015

@@ -45,6 +45,11 @@ class DrmServiceStub:
                 request_serializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyRequest.SerializeToString,
                 response_deserializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyResponse.FromString,
                 _registered_method=True)
+        self.GetHashedPassphrase = channel.unary_unary(
+                '/sachso.drm.v1.DrmService/GetHashedPassphrase',
+                request_serializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseRequest.SerializeToString,
+                response_deserializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseResponse.FromString,
+                _registered_method=True)
 
 
 class DrmServiceServicer:
@@ -65,6 +70,13 @@ class DrmServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHashedPassphrase(self, request, context):
+        """The patron's hashed LCP passphrase (the user key, hex), for automatic key retrieval in OPDS links.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DrmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +89,11 @@ def add_DrmServiceServicer_to_server(servicer, server):
                     servicer.GetContentKey,
                     request_deserializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyRequest.FromString,
                     response_serializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyResponse.SerializeToString,
+            ),
+            'GetHashedPassphrase': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHashedPassphrase,
+                    request_deserializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseRequest.FromString,
+                    response_serializer=sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +151,33 @@ class DrmService:
             '/sachso.drm.v1.DrmService/GetContentKey',
             sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyRequest.SerializeToString,
             sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetContentKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHashedPassphrase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sachso.drm.v1.DrmService/GetHashedPassphrase',
+            sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseRequest.SerializeToString,
+            sachso_dot_drm_dot_v1_dot_drm__service__pb2.GetHashedPassphraseResponse.FromString,
             options,
             channel_credentials,
             insecure,

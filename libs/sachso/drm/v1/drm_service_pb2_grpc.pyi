@@ -37,6 +37,8 @@ class DrmServiceStub:
     """A short-lived token that lets the reader service stream one publication to one patron for one loan."""
     GetContentKey: _grpc.UnaryUnaryMultiCallable[_drm_service_pb2.GetContentKeyRequest, _drm_service_pb2.GetContentKeyResponse]
     """The content key of a protected publication (reader service only, to decrypt on the fly)."""
+    GetHashedPassphrase: _grpc.UnaryUnaryMultiCallable[_drm_service_pb2.GetHashedPassphraseRequest, _drm_service_pb2.GetHashedPassphraseResponse]
+    """The patron's hashed LCP passphrase (the user key, hex), for automatic key retrieval in OPDS links."""
 
 @_typing.type_check_only
 class DrmServiceAsyncStub(DrmServiceStub):
@@ -47,6 +49,8 @@ class DrmServiceAsyncStub(DrmServiceStub):
     """A short-lived token that lets the reader service stream one publication to one patron for one loan."""
     GetContentKey: _aio.UnaryUnaryMultiCallable[_drm_service_pb2.GetContentKeyRequest, _drm_service_pb2.GetContentKeyResponse]  # type: ignore[assignment]
     """The content key of a protected publication (reader service only, to decrypt on the fly)."""
+    GetHashedPassphrase: _aio.UnaryUnaryMultiCallable[_drm_service_pb2.GetHashedPassphraseRequest, _drm_service_pb2.GetHashedPassphraseResponse]  # type: ignore[assignment]
+    """The patron's hashed LCP passphrase (the user key, hex), for automatic key retrieval in OPDS links."""
 
 class DrmServiceServicer(metaclass=_abc_1.ABCMeta):
     """DRM's answers to other services. Callers send a bearer token in the "authorization" metadata."""
@@ -66,5 +70,13 @@ class DrmServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_drm_service_pb2.GetContentKeyResponse, _abc.Awaitable[_drm_service_pb2.GetContentKeyResponse]]:
         """The content key of a protected publication (reader service only, to decrypt on the fly)."""
+
+    @_abc_1.abstractmethod
+    def GetHashedPassphrase(
+        self,
+        request: _drm_service_pb2.GetHashedPassphraseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_drm_service_pb2.GetHashedPassphraseResponse, _abc.Awaitable[_drm_service_pb2.GetHashedPassphraseResponse]]:
+        """The patron's hashed LCP passphrase (the user key, hex), for automatic key retrieval in OPDS links."""
 
 def add_DrmServiceServicer_to_server(servicer: DrmServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,94 @@
+"""From a notice to what the patron gets: routes it by her preferences, renders it in her language and writes
+the inbox message and the deliveries — all in the caller's transaction (the consumer's, or the scheduler's),
+so a notice causes them exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from notify.adapters.deliveries import MongoDeliveries, delivery_document
+from notify.adapters.inbox_repository import MongoInbox
+from notify.adapters.projections import MongoProjections
+from notify.adapters.reminders import MongoReminders
+from notify.adapters.subscriptions import MongoSubscriptions
+from notify.domain.inbox import inbox_message
+from notify.domain.notices import Channel, Language, Notice, NoticeKind, RenderedNotice
+from notify.domain.planning import Plan, plan_notice
+from notify.service_layer.clock import Clock, system_clock
+
+
+class Renderer(Protocol):
+    def render(
+        self, kind: NoticeKind, language: Language, facts: Mapping[str, Any], *, name: str = "", time_zone: ZoneInfo
+    ) -> RenderedNotice: ...
+
+
+@dataclass(frozen=True)
+class ReminderLeads:
+    """How long before a deadline the patron is reminded."""
+
+    loan_due: timedelta = timedelta(days=2)
+    hold_lapse: timedelta = timedelta(hours=24)
+
+
+class Notifier:
+    def __init__(
+        self,
+        *,
+        projections: MongoProjections,
+        inbox: MongoInbox,
+        deliveries: MongoDeliveries,
+        reminders: MongoReminders,
+        subscriptions: MongoSubscriptions,
+        renderer: Renderer,
+        leads: ReminderLeads = ReminderLeads(),
+        push_enabled: bool = False,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.projections = projections
+        self.inbox = inbox
+        self.deliveries = deliveries
+        self.reminders = reminders
+        self.subscriptions = subscriptions
+        self.renderer = renderer
+        self.leads = leads
+        self.push_enabled = push_enabled
+        self.clock = clock
+
+    async def notify(self, notice: Notice, session: AsyncClientSession) -> Plan:
+        """Write what ``notice`` causes (inbox message, deliveries) in ``session``'s transaction."""
+        recipient, preferences = await self.projections.patron(notice.patron_id, session)
+        devices: list[str] = []
+        if self.push_enabled and Channel.PUSH in preferences.channels_for(notice.kind):
+            devices = await self.subscriptions.active_ids(notice.patron_id, session)
+        now = self.clock()
+        plan = plan_notice(notice, recipient, preferences, now=now, push_devices=devices)
+        if plan.empty:
+            return plan
+        language = preferences.language or recipient.language
+        rendered = self.renderer.render(
+            notice.kind, language, notice.facts, name=recipient.display_name, time_zone=preferences.zone
+        )
+        if plan.inbox:
+            await self.inbox.add(inbox_message(notice, language, rendered), session)
+        await self.deliveries.add(
+            [
+                delivery_document(
+                    planned,
+                    notice,
+                    recipient_name=recipient.display_name,
+                    language=language,
+                    rendered=rendered,
+                    created_at=now,
+                )
+                for planned in plan.deliveries
+            ],
+            session,
+        )
+        return plan

@@ -1,0 +1,199 @@
+"""Sends what the consumer and the scheduler planned: email over SMTP and Web Push, with retries.
+
+The sender claims due deliveries in batches (several replicas share the work; a crashed sender's claims are
+taken over when its lease runs out), sends them concurrently, then records each outcome: sent; failed for good
+(a bounced address — recorded so no further email goes there —, an expired push subscription — marked so no
+further push goes there —, or a permanent refusal); or tried again later with doubling backoff, until
+``max_attempts`` failures mark it failed. It wakes when a delivery is written (a change stream) and otherwise
+polls.
+
+Sending and recording are two steps, so a crash between them sends that one message again when the lease runs
+out; the Message-ID is derived from the delivery, so mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+
+from notify.adapters.deliveries import Delivery, MongoDeliveries, Outcome
+from notify.adapters.email import EmailRejected, OutgoingEmail
+from notify.adapters.projections import MongoProjections, email_key
+from notify.adapters.subscriptions import MongoSubscriptions, Subscription
+from notify.adapters.webpush import PushGone, PushRejected, PushTarget
+from notify.domain.notices import Channel, NoticeKind
+from notify.domain.schedule import retry_delay
+from notify.service_layer.clock import Clock, system_clock
+from notify.service_layer.waiting import wait, wake_on_inserts
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = Counter("notify_deliveries_total", "Deliveries settled by the sender", ["channel", "outcome"])
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> None: ...
+
+
+class Pusher(Protocol):
+    async def send(self, target: PushTarget, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    initial: timedelta = timedelta(seconds=30)
+    maximum: timedelta = timedelta(hours=1)
+
+
+class DeliverySender:
+    def __init__(
+        self,
+        deliveries: MongoDeliveries,
+        projections: MongoProjections,
+        subscriptions: MongoSubscriptions,
+        *,
+        mailer: Mailer,
+        pusher: Pusher | None,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Clock = system_clock,
+        batch_size: int = 100,
+        concurrency: int = 16,
+        lease: timedelta = timedelta(minutes=2),
+        poll_seconds: float = 1.0,
+        gather_seconds: float = 0.05,
+    ) -> None:
+        self.deliveries = deliveries
+        self.projections = projections
+        self.subscriptions = subscriptions
+        self.mailer = mailer
+        self.pusher = pusher
+        self.retry = retry
+        self.clock = clock
+        self.batch_size = batch_size
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wakeup = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Send one batch of due deliveries; return how many were claimed."""
+        claimed = await self.deliveries.claim_due(self.clock(), limit=self.batch_size, lease=self.lease)
+        if not claimed:
+            return 0
+        bounced = await self.projections.bounced_among(
+            delivery.target for delivery in claimed if delivery.channel is Channel.EMAIL
+        )
+        devices = await self.subscriptions.by_ids(
+            delivery.target for delivery in claimed if delivery.channel is Channel.PUSH
+        )
+        outcomes = await asyncio.gather(*(self._send(delivery, bounced, devices) for delivery in claimed))
+        await self.deliveries.settle(outcomes, self.clock())
+        for outcome in outcomes:
+            result = "sent" if outcome.sent else "failed" if outcome.failed else "retry"
+            DELIVERIES.labels(channel=outcome.delivery.channel.value, outcome=result).inc()
+        return len(claimed)
+
+    async def _send(self, delivery: Delivery, bounced: set[str], devices: dict[str, Subscription]) -> Outcome:
+        async with self._slots:
+            try:
+                if delivery.channel is Channel.EMAIL:
+                    return await self._email(delivery, bounced)
+                return await self._push(delivery, devices.get(delivery.target))
+            except Exception as error:  # temporary (4xx, timeouts, connections) or unexpected: try again later
+                return self._retry_or_fail(delivery, error)
+
+    def _retry_or_fail(self, delivery: Delivery, error: Exception) -> Outcome:
+        attempts = delivery.attempts + 1
+        reason = f"{type(error).__name__}: {error}"
+        if attempts >= self.retry.max_attempts:
+            log.error(
+                "delivery failed for good", extra={"delivery": delivery.id, "attempts": attempts, "error": reason}
+            )
+            return Outcome(delivery, failed=True, error=reason)
+        log.warning(
+            "delivery failed, will retry", extra={"delivery": delivery.id, "attempt": attempts, "error": reason}
+        )
+        delay = retry_delay(attempts, initial=self.retry.initial, maximum=self.retry.maximum)
+        return Outcome(delivery, retry_at=self.clock() + delay, error=reason)
+
+    async def _email(self, delivery: Delivery, bounced: set[str]) -> Outcome:
+        # a verification code was asked for at that address just now: tried even if it bounced before
+        if email_key(delivery.target) in bounced and delivery.kind != NoticeKind.EMAIL_VERIFICATION.value:
+            return Outcome(delivery, failed=True, error="the address bounced earlier")
+        email = OutgoingEmail(
+            delivery_id=delivery.id,
+            to_address=delivery.target,
+            to_name=delivery.recipient_name,
+            language=delivery.language.value,
+            subject=delivery.subject,
+            text=delivery.text,
+            html=delivery.html,
+        )
+        try:
+            await self.mailer.send(email)
+        except EmailRejected as error:
+            if error.bounced:
+                await self.projections.record_bounce(delivery.target, str(error), self.clock())
+            return Outcome(delivery, failed=True, error=f"rejected: {error}")
+        return Outcome(delivery, sent=True)
+
+    async def _push(self, delivery: Delivery, device: Subscription | None) -> Outcome:
+        if self.pusher is None:
+            return Outcome(delivery, failed=True, error="Web Push is not configured")
+        if device is None or device.expired_at is not None:
+            return Outcome(delivery, failed=True, error="the push subscription was removed or has expired")
+        payload = {
+            "id": delivery.notice_id,
+            "kind": delivery.kind,
+            "lang": delivery.language.value,
+            "title": delivery.subject,
+            "body": delivery.summary,
+        }
+        try:
+            await self.pusher.send(PushTarget(device.endpoint, device.p256dh, device.auth), payload)
+        except PushGone as error:
+            await self.subscriptions.mark_expired(device.id, str(error), self.clock())
+            return Outcome(delivery, failed=True, error=f"subscription gone: {error}")
+        except PushRejected as error:
+            return Outcome(delivery, failed=True, error=f"rejected: {error}")
+        return Outcome(delivery, sent=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until ``stop``; database failures are retried with backoff (deliveries stay in MongoDB)."""
+        watcher = asyncio.create_task(
+            wake_on_inserts(self.deliveries.collection, self._wakeup, stop, retry_seconds=self.poll_seconds)
+        )
+        backoff = 0.2
+        try:
+            while not stop.is_set():
+                self._wakeup.clear()
+                try:
+                    claimed = await self.run_once()
+                    backoff = 0.2
+                    if claimed >= self.batch_size:
+                        continue  # more are due
+                    if claimed:
+                        # Busy: let a few more deliveries gather so the next batch is worth its database round
+                        # trips. An idle sender acts at once on the first one (no added latency).
+                        await wait(stop, self.gather_seconds)
+                        continue
+                    next_due = await self.deliveries.next_due()
+                except Exception as error:
+                    log.warning("delivery sender failed, retrying", extra={"error": repr(error)})
+                    await wait(stop, backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                sleep = self.poll_seconds
+                if next_due is not None:
+                    sleep = min(sleep, (next_due - self.clock()).total_seconds())
+                await wait(stop, sleep, self._wakeup)
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
