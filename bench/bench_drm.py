@@ -26,8 +26,9 @@ from lcp_provider import ensure_lcp_files  # noqa: E402
 from drm.adapters.packages import protect_epub  # noqa: E402
 from drm.domain import lcp  # noqa: E402
 from sachso.kit.auth import TokenIssuer, TokenVerifier  # noqa: E402
+from tests.corpus import CORPUS as SHARED_CORPUS  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "epub"
+CORPUS = SHARED_CORPUS / "epub"
 
 
 def licences_per_second(folder: Path, seconds: float = 3.0) -> float:

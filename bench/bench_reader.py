@@ -33,9 +33,9 @@ from stack import LocalStack  # noqa: E402
 from reader.domain.packaging import Limits  # noqa: E402
 from reader.service_layer.ingest import describe  # noqa: E402
 from sachso.kit.auth import Role, TokenIssuer  # noqa: E402
+from tests.corpus import CORPUS  # noqa: E402
 from tests.integration.conftest import readium_streamer  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus"
 BOOKS = sorted((CORPUS / "epub").glob("*.epub"))
 AUTOCANNON = ROOT / "tools" / "readium" / "node_modules" / ".bin" / "autocannon"
 HOT = "moby-dick.epub"

@@ -33,11 +33,10 @@ from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS, READER_EVENTS
+from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import wait_until
 
 pytestmark = pytest.mark.integration
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from lxml import etree
 from drm.domain import lcp
 from drm.service_layer.keys import ContentKeys, MasterKey
 from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
-from tests.integration.drm.conftest import CORPUS, DrmUnderTest
+from tests.corpus import CORPUS
+from tests.integration.drm.conftest import DrmUnderTest
 
 pytestmark = pytest.mark.integration
 ENC = "{http://www.w3.org/2001/04/xmlenc#}"

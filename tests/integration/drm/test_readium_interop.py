@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from drm.adapters.packages import with_license
+from tests.corpus import CORPUS
 from tests.integration.conftest import readium_streamer
-from tests.integration.drm.conftest import CORPUS, DrmUnderTest
+from tests.integration.drm.conftest import DrmUnderTest
 from tests.integration.drm.test_licences import lend, publish
 
 pytestmark = pytest.mark.integration

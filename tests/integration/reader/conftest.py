@@ -34,7 +34,6 @@ from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import S3Settings
 
 Document = dict[str, Any]
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
 
 
 class TestS3Settings(S3Settings):

@@ -14,7 +14,8 @@ import pytest
 from reader.errors import UnreadableFile, UnsafeFile, UnsupportedFormat
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.events.v1 import reader_events_pb2
-from tests.integration.reader.conftest import CORPUS, ReaderUnderTest
+from tests.corpus import CORPUS
+from tests.integration.reader.conftest import ReaderUnderTest
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 
 from reader.adapters.epub import read_epub
 from reader.domain.manifest import epub_manifest
+from tests.corpus import CORPUS
 from tests.integration.conftest import readium_streamer
-from tests.integration.reader.conftest import CORPUS
 
 pytestmark = pytest.mark.integration
 BOOKS = sorted((CORPUS / "epub").glob("*.epub"))

@@ -12,8 +12,9 @@ from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.events.v1 import lending_events_pb2
 from sachso.kit.events import ReceivedEvent
+from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import wait_until
-from tests.integration.reader.conftest import CORPUS, ReaderUnderTest
+from tests.integration.reader.conftest import ReaderUnderTest
 
 pytestmark = pytest.mark.integration
 

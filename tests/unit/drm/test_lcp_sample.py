@@ -7,14 +7,14 @@ import hashlib
 import json
 import zipfile
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drm.domain import lcp
+from tests.corpus import CORPUS
 
-LCP = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "lcp"
+LCP = CORPUS / "lcp"
 ENC = "{http://www.w3.org/2001/04/xmlenc#}"
 
 

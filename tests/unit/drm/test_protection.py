@@ -12,8 +12,8 @@ from lxml import etree
 
 from drm.adapters.packages import ENCRYPTION_PATH, protect_epub, protect_pdf, with_license
 from drm.domain import lcp
+from tests.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
 BOOKS = sorted((CORPUS / "epub").glob("*.epub"))
 ENC = "{http://www.w3.org/2001/04/xmlenc#}"
 
