@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv system readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
+.PHONY: help venv system web test-e2e readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,15 +56,30 @@ $(READIUM_TOOLS): tools/readium/package-lock.json | system
 
 readium-tools: $(READIUM_TOOLS) ## Readium's own JS implementations (cross-checks, benchmark peer), from the lock file
 
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB := web/dist/index.html
+
+$(WEB_DEPS): web/package-lock.json | system
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB): $(WEB_DEPS) $(shell find web/src web/public web/index.html web/vite.config.ts -type f 2>/dev/null)
+	cd web && npm run build --silent
+
+web: $(WEB) ## build the web reading app (static files in web/dist)
+
+test-e2e: venv system $(WEB) ## the reader and librarian journeys in headless Chromium
+	$(PYTEST) tests/e2e -q
+
 test-integration: venv system $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
 k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint
 	scripts/k8s.sh check
 
-test: lint test-unit test-integration k8s-check ## everything CI checks
+test: lint test-unit test-integration test-e2e k8s-check ## everything CI checks
 
-up: venv system ## start the local servers and all four services; prints where to open them
+up: venv system $(WEB) ## start the local servers and all four services; prints where to open them
 	$(PY) deploy/local/local_platform.py up
 
 down: ## stop everything `make up` started

@@ -239,6 +239,44 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def start_web(state_dir: Path) -> str:
+    """Serve the built web app (web/dist) and proxy the APIs from one origin; returns its URL."""
+    port = free_port()
+    log = (state_dir / "web.log").open("ab")
+    process = subprocess.Popen(
+        [
+            "node",
+            str(ROOT / "web" / "scripts" / "serve.mjs"),
+            "--services",
+            str(state_dir / "services.json"),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    (state_dir / "web.pid").write_text(str(process.pid), encoding="utf-8")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=1).close()
+            return url
+        time.sleep(0.2)
+    raise RuntimeError(f"the web app did not start; see {state_dir / 'web.log'}")
+
+
+def stop_web(state_dir: Path) -> None:
+    pid_file = state_dir / "web.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGTERM)
+        pid_file.unlink()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status"))
@@ -247,6 +285,7 @@ def main() -> int:
     stack = LocalStack(args.state_dir / "stack")
     platform = Platform(args.state_dir / "platform", {})
     if args.command == "down":
+        stop_web(args.state_dir / "platform")
         platform.stop()
         stack.stop()
         print("Sách Số stopped.")
@@ -255,11 +294,17 @@ def main() -> int:
         print("servers:", stack.status())
         print("services:", platform.status())
         return 0
+    stop_web(args.state_dir / "platform")
     platform.stop()
     stack.start()
     platform = Platform(args.state_dir / "platform", read_env_file(args.state_dir / "stack" / "stack.env"))
     endpoints = platform.start()
-    print("\nSách Số is up. Open:")
+    from seed import seed  # here: seed imports this module
+
+    print(seed(platform).summary())
+    web = start_web(platform.state_dir)
+    print(f"\nSách Số is up. Open the reading app: {web}")
+    print("APIs:")
     for name, endpoint in endpoints.items():
         print(f"  {name:8} HTTP {endpoint.http_url}/docs   gRPC {endpoint.grpc_target}")
     maildir = read_env_file(args.state_dir / "stack" / "stack.env").get("SACHSO_SMTP_MAILDIR")

@@ -1,0 +1,366 @@
+"""Seed a running local platform with a living library: the network, staff, a publisher, real books, licences
+and patrons, through the same paths the people who run a library use.
+
+``make up`` calls :func:`seed` after the services are ready; ``python deploy/local/seed.py`` seeds a platform
+started before. Everything is idempotent: a second run finds what the first made and changes nothing.
+
+- the provincial library and its first administrator are bootstrapped as ``python -m lending.manage`` does
+  (nobody can sign in before they exist); everything else goes through the HTTP APIs;
+- books from ``../shared/corpus`` go through the reader's ingest API with a publisher token, and the seed waits
+  until lending's catalogue lists them (reader → Kafka → lending);
+- patrons apply remotely, verify their email with the code lending queued for notify (read from lending's
+  outbox, where the email is produced), and are approved by the administrator.
+
+These credentials are for this machine only: the local platform is never exposed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(HERE))
+
+from local_platform import Platform, read_env_file  # noqa: E402
+
+Document = dict[str, Any]
+
+PROVINCE = "daklak"
+PROVINCE_ADMIN = ("admin", "sachso-admin-local")
+
+
+@dataclass(frozen=True)
+class LibrarySeed:
+    id: str
+    name: str
+    kind: str
+    code: str
+    parent_id: str | None = None
+
+
+LIBRARIES = (
+    LibrarySeed(PROVINCE, "Thư viện tỉnh Đắk Lắk", "province", "DL"),
+    LibrarySeed("buon-ma-thuot", "Thư viện thành phố Buôn Ma Thuột", "district", "BMT", PROVINCE),
+    LibrarySeed("krong-pac", "Thư viện huyện Krông Pắc", "district", "KP", PROVINCE),
+    LibrarySeed("thpt-chu-van-an", "Thư viện trường THPT Chu Văn An", "school", "CVA", "buon-ma-thuot"),
+)
+
+
+@dataclass(frozen=True)
+class StaffSeed:
+    username: str
+    password: str
+    role: str
+    library_id: str
+
+
+STAFF = (
+    StaffSeed("thuthu.daklak", "thuthu-daklak-local", "librarian", PROVINCE),
+    StaffSeed("thuthu.bmt", "thuthu-bmt-local-1", "librarian", "buon-ma-thuot"),
+    StaffSeed("quanly.krongpac", "quanly-krongpac-local", "library-admin", "krong-pac"),
+)
+
+PUBLISHER = ("nxb-tre", "NXB Trẻ", "nxb-tre-local-ingest-secret-0001")
+
+
+@dataclass(frozen=True)
+class BookSeed:
+    file: str
+    licence: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _months(count: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=30 * count)).isoformat()
+
+
+BOOKS = (
+    # One copy: the second reader waits in the hold queue.
+    BookSeed(
+        "epub/debian-installation-guide-vi.epub3.epub",
+        {"owner_library_id": PROVINCE, "model": "one-copy-one-user", "concurrency": 1},
+        {"subjects": ["Tin học", "Hướng dẫn"]},
+    ),
+    BookSeed(
+        "epub/childrens-literature.epub",
+        {"owner_library_id": PROVINCE, "model": "simultaneous-use", "concurrency": None},
+        {"subjects": ["Văn học thiếu nhi"]},
+    ),
+    BookSeed("epub/trees.epub", {"owner_library_id": PROVINCE, "model": "metered", "concurrency": 2, "checkouts": 26}),
+    BookSeed(
+        "epub/readium-alice3.epub",
+        {"owner_library_id": "buon-ma-thuot", "model": "time-limited", "concurrency": 3, "expires_at": _months(24)},
+    ),
+    BookSeed(
+        "epub/kusamakura-japanese-vertical-writing.epub",
+        {"owner_library_id": PROVINCE, "model": "odl", "concurrency": 2, "checkouts": 10, "expires_at": _months(12)},
+    ),
+    BookSeed(
+        "epub/regime-anticancer-arabic.epub",
+        {"owner_library_id": "krong-pac", "model": "one-copy-one-user", "concurrency": 2, "sharing": "own"},
+    ),
+    BookSeed(
+        "pdf/debian-project-history.en.pdf",
+        {"owner_library_id": PROVINCE, "model": "simultaneous-use", "concurrency": None},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PatronSeed:
+    display_name: str
+    email: str
+    pin: str
+    library_id: str
+    language: str = "vi"
+
+
+PATRONS = (
+    PatronSeed("Nguyễn Thị Ánh", "anh.nguyen@example.vn", "1234", PROVINCE),
+    PatronSeed("Trần Văn Bình", "binh.tran@example.vn", "2345", "buon-ma-thuot"),
+    PatronSeed("H'Linh Niê", "hlinh.nie@example.vn", "3456", "thpt-chu-van-an"),
+    PatronSeed("Lê Minh Châu", "chau.le@example.vn", "4567", "krong-pac", "en"),
+)
+
+
+@dataclass
+class Seeded:
+    """What the seed made (or found): enough to sign in as anyone."""
+
+    staff: list[tuple[str, str, str, str]] = field(default_factory=list)  # username, password, role, library
+    publisher: tuple[str, str] = ("", "")
+    titles: dict[str, str] = field(default_factory=dict)  # corpus file -> lending title id
+    patrons: list[tuple[str, str, str, str]] = field(default_factory=list)  # name, card number, PIN, library
+
+    def summary(self) -> str:
+        lines = ["Seed data (local only):", "  staff (username / password / role / library):"]
+        lines += [f"    {u} / {p} / {r} / {lib}" for u, p, r, lib in self.staff]
+        lines.append(f"  publisher: {self.publisher[0]} / secret {self.publisher[1]}")
+        lines.append("  patrons (card number / PIN / library / name):")
+        lines += [f"    {card} / {pin} / {lib} / {name}" for name, card, pin, lib in self.patrons]
+        lines.append(f"  {len(self.titles)} books in the catalogue, with licences")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "staff": [dict(zip(("username", "password", "role", "library_id"), s, strict=True)) for s in self.staff],
+            "publisher": {"id": self.publisher[0], "secret": self.publisher[1]},
+            "titles": self.titles,
+            "patrons": [
+                dict(zip(("display_name", "card_number", "pin", "library_id"), p, strict=True)) for p in self.patrons
+            ],
+        }
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def _check(response: httpx.Response, *ok: int) -> Any:
+    if response.status_code not in (ok or (200, 201)):
+        request = response.request
+        raise SeedError(f"{request.method} {request.url.path}: {response.status_code} {response.text}")
+    return response.json() if response.content else None
+
+
+class Seeder:
+    def __init__(self, platform: Platform) -> None:
+        endpoints = platform.endpoints()
+        self.lending_url = endpoints["lending"].http_url
+        self.reader_url = endpoints["reader"].http_url
+        self.platform = platform
+        self.mongo: AsyncMongoClient[Document] = AsyncMongoClient(
+            platform.stack_env["SACHSO_MONGO_URI"], retryWrites=False, tz_aware=True
+        )
+        self.lending_db = self.mongo[f"{platform.namespace}_lending"]
+        self.result = Seeded()
+
+    async def run(self) -> Seeded:
+        try:
+            async with (
+                httpx.AsyncClient(base_url=self.lending_url, timeout=60) as lending,
+                httpx.AsyncClient(base_url=self.reader_url, timeout=120) as reader,
+            ):
+                await self.bootstrap()
+                admin = await self.staff_token(lending, *PROVINCE_ADMIN)
+                await self.network(lending, admin)
+                await self.staff(lending, admin)
+                await self.publisher(lending, admin)
+                publications = await self.ingest(lending, reader)
+                await self.catalogue(lending, publications)
+                await self.licences(lending, admin)
+                await self.patrons(lending, admin)
+        finally:
+            await self.mongo.close()
+        return self.result
+
+    async def bootstrap(self) -> None:
+        """The provincial library and its administrator, as ``python -m lending.manage`` makes them."""
+        from lending.adapters.store import LendingStore
+        from lending.domain.network import Library, LibraryKind
+        from lending.domain.policy import LendingPolicy
+        from lending.service_layer.cards import Secrets
+        from lending.service_layer.staff import Accounts
+        from sachso.kit.auth import Role, TokenIssuer
+
+        store = LendingStore(self.lending_db)
+        province = LIBRARIES[0]
+        if province.id not in await store.network():
+            library = Library(province.id, province.name, LibraryKind(province.kind), None, False)
+            await store.add_library(library, province.code, LendingPolicy())
+        if await store.staff.find_one({"username": PROVINCE_ADMIN[0]}) is None:
+            accounts = Accounts(store, TokenIssuer.generate("seed"), Secrets())
+            await accounts.create_staff(
+                username=PROVINCE_ADMIN[0], password=PROVINCE_ADMIN[1], role=Role.PROVINCE_ADMIN, library_id=PROVINCE
+            )
+        self.result.staff.append((*PROVINCE_ADMIN, "province-admin", PROVINCE))
+
+    async def staff_token(self, lending: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
+        body = _check(await lending.post("/v1/auth/staff-token", json={"username": username, "password": password}))
+        return {"Authorization": f"Bearer {body['access_token']}"}
+
+    async def network(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        known = {library["id"] for library in _check(await lending.get("/v1/libraries"))}
+        for library in LIBRARIES:
+            if library.id in known:
+                continue
+            body = {"id": library.id, "name": library.name, "kind": library.kind, "code": library.code}
+            _check(await lending.post("/v1/libraries", json=body | {"parent_id": library.parent_id}, headers=admin))
+
+    async def staff(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        for member in STAFF:
+            body = {"username": member.username, "password": member.password, "role": member.role}
+            response = await lending.post("/v1/staff", json=body | {"library_id": member.library_id}, headers=admin)
+            _check(response, 201, 409)
+            self.result.staff.append((member.username, member.password, member.role, member.library_id))
+
+    async def publisher(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        publisher_id, name, secret = PUBLISHER
+        body = {"id": publisher_id, "name": name, "secret": secret}
+        _check(await lending.post("/v1/publishers", json=body, headers=admin), 201, 409)
+        self.result.publisher = (publisher_id, secret)
+
+    async def ingest(self, lending: httpx.AsyncClient, reader: httpx.AsyncClient) -> dict[str, str]:
+        """Each book through the ingest API; the same book again is recognised, not duplicated."""
+        publisher_id, _, secret = PUBLISHER
+        token = _check(
+            await lending.post("/v1/auth/publisher-token", json={"publisher_id": publisher_id, "secret": secret})
+        )["access_token"]
+        publications = {}
+        for book in BOOKS:
+            path = CORPUS / book.file
+            with path.open("rb") as file:
+                response = await reader.post(
+                    "/v1/publications",
+                    files={"file": (path.name, file, "application/octet-stream")},
+                    data={"metadata": json.dumps(book.metadata, ensure_ascii=False)},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            publications[book.file] = _check(response, 200, 201)["id"]
+        return publications
+
+    async def catalogue(self, lending: httpx.AsyncClient, publications: dict[str, str], within: float = 90) -> None:
+        """Wait until lending has heard of every ingested book (reader → Kafka → lending)."""
+        deadline = time.monotonic() + within
+        while True:
+            found: dict[str, str] = {}
+            page = 1
+            while True:
+                body = _check(await lending.get("/v1/titles", params={"size": 100, "page": page}))
+                found |= {item["publication_id"]: item["id"] for item in body["items"] if item["publication_id"]}
+                if page * 100 >= body["total"]:
+                    break
+                page += 1
+            missing = [file for file, publication in publications.items() if publication not in found]
+            if not missing:
+                self.result.titles = {file: found[publication] for file, publication in publications.items()}
+                return
+            if time.monotonic() > deadline:
+                raise SeedError(f"not in lending's catalogue after {within:.0f} s: {', '.join(missing)}")
+            await asyncio.sleep(0.5)
+
+    async def licences(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        for book in BOOKS:
+            title_id = self.result.titles[book.file]
+            if await self.lending_db["licenses"].count_documents({"title_id": title_id}) > 0:
+                continue
+            _check(await lending.post(f"/v1/titles/{title_id}/licenses", json=book.licence, headers=admin))
+
+    async def verification_code(self, patron_id: str, within: float = 10) -> str:
+        """The code lending queued for the verification email (notify sends it; the outbox has it first)."""
+        from sachso.events.v1 import lending_events_pb2
+
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            cursor = self.lending_db["outbox"].find({"type": "sachso.events.v1.EmailVerificationRequested"})
+            async for document in cursor.sort("_id", -1):
+                event = lending_events_pb2.EmailVerificationRequested()
+                event.ParseFromString(bytes(document["data"]))
+                if event.patron_id == patron_id:
+                    return event.code
+            await asyncio.sleep(0.2)
+        raise SeedError(f"no verification code for {patron_id}")
+
+    async def patrons(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
+        for patron in PATRONS:
+            existing = await self.lending_db["patrons"].find_one(
+                {"email_key": f"{patron.library_id}:{patron.email}", "card_number": {"$ne": None}}
+            )
+            if existing is None:
+                application = _check(
+                    await lending.post(
+                        "/v1/card-applications",
+                        json={
+                            "library_id": patron.library_id,
+                            "display_name": patron.display_name,
+                            "email": patron.email,
+                            "pin": patron.pin,
+                            "preferred_language": patron.language,
+                        },
+                    )
+                )
+                patron_id = application["application_id"]
+                code = await self.verification_code(patron_id)
+                _check(await lending.post(f"/v1/card-applications/{patron_id}/verify", json={"code": code}))
+                approve = f"/v1/libraries/{patron.library_id}/card-applications/{patron_id}/approve"
+                card_number = _check(await lending.post(approve, headers=admin))["card_number"]
+            else:
+                card_number = existing["card_number"]
+            self.result.patrons.append((patron.display_name, card_number, patron.pin, patron.library_id))
+
+
+def seed(platform: Platform) -> Seeded:
+    """Seed ``platform`` (already started) and say what to sign in with."""
+    return asyncio.run(Seeder(platform).run())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    parser.add_argument("--namespace", default="sachso")
+    parser.add_argument("--json", type=Path, help="also write the credentials to this file")
+    args = parser.parse_args()
+    stack_env = read_env_file(args.state_dir / "stack" / "stack.env")
+    platform = Platform(args.state_dir / "platform", stack_env, namespace=args.namespace)
+    seeded = seed(platform)
+    print(seeded.summary())
+    if args.json:
+        args.json.write_text(json.dumps(seeded.as_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

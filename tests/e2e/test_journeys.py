@@ -1,0 +1,101 @@
+"""The journeys of issue 7 in a real browser: what a reader and a librarian do, end to end, on a phone screen."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from sachso.events.v1 import lending_events_pb2
+from tests.e2e.conftest import WebApp, run_scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+DEBIAN_GUIDE = "Sổ tay Cài đặt Debian GNU/Linux"
+
+
+def verification_code(app: WebApp, application_id: str) -> str:
+    """The code lending queued for the verification email (as the applicant would read it in her mail)."""
+
+    async def find() -> str:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            app.platform.stack_env["SACHSO_MONGO_URI"], retryWrites=False
+        )
+        try:
+            outbox = client[f"{app.platform.namespace}_lending"]["outbox"]
+            for _ in range(50):
+                async for document in outbox.find({"type": "sachso.events.v1.EmailVerificationRequested"}):
+                    event = lending_events_pb2.EmailVerificationRequested()
+                    event.ParseFromString(bytes(document["data"]))
+                    if event.patron_id == application_id:
+                        return event.code
+                await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+        raise AssertionError(f"no verification code for {application_id}")
+
+    return asyncio.run(find())
+
+
+def patron(app: WebApp, library: str) -> dict[str, str]:
+    name, card, pin, _ = next(p for p in app.seeded.patrons if p[3] == library)
+    return {"name": name, "card": card, "pin": pin}
+
+
+def staff(app: WebApp, username: str) -> dict[str, str]:
+    found = next(s for s in app.seeded.staff if s[0] == username)
+    return {"username": found[0], "password": found[1]}
+
+
+def test_1_register_remotely_librarian_approves_sign_in(web_app: WebApp) -> None:
+    result = run_scenario(
+        "register",
+        {
+            "base": web_app.base,
+            "library": "buon-ma-thuot",
+            "name": "Phạm Thị Dung",
+            "email": f"dung.{uuid.uuid4().hex[:6]}@example.vn",
+            "pin": "5678",
+            "librarian": staff(web_app, "thuthu.bmt"),
+        },
+        answer={"verification_code": lambda application_id: verification_code(web_app, application_id)},
+    )
+    assert result["card"].startswith("BMT-")
+
+
+def test_2_search_without_diacritics_borrow_read_and_resume_elsewhere(web_app: WebApp) -> None:
+    reader = patron(web_app, "daklak")
+    result = run_scenario(
+        "read", {"base": web_app.base, "query": "so tay cai dat debian", "title": DEBIAN_GUIDE, **reader}
+    )
+    opened, turned, restored = result["opened"], result["turned"], result["restored"]
+    assert int(turned["position"]) > int(opened["position"]), result
+    assert (restored["href"], restored["position"]) == (turned["href"], turned["position"]), result
+
+
+def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> None:
+    result = run_scenario(
+        "hold",
+        {
+            "base": web_app.base,
+            "query": "so tay cai dat",
+            "title": DEBIAN_GUIDE,
+            "first": patron(web_app, "daklak"),
+            "second": patron(web_app, "buon-ma-thuot"),
+        },
+    )
+    assert result["holdReadyAfterMs"] < 15_000, result
+    assert any("hold" in (message["kind"] or "") for message in result["inbox"]), result
+
+
+def test_5_librarian_report_shows_the_loans(web_app: WebApp) -> None:
+    result = run_scenario("report", {"base": web_app.base, "admin": staff(web_app, "admin")})
+    assert sum(int(row[2]) for row in result["rows"]) >= 1, result
+    with Path(result["csv"]).open(encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    assert len(rows) >= 2, rows

@@ -1,0 +1,192 @@
+// Reading a loan in the browser with Readium's navigator, from the reader service's Web Publication Manifest.
+// DRM hands out a short-lived streaming token for the loan; the manifest and every resource are fetched under
+// /v1/read/{token}/ (relative links keep the token). The position is saved to the reader service as the page
+// turns, and restored on any device.
+
+import { EpubNavigator, EpubPreferences, type EpubNavigatorListeners } from "@readium/navigator";
+import { HttpFetcher, type Link, Locator, Manifest, Publication } from "@readium/shared";
+import { api, ApiError, baseUrl, type Loan, type StreamingToken, title } from "./api";
+import { announce, h } from "./dom";
+import { currentLanguage, t } from "./i18n";
+import { problem, type Render } from "./patron";
+
+const THEMES = {
+  light: { backgroundColor: "#FFFFFF", textColor: "#121212" },
+  sepia: { backgroundColor: "#FAF4E8", textColor: "#121212" },
+  dark: { backgroundColor: "#000000", textColor: "#FEFEFE" },
+} as const;
+type Theme = keyof typeof THEMES;
+
+interface ReadingPrefs {
+  fontSize: number;
+  theme: Theme;
+}
+
+function readingPrefs(): ReadingPrefs {
+  const saved = JSON.parse(localStorage.getItem("sachso.reading") ?? "{}") as Partial<ReadingPrefs>;
+  return { fontSize: saved.fontSize ?? 1, theme: saved.theme && saved.theme in THEMES ? saved.theme : "light" };
+}
+
+function deviceId(): string {
+  let id = localStorage.getItem("sachso.device");
+  if (!id) {
+    id = crypto.randomUUID();
+    localStorage.setItem("sachso.device", id);
+  }
+  return id;
+}
+
+let active: EpubNavigator | null = null;
+
+/** Ends the reading session when the reader leaves the page. */
+export async function closeReader(): Promise<void> {
+  const navigator = active;
+  active = null;
+  if (navigator) await navigator.destroy();
+}
+
+async function streamingToken(loanId: string): Promise<StreamingToken> {
+  // DRM learns of a new loan through an event: give it a moment right after borrowing.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api<StreamingToken>("drm", `/v1/loans/${loanId}/streaming-token`, { auth: "patron", method: "POST" });
+    } catch (error) {
+      if (!(error instanceof ApiError) || ![404, 409].includes(error.status) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+async function savedPosition(publicationId: string): Promise<Locator | undefined> {
+  try {
+    const saved = await api<{ locator: unknown }>("reader", `/v1/reading/positions/${publicationId}`, { auth: "patron" });
+    return Locator.deserialize(saved.locator);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+export const readPage: Render = async (main, [loanId]) => {
+  const loans = await api<Loan[]>("lending", "/v1/loans", { auth: "patron" });
+  const loan = loans.find((candidate) => candidate.id === loanId);
+  if (!loan) throw new ApiError(404, t("notFound"));
+  const book = await title(loan.title_id);
+  const token = await streamingToken(loan.id);
+  // The manifest URL names the reader service as the world sees it; this app reaches it through its own base.
+  const manifestPath = new URL(token.manifest_url).pathname;
+  const base = baseUrl("reader") + manifestPath.replace(/manifest\.json$/, "");
+  const manifestJson: unknown = await (await fetch(`${base}manifest.json`)).json();
+  const manifest = Manifest.deserialize(manifestJson);
+  if (!manifest) throw new Error("manifest");
+  manifest.setSelfLink(`${base}manifest.json`);
+  const publication = new Publication({ manifest, fetcher: new HttpFetcher(undefined, base) });
+  const positionsJson = (await (await fetch(`${base}~readium/positions`)).json()) as { positions?: unknown[] };
+  const positions = (positionsJson.positions ?? []).map((item) => Locator.deserialize(item)).filter((item): item is Locator => !!item);
+  const initial = await savedPosition(token.publication_id);
+
+  const prefs = readingPrefs();
+  const progress = h("p", { class: "progress", id: "reading-progress", "aria-live": "polite" });
+  const container = h("div", { id: "reading-container", "data-publication": token.publication_id, tabindex: -1 });
+  const toc = h("select", { id: "toc", "aria-label": t("contents") }, h("option", { value: "" }, t("contents"))) as HTMLSelectElement;
+  const tocLinks: Link[] = [];
+  const flatten = (links: Link[] | undefined, depth: number): void => {
+    for (const link of links ?? []) {
+      tocLinks.push(link);
+      toc.append(h("option", { value: String(tocLinks.length - 1) }, `${"— ".repeat(depth)}${link.title ?? link.href}`));
+      flatten(link.children?.items, depth + 1);
+    }
+  };
+  flatten(manifest.toc?.items, 0);
+  const theme = h("select", { id: "theme", "aria-label": t("theme") }, ...(["light", "sepia", "dark"] as Theme[]).map((name) => h("option", { value: name, selected: name === prefs.theme }, t(name === "light" ? "themeLight" : name === "sepia" ? "themeSepia" : "themeDark")))) as HTMLSelectElement;
+  const smaller = h("button", { type: "button", class: "secondary", "aria-label": t("smaller") }, "A−");
+  const larger = h("button", { type: "button", class: "secondary", "aria-label": t("larger") }, "A+");
+  const previous = h("button", { type: "button", id: "page-previous" }, `‹ ${t("previous")}`);
+  const next = h("button", { type: "button", id: "page-next" }, `${t("next")} ›`);
+  main.append(
+    h(
+      "div",
+      { class: "reader" },
+      h("div", { class: "toolbar" }, h("h1", { id: "page-title", tabindex: -1, class: "visually-compact", lang: book.language || undefined }, book.title), h("a", { href: "#/loans" }, t("backToLoans")), toc, smaller, larger, theme),
+      container,
+      h("div", { class: "pager" }, previous, progress, next),
+    ),
+  );
+
+  let saveTimer: number | undefined;
+  const save = (locator: Locator): void => {
+    window.clearTimeout(saveTimer);
+    saveTimer = window.setTimeout(async () => {
+      try {
+        await api("reader", `/v1/reading/positions/${token.publication_id}`, {
+          auth: "patron",
+          method: "PUT",
+          body: { locator: locator.serialize(), device_id: deviceId(), device_name: navigator.userAgent.slice(0, 200), modified: new Date().toISOString() },
+        });
+        container.dataset.saved = JSON.stringify(locator.serialize());
+      } catch (error) {
+        problem(error);
+      }
+    }, 400);
+  };
+  const listeners: EpubNavigatorListeners = {
+    frameLoaded: () => undefined,
+    positionChanged: (locator) => {
+      const position = locator.locations?.position;
+      const total = positions.length;
+      progress.textContent = [locator.title, position && total ? `${position}/${total}` : ""].filter(Boolean).join(" · ");
+      container.dataset.href = locator.href;
+      container.dataset.position = String(position ?? "");
+      container.dataset.progression = String(locator.locations?.progression ?? "");
+      save(locator);
+    },
+    tap: () => false,
+    click: () => false,
+    zoom: () => undefined,
+    miscPointer: () => undefined,
+    scroll: () => undefined,
+    customEvent: () => undefined,
+    handleLocator: () => false,
+    textSelected: () => undefined,
+    contentProtection: () => undefined,
+    contextMenu: () => undefined,
+    peripheral: () => undefined,
+  };
+  await closeReader();
+  const reader = new EpubNavigator(container, publication, listeners, positions, initial, {
+    preferences: { fontSize: prefs.fontSize, ...THEMES[prefs.theme] },
+    defaults: {},
+  });
+  active = reader;
+  await reader.load();
+  container.dataset.ready = "true";
+  if (initial) announce(t("positionRestored"));
+
+  const apply = async (): Promise<void> => {
+    localStorage.setItem("sachso.reading", JSON.stringify(prefs));
+    await reader.submitPreferences(new EpubPreferences({ fontSize: prefs.fontSize, ...THEMES[prefs.theme] }));
+  };
+  smaller.addEventListener("click", () => {
+    prefs.fontSize = Math.max(0.7, Math.round((prefs.fontSize - 0.1) * 10) / 10);
+    void apply();
+  });
+  larger.addEventListener("click", () => {
+    prefs.fontSize = Math.min(2.5, Math.round((prefs.fontSize + 0.1) * 10) / 10);
+    void apply();
+  });
+  theme.addEventListener("change", () => {
+    prefs.theme = theme.value as Theme;
+    void apply();
+  });
+  toc.addEventListener("change", () => {
+    const link = tocLinks[Number(toc.value)];
+    if (link) reader.goLink(link, false, () => undefined);
+  });
+  previous.addEventListener("click", () => reader.goBackward(false, () => undefined));
+  next.addEventListener("click", () => reader.goForward(false, () => undefined));
+  container.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight") reader.goRight(false, () => undefined);
+    if (event.key === "ArrowLeft") reader.goLeft(false, () => undefined);
+  });
+  document.documentElement.lang = currentLanguage();
+};
