@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import email.header
+import mailbox
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,20 @@ def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> 
     )
     assert result["holdReadyAfterMs"] < 15_000, result
     assert any("hold" in (message["kind"] or "") for message in result["inbox"]), result
+    assert hold_ready_email(web_app, "binh.tran@example.vn", within=30).startswith("Sách bạn chờ đã sẵn sàng")
+
+
+def hold_ready_email(app: WebApp, address: str, *, within: float) -> str:
+    """The subject of the hold-ready email the SMTP server accepted for ``address`` (the local maildir)."""
+    maildir = mailbox.Maildir(app.platform.stack_env["SACHSO_SMTP_MAILDIR"], create=False)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for message in maildir:
+            subject = str(email.header.make_header(email.header.decode_header(message["Subject"] or "")))
+            if address in (message["To"] or "") and subject.startswith("Sách bạn chờ"):
+                return subject
+        time.sleep(0.5)
+    raise AssertionError(f"no hold-ready email for {address} within {within} s")
 
 
 def test_5_librarian_report_shows_the_loans(web_app: WebApp) -> None:
