@@ -79,6 +79,25 @@ function readerState(page) {
 }
 
 const scenarios = {
+  /** 4. A loan reaches its due time: the open book cannot be opened again, the app says why. */
+  async expire() {
+    const page = await newPage();
+    await signIn(page, settings.card, settings.pin);
+    await page.goto(`${base}/#/read/${settings.loan}`);
+    try {
+      await page.locator("#reading-container[data-ready=true]").waitFor({ timeout: 45_000 });
+    } finally {
+      await shot(page, "11-reading-before-due");
+    }
+    await ask("wait_until_expired", settings.loan);
+    await page.goto(`${base}/#/loans`);
+    await page.goto(`${base}/#/read/${settings.loan}`);
+    const stopped = await page.locator("#status.error").textContent({ timeout: TIMEOUT });
+    await shot(page, "12-reading-after-due");
+    const ready = await page.locator("#reading-container[data-ready=true]").count();
+    return { stopped, ready };
+  },
+
   /** 1. Register remotely → the librarian approves → sign in. */
   async register() {
     const page = await newPage();

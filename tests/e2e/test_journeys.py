@@ -8,12 +8,16 @@ import email.header
 import mailbox
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from lending.adapters.store import LendingStore
+from lending.domain.policy import LendingPolicy
 from sachso.events.v1 import lending_events_pb2
 from tests.e2e.conftest import WebApp, run_scenario
 
@@ -108,6 +112,76 @@ def hold_ready_email(app: WebApp, address: str, *, within: float) -> str:
                 return subject
         time.sleep(0.5)
     raise AssertionError(f"no hold-ready email for {address} within {within} s")
+
+
+def test_4_a_loan_reaching_its_due_time_stops_reading(web_app: WebApp) -> None:
+    """The test policy lends for a minute: the loan expires by itself, reading stops, the licence is expired."""
+    reader = patron(web_app, "krong-pac")
+    endpoints = web_app.platform.endpoints()
+    lending, drm = endpoints["lending"].http_url, endpoints["drm"].http_url
+    mongo_uri = web_app.platform.stack_env["SACHSO_MONGO_URI"]
+    namespace = web_app.platform.namespace
+
+    async def short_loan() -> str:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, retryWrites=False)
+        policy = LendingPolicy(loan_periods=(timedelta(seconds=60), timedelta(days=7), timedelta(days=14)))
+        await LendingStore(client[f"{namespace}_lending"]).set_policy("krong-pac", policy)
+        await client.close()
+        async with httpx.AsyncClient(base_url=lending, timeout=30) as http:
+            token = (
+                await http.post("/v1/auth/token", json={"card_number": reader["card"], "pin": reader["pin"]})
+            ).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            titles = (await http.get("/v1/titles", params={"q": "children literature"})).json()["items"]
+            for title in titles:
+                for _ in range(15):  # lending reads library policies again within 10 s
+                    loan = await http.post(
+                        "/v1/loans", json={"title_id": title["id"], "period": "PT60S"}, headers=headers
+                    )
+                    if loan.status_code != 400:
+                        break
+                    await asyncio.sleep(1)
+                if loan.status_code == 201:
+                    return str(loan.json()["id"])
+        raise AssertionError("no title could be lent for a minute")
+
+    def wait_until_expired(loan_id: str) -> str:
+        async def expired() -> str:
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, retryWrites=False)
+            try:
+                for _ in range(120):
+                    loan = await client[f"{namespace}_lending"]["loans"].find_one({"_id": loan_id})
+                    licence = await client[f"{namespace}_drm"]["licences"].find_one({"loan_id": loan_id})
+                    if loan and loan["status"] == "expired" and licence and licence["status"] == "expired":
+                        return "expired"
+                    await asyncio.sleep(0.5)
+            finally:
+                await client.close()
+            raise AssertionError(f"loan {loan_id} did not expire with its licence")
+
+        return asyncio.run(expired())
+
+    loan_id = asyncio.run(short_loan())
+    result = run_scenario(
+        "expire", {"base": web_app.base, "loan": loan_id, **reader}, answer={"wait_until_expired": wait_until_expired}
+    )
+    assert result["ready"] == 0, result  # the book did not open again
+    assert result["stopped"], result
+    licence = httpx.get(f"{drm}/v1/licenses/{licence_id(mongo_uri, namespace, loan_id)}/status", timeout=10).json()
+    assert licence["status"] == "expired"
+
+
+def licence_id(mongo_uri: str, namespace: str, loan_id: str) -> str:
+    async def find() -> str:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, retryWrites=False)
+        try:
+            document = await client[f"{namespace}_drm"]["licences"].find_one({"loan_id": loan_id})
+            assert document is not None
+            return str(document["_id"])
+        finally:
+            await client.close()
+
+    return asyncio.run(find())
 
 
 def test_5_librarian_report_shows_the_loans(web_app: WebApp) -> None:
