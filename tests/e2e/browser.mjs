@@ -79,6 +79,35 @@ function readerState(page) {
 }
 
 const scenarios = {
+  /** A PDF reads as page images; turning a page saves the position, which a second device restores. */
+  async pdf() {
+    const page = await newPage();
+    await signIn(page, settings.card, settings.pin);
+    await page.getByLabel(/^Tên sách, tác giả/).fill(settings.query);
+    await page.getByRole("button", { name: "Tìm", exact: true }).click();
+    await page.getByRole("link", { name: settings.title }).click();
+    await page.getByRole("button", { name: "Mượn sách" }).click();
+    await page.getByRole("heading", { name: "Sách đang mượn" }).waitFor();
+    await page.locator("li[data-loan]").filter({ hasText: settings.title }).getByRole("link", { name: "Đọc" }).click();
+    await page.locator("#reading-container[data-ready=true]").waitFor();
+    await page.locator("#page-next").click();
+    await page.locator("#page-next").click();
+    await page.waitForFunction(() => document.querySelector("#reading-container").dataset.saved?.includes("page=3"));
+    await page.waitForFunction(() => {
+      const image = document.querySelector("#pdf-page");
+      return image.complete && image.naturalWidth > 0;
+    });
+    const loaded = await page.locator("#pdf-page").evaluate((image) => image.naturalWidth);
+    await shot(page, "13-pdf-page");
+    const other = await newPage();
+    await signIn(other, settings.card, settings.pin);
+    await other.goto(`${base}/#/loans`);
+    await other.locator("li[data-loan]").filter({ hasText: settings.title }).getByRole("link", { name: "Đọc" }).click();
+    await other.locator("#reading-container[data-ready=true]").waitFor();
+    const restored = await other.locator("#reading-container").getAttribute("data-position");
+    return { width: loaded, restored };
+  },
+
   /** 4. A loan reaches its due time: the open book cannot be opened again, the app says why. */
   async expire() {
     const page = await newPage();

@@ -85,6 +85,15 @@ def test_2_search_without_diacritics_borrow_read_and_resume_elsewhere(web_app: W
     assert (restored["href"], restored["position"]) == (turned["href"], turned["position"]), result
 
 
+def test_2b_a_pdf_reads_as_page_images_and_resumes_elsewhere(web_app: WebApp) -> None:
+    reader = patron(web_app, "buon-ma-thuot")
+    result = run_scenario(
+        "pdf", {"base": web_app.base, "query": "brief history debian", "title": "A Brief History of Debian", **reader}
+    )
+    assert result["width"] > 300, result  # the page image arrived
+    assert result["restored"] == "3", result
+
+
 def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> None:
     result = run_scenario(
         "hold",

@@ -67,6 +67,72 @@ async function savedPosition(publicationId: string): Promise<Locator | undefined
   }
 }
 
+/** PDFs and scanned documents are read as page images rendered by the reader service. */
+async function readPdf(
+  main: HTMLElement,
+  bookTitle: string,
+  language: string | undefined,
+  base: string,
+  publicationId: string,
+  pages: number,
+): Promise<void> {
+  const saved = await savedPosition(publicationId);
+  const fragment = saved?.locations?.fragments?.find((value) => value.startsWith("page="));
+  let page = Math.min(pages, Math.max(1, Number(fragment?.slice(5) ?? 1) || 1));
+  const width = Math.min(1600, Math.ceil((window.innerWidth * window.devicePixelRatio) / 100) * 100);
+  const image = h("img", { id: "pdf-page", alt: "", class: "pdf-page" }) as HTMLImageElement;
+  const container = h("div", { id: "reading-container", "data-publication": publicationId, tabindex: -1 }, image);
+  const progress = h("p", { class: "progress", id: "reading-progress", "aria-live": "polite" });
+  const previous = h("button", { type: "button", id: "page-previous" }, `‹ ${t("previous")}`);
+  const next = h("button", { type: "button", id: "page-next" }, `${t("next")} ›`);
+  main.append(
+    h(
+      "div",
+      { class: "reader" },
+      h("div", { class: "toolbar" }, h("h1", { id: "page-title", tabindex: -1, class: "visually-compact", lang: language || undefined }, bookTitle), h("a", { href: "#/loans" }, t("backToLoans"))),
+      container,
+      h("div", { class: "pager" }, previous, progress, next),
+    ),
+  );
+  const show = async (): Promise<void> => {
+    image.src = `${base}~sachso/pages/${page}?width=${width}`;
+    image.alt = `${bookTitle} — ${page}/${pages}`;
+    progress.textContent = `${page}/${pages}`;
+    container.dataset.position = String(page);
+    container.dataset.href = "publication.pdf";
+    const locator = { href: "publication.pdf", type: "application/pdf", locations: { position: page, progression: (page - 1) / pages, totalProgression: (page - 1) / pages, fragments: [`page=${page}`] } };
+    try {
+      await api("reader", `/v1/reading/positions/${publicationId}`, {
+        auth: "patron",
+        method: "PUT",
+        body: { locator, device_id: deviceId(), device_name: navigator.userAgent.slice(0, 200), modified: new Date().toISOString() },
+      });
+      container.dataset.saved = JSON.stringify(locator);
+    } catch (error) {
+      problem(error);
+    }
+  };
+  previous.addEventListener("click", () => {
+    if (page > 1) {
+      page -= 1;
+      void show();
+    }
+  });
+  next.addEventListener("click", () => {
+    if (page < pages) {
+      page += 1;
+      void show();
+    }
+  });
+  container.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight") next.click();
+    if (event.key === "ArrowLeft") previous.click();
+  });
+  await show();
+  container.dataset.ready = "true";
+  if (saved) announce(t("positionRestored"));
+}
+
 export const readPage: Render = async (main, [loanId]) => {
   const loans = await api<Loan[]>("lending", "/v1/loans", { auth: "patron" });
   const loan = loans.find((candidate) => candidate.id === loanId);
@@ -76,7 +142,14 @@ export const readPage: Render = async (main, [loanId]) => {
   // The manifest URL names the reader service as the world sees it; this app reaches it through its own base.
   const manifestPath = new URL(token.manifest_url).pathname;
   const base = baseUrl("reader") + manifestPath.replace(/manifest\.json$/, "");
-  const manifestJson: unknown = await (await fetch(`${base}manifest.json`)).json();
+  const manifestJson = (await (await fetch(`${base}manifest.json`)).json()) as {
+    readingOrder?: Array<{ type?: string; href?: string }>;
+    metadata?: { numberOfPages?: number };
+  };
+  if (manifestJson.readingOrder?.[0]?.type === "application/pdf") {
+    await readPdf(main, book.title, book.language, base, token.publication_id, manifestJson.metadata?.numberOfPages ?? 1);
+    return;
+  }
   const manifest = Manifest.deserialize(manifestJson);
   if (!manifest) throw new Error("manifest");
   manifest.setSelfLink(`${base}manifest.json`);
