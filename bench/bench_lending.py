@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -31,9 +30,8 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
 import httpx  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
-from local_platform import Platform, read_env_file  # noqa: E402
+from local_platform import Platform, temporary_platform  # noqa: E402
 from pymongo import AsyncMongoClient  # noqa: E402
-from stack import LocalStack  # noqa: E402
 
 from sachso.events.v1 import lending_events_pb2  # noqa: E402
 from sachso.kit.auth import Role, TokenIssuer  # noqa: E402
@@ -187,17 +185,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=30, help="return -> hold ready samples")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sachso-bench-") as state:
-        stack = LocalStack(Path(state) / "stack")
-        stack.start()
-        platform = Platform(Path(state) / "platform", read_env_file(Path(state) / "stack" / "stack.env"),
-                            namespace=f"bench{uuid.uuid4().hex[:6]}")  # fmt: skip
-        try:
-            platform.start()
-            results = asyncio.run(run(platform, read_env_file(Path(state) / "stack" / "stack.env"), args.samples))
-        finally:
-            platform.stop()
-            stack.stop()
+    with temporary_platform() as platform:
+        results = asyncio.run(run(platform, platform.stack_env, args.samples))
     print("lending over HTTP (1 lending process, local stack):")
     for key, value in results.items():
         print(f"  {key}: {value:.1f}")

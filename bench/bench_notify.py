@@ -25,7 +25,6 @@ import contextlib
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -39,10 +38,9 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 import httpx  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
-from local_platform import Platform, read_env_file  # noqa: E402
+from local_platform import Platform, temporary_platform  # noqa: E402
 from pymongo import AsyncMongoClient  # noqa: E402
 from pymongo.asynchronous.client_session import AsyncClientSession  # noqa: E402
-from stack import LocalStack  # noqa: E402
 
 from sachso.events.v1 import lending_events_pb2 as lending  # noqa: E402
 from sachso.kit import events as ce  # noqa: E402
@@ -264,18 +262,8 @@ def main() -> None:
     parser.add_argument("--holds", type=int, default=10_000, help="holds made ready at once")
     parser.add_argument("--window", type=float, default=90.0, help="seconds to measure the burst's drain rate")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sachso-bench-") as state:
-        stack = LocalStack(Path(state) / "stack")
-        stack.start()
-        env = read_env_file(Path(state) / "stack" / "stack.env")
-        platform = Platform(Path(state) / "platform", env, namespace=f"bench{uuid.uuid4().hex[:6]}")
-        try:
-            Maildir(Path(env["SACHSO_SMTP_MAILDIR"]))
-            platform.start()
-            results = asyncio.run(run(platform, env, args.samples, args.holds, args.window))
-        finally:
-            platform.stop()
-            stack.stop()
+    with temporary_platform() as platform:
+        results = asyncio.run(run(platform, platform.stack_env, args.samples, args.holds, args.window))
     print("notify end to end (1 process per service, local stack):")
     for key, value in results.items():
         print(f"  {key}: {value:.1f}")

@@ -17,9 +17,7 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +25,7 @@ sys.path.insert(0, str(ROOT / "deploy" / "local"))
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from local_platform import Platform, read_env_file  # noqa: E402
-from stack import LocalStack  # noqa: E402
+from local_platform import Platform, temporary_platform  # noqa: E402
 
 from reader.domain.packaging import Limits  # noqa: E402
 from reader.service_layer.ingest import describe  # noqa: E402
@@ -133,17 +130,8 @@ def run(platform: Platform) -> dict[str, float]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="sachso-bench-") as state:
-        stack = LocalStack(Path(state) / "stack")
-        stack.start()
-        platform = Platform(Path(state) / "platform", read_env_file(Path(state) / "stack" / "stack.env"),
-                            namespace=f"bench{uuid.uuid4().hex[:6]}")  # fmt: skip
-        try:
-            platform.start()
-            results = run(platform)
-        finally:
-            platform.stop()
-            stack.stop()
+    with temporary_platform() as platform:
+        results = run(platform)
     print("reader vs Readium r2-streamer-js (same machine, same books, autocannon):")
     for key, value in results.items():
         print(f"  {key}: {value:.2f}")

@@ -16,10 +16,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,6 +239,22 @@ class Platform:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+@contextlib.contextmanager
+def temporary_platform(prefix: str = "bench") -> Iterator[Platform]:
+    """The local servers and the four services in a temporary folder, all stopped and removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"sachso-{prefix}-") as state:
+        stack = LocalStack(Path(state) / "stack")
+        stack.start()
+        env = read_env_file(Path(state) / "stack" / "stack.env")
+        platform = Platform(Path(state) / "platform", env, namespace=f"{prefix}{uuid.uuid4().hex[:6]}")
+        try:
+            platform.start()
+            yield platform
+        finally:
+            platform.stop()
+            stack.stop()
 
 
 def start_web(state_dir: Path) -> str:
