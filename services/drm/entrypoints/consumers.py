@@ -58,6 +58,7 @@ class DrmHandlers:
             loan.starts_at.ToDatetime(),
             loan.due_at.ToDatetime(),
             session,
+            online_only=loan.online_only,
         )
 
     async def loan_renewed(self, event: ReceivedEvent, session: AsyncClientSession) -> None:

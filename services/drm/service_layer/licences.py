@@ -23,7 +23,7 @@ from drm.domain.status import ERROR_BASE, LIVE, MESSAGES, Status, after
 from drm.service_layer.keys import ContentKeys
 from sachso.events.v1 import drm_events_pb2
 from sachso.kit.auth import TokenIssuer
-from sachso.kit.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import DRM_EVENTS
@@ -40,6 +40,11 @@ class LicenceNotFound(NotFound):
 class PassphraseMissing(PreconditionFailed):
     problem = "lcp-passphrase-missing"
     title = "Set your reading passphrase first"
+
+
+class OnlineOnly(Forbidden):
+    problem = "online-only"
+    title = "This document is lent for reading online only"
 
 
 class LicenceEnded(Conflict):
@@ -124,6 +129,8 @@ class Licences:
         start: datetime,
         end: datetime,
         session: AsyncClientSession,
+        *,
+        online_only: bool = False,
     ) -> None:
         await self.licences.update_one(
             {"loan_id": loan_id},
@@ -141,6 +148,7 @@ class Licences:
                     "publication_id": publication_id,
                     "start": _aware(start),
                     "end": _aware(end),
+                    "online_only": online_only,
                     "status_updated": datetime.now(UTC),
                 },
             },
@@ -238,6 +246,8 @@ class Licences:
     async def licence_for(self, loan_id: str, patron_id: str) -> dict[str, Any]:
         """The signed LCP licence of the patron's loan."""
         document = await self._own_licence(loan_id, patron_id)
+        if document.get("online_only"):
+            raise OnlineOnly("this document is read online only, as watermarked pages")
         publication = await self.publications.find_one({"_id": document["publication_id"]})
         if publication is None:
             raise PreconditionFailed("the book is still being prepared; try again in a moment")
@@ -318,6 +328,7 @@ class Licences:
             ttl_seconds=(expires - now).total_seconds(),
             pub=document["publication_id"],
             loan=loan_id,
+            online_only=bool(document.get("online_only")),
         )
         return token, expires, document["publication_id"]
 

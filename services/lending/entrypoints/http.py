@@ -143,6 +143,7 @@ class TitleOut(BaseModel):
     isbn: str
     subjects: list[str]
     library_ids: list[str]
+    online_only: bool = False
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> TitleOut:
@@ -156,6 +157,7 @@ class TitleOut(BaseModel):
             isbn=document.get("isbn", ""),
             subjects=document.get("subjects", []),
             library_ids=document.get("library_ids", []),
+            online_only=bool(document.get("online_only")),
         )
 
 
@@ -552,6 +554,10 @@ class StaffIn(BaseModel):
     library_id: str
 
 
+class OnlineOnlyIn(BaseModel):
+    online_only: bool
+
+
 class PublisherIn(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str = Field(min_length=1, max_length=200)
@@ -599,6 +605,11 @@ def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: 
         await managed_patron(staff, library_id, patron_id)
         await cards.set_blocked(patron_id, False)
         return Response(status_code=204)
+
+    @router.put("/v1/titles/{title_id}/online-only", summary="Lend a rare document for online reading only (staff)")
+    async def online_only(_: Staff, title_id: str, body: OnlineOnlyIn) -> TitleOut:
+        await catalogue.set_online_only(title_id, body.online_only)
+        return TitleOut.of(await catalogue.title(title_id))
 
     @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff)")
     async def edit_title(_: Staff, title_id: str, body: TitleIn) -> TitleOut:

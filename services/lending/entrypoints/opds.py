@@ -170,7 +170,7 @@ def opds_router(
                 "properties": properties,
             },
         ]
-        if loan is not None and drm_public_url:
+        if loan is not None and drm_public_url and not title.get("online_only"):
             acquisition: dict[str, Any] = {
                 "rel": ACQUISITION,
                 "href": f"{drm_public_url}/v1/loans/{loan.id}/license",

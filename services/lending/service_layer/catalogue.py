@@ -140,6 +140,13 @@ class Catalogue:
 
         await self.outbox.transaction(work)
 
+    async def set_online_only(self, title_id: str, online_only: bool) -> None:
+        """Rare local documents (tài liệu địa chí): read online only, as watermarked page images; new loans
+        carry the flag to DRM (no licence for reading apps) and to the reader service."""
+        result = await self.store.titles.update_one({"_id": title_id}, {"$set": {"online_only": online_only}})
+        if result.matched_count == 0:
+            raise TitleNotFound(f"no title {title_id}")
+
     async def title(self, title_id: str) -> Document:
         document = await self.store.titles.find_one({"_id": title_id}, {"search_terms": 0})
         if document is None:

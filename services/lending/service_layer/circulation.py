@@ -253,6 +253,7 @@ class Circulation:
                     license_pool_id=license_.id,
                     starts_at=timestamp(now),
                     due_at=timestamp(loan.due_at),
+                    online_only=bool(title.get("online_only")),
                 ),
             )
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pypdfium2 as pdfium
+from PIL import Image, ImageDraw, ImageFont
 
 from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument
 from reader.errors import UnreadableFile
@@ -63,19 +64,37 @@ def read_pdf(path: Path, fallback_title: str = "") -> PdfDocument:
         document.close()
 
 
-def render_page(path: Path, page_number: int, width: int, image_format: str = "WEBP") -> bytes:
-    """Page ``page_number`` (1-based) rendered ``width`` pixels wide."""
+def render_page(
+    path: Path, page_number: int, width: int, image_format: str = "WEBP", watermark: str | None = None
+) -> bytes:
+    """Page ``page_number`` (1-based) rendered ``width`` pixels wide; ``watermark`` is drawn across it, visibly."""
     document = pdfium.PdfDocument(str(path))
     try:
         page = document[page_number - 1]
         page_width, _ = page.get_size()
         bitmap = page.render(scale=min(width, MAX_RENDER_WIDTH) / page_width)
         image = bitmap.to_pil()
+        if watermark:
+            image = _watermarked(image, watermark)
         buffer = io.BytesIO()
         image.save(buffer, format=image_format, quality=82)
         return buffer.getvalue()
     finally:
         document.close()
+
+
+def _watermarked(image: Image.Image, text: str) -> Image.Image:
+    """The text in grey, repeated diagonally over the whole page: a copy shows whose loan it came from."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=max(14, base.width // 30))
+    step = max(120, base.height // 6)
+    for y in range(-step, base.height + step, step):
+        for x in range(-base.width // 2, base.width, max(200, base.width // 2)):
+            draw.text((x + (y // step % 2) * step, y), text, fill=(120, 120, 120, 90), font=font)
+    layer = layer.rotate(20, resample=Image.Resampling.BICUBIC)
+    return Image.alpha_composite(base, layer).convert("RGB")
 
 
 def page_texts(path: Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from reader.entrypoints.responses import respond
 from reader.errors import FileTooLarge, PublicationNotFound
-from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
+from reader.service_layer.ingest import PDF_HREF, Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Resource, Streaming
@@ -191,25 +192,45 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
     return router
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What a verified streaming token allows."""
+
+    publication_id: str
+    loan_id: str
+    patron_id: str
+    online_only: bool
+    expires_at: float
+
+
 def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations: Revocations) -> APIRouter:
     """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it."""
     router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
     # A verified token is remembered (never past its expiry) so that its signature is checked once per book
     # opening, not once per resource; revocation is still asked on every request.
-    verified: TTLCache[str, tuple[str, str, float]] = TTLCache(maxsize=20_000, ttl=60)
+    verified: TTLCache[str, Grant] = TTLCache(maxsize=20_000, ttl=60)
 
-    async def publication_of(token: str) -> str:
-        known = verified.get(token)
-        if known is None or known[2] <= time.time():
+    async def grant_of(token: str) -> Grant:
+        grant = verified.get(token)
+        if grant is None or grant.expires_at <= time.time():
             principal = await verifier.verify(token)
             publication_id = principal.claims.get("pub")
             loan_id = principal.claims.get("loan")
             if not isinstance(publication_id, str) or not publication_id or not isinstance(loan_id, str):
                 raise Unauthenticated("the streaming token names no publication or loan")
-            known = (publication_id, loan_id, principal.expires_at or time.time())
-            verified[token] = known
-        await revocations.ensure_open(known[1])
-        return known[0]
+            grant = Grant(
+                publication_id,
+                loan_id,
+                principal.subject,
+                bool(principal.claims.get("online_only")),
+                principal.expires_at or time.time(),
+            )
+            verified[token] = grant
+        await revocations.ensure_open(grant.loan_id)
+        return grant
+
+    async def publication_of(token: str) -> str:
+        return (await grant_of(token)).publication_id
 
     @router.api_route("/manifest.json", methods=["GET", "HEAD"], summary="Readium Web Publication Manifest")
     async def manifest(request: Request, token: str) -> Response:
@@ -232,12 +253,17 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
     async def page(
         request: Request, token: str, page: int, width: Annotated[int, Query(ge=100, le=3000)] = 1200
     ) -> Response:
-        image, etag = await streaming.page_image(await publication_of(token), page, width)
+        grant = await grant_of(token)
+        watermark = f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
+        image, etag = await streaming.page_image(grant.publication_id, page, width, watermark)
         return respond(request, Resource("image/webp", len(image), etag, data=image))
 
     @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
     async def resource(request: Request, token: str, href: str) -> Response:
-        return respond(request, await streaming.resource(await publication_of(token), href))
+        grant = await grant_of(token)
+        if grant.online_only and href == PDF_HREF:
+            raise Forbidden("this document is read online only: its pages are served as watermarked images")
+        return respond(request, await streaming.resource(grant.publication_id, href))
 
     return router
 

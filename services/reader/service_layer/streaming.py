@@ -57,7 +57,7 @@ class Streaming:
         self.publications = publications
         self.cache = cache
         self.pdf = pdf
-        self._pages: LRUCache[tuple[str, int, int], bytes] = LRUCache(maxsize=page_cache_bytes, getsizeof=len)
+        self._pages: LRUCache[tuple[str, int, int, str], bytes] = LRUCache(maxsize=page_cache_bytes, getsizeof=len)
         self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
         # a page turn asks for a dozen resources of one book: its document is read once every few seconds
         self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
@@ -101,8 +101,10 @@ class Streaming:
             data = fonts.deobfuscate(data, algorithm, document["metadata"].get("identifier", ""))
         return Resource(media_type, len(data), etag, data=data)
 
-    async def page_image(self, publication_id: str, page: int, width: int) -> tuple[bytes, str]:
-        """A PDF page rendered about ``width`` pixels wide (rounded up to a cached step)."""
+    async def page_image(
+        self, publication_id: str, page: int, width: int, watermark: str | None = None
+    ) -> tuple[bytes, str]:
+        """A PDF page rendered about ``width`` pixels wide (rounded up to a cached step), watermarked if asked."""
         document = await self.publication(publication_id)
         if document["format"] != "application/pdf":
             raise ResourceNotFound("page images exist for PDF publications")
@@ -110,13 +112,14 @@ class Streaming:
         if not 1 <= page <= pages:
             raise ResourceNotFound(f"page {page} is not between 1 and {pages}")
         width = min(-(-width // PAGE_WIDTH_STEP) * PAGE_WIDTH_STEP, 3000)
-        key = (document["version"], page, width)
+        mark = hashlib.sha1((watermark or "").encode(), usedforsecurity=False).hexdigest()[:8] if watermark else ""
+        key = (document["version"], page, width, mark)
         image = self._pages.get(key)
         if image is None:
             path = await self.cache.file(document["key"])
-            image = await self.pdf.run(render_page, path, page, width)
+            image = await self.pdf.run(render_page, path, page, width, "WEBP", watermark)
             self._pages[key] = image
-        return image, f'"{document["version"]}-p{page}-w{width}"'
+        return image, f'"{document["version"]}-p{page}-w{width}{"-" + mark if mark else ""}"'
 
     async def search(self, publication_id: str, query: str) -> list[dict[str, Any]]:
         document = await self.publication(publication_id)

@@ -170,3 +170,20 @@ async def test_master_key_rotation_keeps_every_content_key(drm: DrmUnderTest, tm
     assert await rotated.get("pub-5") == key
     only_new = ContentKeys(drm.keys.collection, [MasterKey.from_file(str(new_file))])
     assert await only_new.get("pub-5") == key  # the old master key can now be retired
+
+
+async def test_online_only_loans_get_no_licence_but_a_marked_streaming_token(drm: DrmUnderTest) -> None:
+    now = datetime.now(UTC)
+    created = lending_events_pb2.LoanCreated(
+        loan_id="loan-rare", patron_id="ana", publication_id="pub-rare", online_only=True
+    )
+    created.starts_at.FromDatetime(now)
+    created.due_at.FromDatetime(now + timedelta(days=7))
+    await drm.handle("loan_created", created)
+    ana = drm.patron("ana")
+    await drm.http.put("/v1/lcp/passphrase", json={"passphrase": "mèo con", "hint": "Tên con mèo?"}, headers=ana)
+    refused = await drm.http.get("/v1/loans/loan-rare/license", headers=ana)
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/online-only")
+    token = (await drm.http.post("/v1/loans/loan-rare/streaming-token", headers=ana)).json()["token"]
+    assert (await drm.verifier.verify(token)).claims["online_only"] is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sachso.events.v1 import lending_events_pb2
 from tests.integration.lending.conftest import Lending
 
 pytestmark = pytest.mark.integration
@@ -80,3 +81,20 @@ async def test_sign_in_borrow_and_hold_through_opds(lending: Lending) -> None:
     assert borrow_link["properties"]["holds"] == {"position": 1}
     shelf = (await lending.http.get("/opds/shelf", headers=binh)).json()
     assert shelf["metadata"]["numberOfItems"] == 1
+
+
+async def test_online_only_titles_lend_without_a_licence_link(lending: Lending) -> None:
+    title_id = await lending.title_with_copies(copies=1)
+    librarian = await lending.staff_headers("admin.daklak")
+    marked = await lending.http.put(f"/v1/titles/{title_id}/online-only", json={"online_only": True}, headers=librarian)
+    assert marked.json()["online_only"] is True
+    ana = lending.patron_headers(await lending.active_patron("ana"))
+    lent = await lending.http.post(f"/opds/publications/{title_id}/borrow", headers=ana)
+    assert lent.status_code == 201
+    assert all(link["rel"] != "http://opds-spec.org/acquisition" for link in lent.json()["links"])
+    (created,) = await lending.events("LoanCreated")
+    assert lending_events_pb2.LoanCreated.FromString(bytes(created["data"])).online_only is True
+    patron = lending.patron_headers("ana")
+    assert (
+        await lending.http.put(f"/v1/titles/{title_id}/online-only", json={"online_only": False}, headers=patron)
+    ).status_code == 403

@@ -223,3 +223,21 @@ async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderU
     await wait_until(refused, within=5)
     answer = await reader.http.get(f"/v1/read/{token}/manifest.json")
     assert answer.json()["type"].endswith("/loan-ended")
+
+
+async def test_online_only_documents_are_watermarked_pages_and_never_the_file(reader: ReaderUnderTest) -> None:
+    pdf = await published(reader, "debian-project-history.en.pdf", "pdf", title="A Brief History of Debian")
+    plain = reader.streaming_token(pdf)
+    rare = reader.drm.issue(
+        "ana", audience="sachso-streaming", ttl_seconds=300, pub=pdf, loan="loan-9", online_only=True
+    )
+    assert (
+        await reader.http.get(f"/v1/read/{plain}/publication.pdf", headers={"Range": "bytes=0-3"})
+    ).status_code == 206
+    refused = await reader.http.get(f"/v1/read/{rare}/publication.pdf")
+    assert refused.status_code == 403
+    clean = await reader.http.get(f"/v1/read/{plain}/~sachso/pages/2", params={"width": 800})
+    marked = await reader.http.get(f"/v1/read/{rare}/~sachso/pages/2", params={"width": 800})
+    assert marked.status_code == 200
+    assert marked.content != clean.content  # the patron's mark is drawn on the page
+    assert marked.headers["etag"] != clean.headers["etag"]

@@ -336,6 +336,7 @@ class LoanCreated(_message.Message):
     LICENSE_POOL_ID_FIELD_NUMBER: _builtins.int
     STARTS_AT_FIELD_NUMBER: _builtins.int
     DUE_AT_FIELD_NUMBER: _builtins.int
+    ONLINE_ONLY_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     """The loan."""
     patron_id: _builtins.str
@@ -348,6 +349,10 @@ class LoanCreated(_message.Message):
     """The borrower's library."""
     license_pool_id: _builtins.str
     """The licence pool that lent the copy."""
+    online_only: _builtins.bool
+    """A rare local document the library lends for reading online only: no licence for reading apps, pages are
+    served as images watermarked for the patron.
+    """
     @_builtins.property
     def starts_at(self) -> _timestamp_pb2.Timestamp:
         """When the loan started."""
@@ -367,10 +372,11 @@ class LoanCreated(_message.Message):
         license_pool_id: _builtins.str = ...,
         starts_at: _timestamp_pb2.Timestamp | None = ...,
         due_at: _timestamp_pb2.Timestamp | None = ...,
+        online_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "starts_at", b"starts_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "library_id", b"library_id", "license_pool_id", b"license_pool_id", "loan_id", b"loan_id", "patron_id", b"patron_id", "publication_id", b"publication_id", "starts_at", b"starts_at", "title_id", b"title_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "library_id", b"library_id", "license_pool_id", b"license_pool_id", "loan_id", b"loan_id", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "starts_at", b"starts_at", "title_id", b"title_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
