@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the platform and its tests use beyond Python and npm packages: a JDK (EPUBCheck runs in a
-# JVM; its worker is compiled once), Node.js with npm (Readium's reference implementations, the web app) and
-# Chromium (end-to-end tests). Installs only what is missing, non-interactively.
+# JVM; its worker is compiled once), Node.js with npm (Readium's reference implementations, the web app),
+# Chromium (end-to-end tests) and DejaVu fonts (watermarks). Installs only what is missing, non-interactively.
 set -euo pipefail
 
 declare -A needed=([javac]=default-jdk-headless [java]=default-jdk-headless [node]=nodejs [npm]=npm [chromium]=chromium)
@@ -9,6 +9,8 @@ missing=()
 for command in "${!needed[@]}"; do
     command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
 done
+# DejaVu Sans draws the Vietnamese letters of watermarks on page images
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 if ((${#missing[@]} == 0)); then
     exit 0
 fi

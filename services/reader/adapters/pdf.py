@@ -18,9 +18,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument
 from reader.errors import UnreadableFile
+from sachso.kit.text import fold
 
 T = TypeVar("T")
 MAX_RENDER_WIDTH = 3000
+WATERMARK_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def _outline(document: pdfium.PdfDocument) -> tuple[NavEntry, ...]:
@@ -88,7 +90,11 @@ def _watermarked(image: Image.Image, text: str) -> Image.Image:
     base = image.convert("RGBA")
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    font = ImageFont.load_default(size=max(14, base.width // 30))
+    size = max(14, base.width // 30)
+    if WATERMARK_FONT.exists():  # DejaVu (Debian fonts-dejavu-core) has every Vietnamese letter
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(str(WATERMARK_FONT), size)
+    else:  # Pillow's own font lacks them: the mark is written without diacritics rather than as boxes
+        font, text = ImageFont.load_default(size=size), fold(text)
     step = max(120, base.height // 6)
     for y in range(-step, base.height + step, step):
         for x in range(-base.width // 2, base.width, max(200, base.width // 2)):
