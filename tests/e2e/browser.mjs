@@ -206,7 +206,26 @@ const scenarios = {
     await signIn(other, settings.card, settings.pin);
     const restored = await openReader(other);
     await shot(other, "07-reader-restored");
-    return { opened, turned, restored: await readerState(other) };
+    const restoredState = await readerState(other);
+
+    // Reading tools: search inside the book (no diacritics), jump to a hit, bookmark it, go to a position.
+    await other.getByLabel("Tìm trong sách").fill("cai dat");
+    await other.getByRole("button", { name: "Tìm", exact: true }).click();
+    await other.locator("#book-search-results li").first().waitFor();
+    const hits = await other.locator("#book-search-results li button").count();
+    const hitText = await other.locator("#book-search-results li mark").first().textContent();
+    const beforeHit = await readerState(other);
+    await other.locator("#book-search-results li button").first().click();
+    await other.waitForFunction((previous) => document.querySelector("#reading-container").dataset.href !== previous || true, beforeHit.href);
+    await other.waitForTimeout(500);
+    await other.getByRole("button", { name: "Đánh dấu trang" }).click();
+    await other.getByText("Đã đánh dấu trang này").waitFor();
+    const bookmarks = await other.locator("#bookmarks option").count();
+    await other.getByLabel("Đến vị trí").fill("100");
+    await other.getByLabel("Đến vị trí").press("Enter");
+    await other.waitForFunction(() => document.querySelector("#reading-container").dataset.position === "100");
+    await shot(other, "07b-reader-tools");
+    return { opened, turned, restored: restoredState, hits, hitText, bookmarks };
   },
 
   /** 3. No copy left: a hold at position 1; the first reader returns early; the hold is ready, with a message. */

@@ -83,6 +83,9 @@ def test_2_search_without_diacritics_borrow_read_and_resume_elsewhere(web_app: W
     opened, turned, restored = result["opened"], result["turned"], result["restored"]
     assert int(turned["position"]) > int(opened["position"]), result
     assert (restored["href"], restored["position"]) == (turned["href"], turned["position"]), result
+    assert result["hits"] > 0, result  # search inside the book, typed without diacritics
+    assert result["hitText"].lower() == "cài đặt", result
+    assert result["bookmarks"] == 2, result  # the list's label and the new bookmark
 
 
 def test_2b_a_pdf_reads_as_page_images_and_resumes_elsewhere(web_app: WebApp) -> None:

@@ -157,6 +157,7 @@ export const readPage: Render = async (main, [loanId]) => {
   const positionsJson = (await (await fetch(`${base}~readium/positions`)).json()) as { positions?: unknown[] };
   const positions = (positionsJson.positions ?? []).map((item) => Locator.deserialize(item)).filter((item): item is Locator => !!item);
   const initial = await savedPosition(token.publication_id);
+  let current: Locator | undefined = initial;
 
   const prefs = readingPrefs();
   const progress = h("p", { class: "progress", id: "reading-progress", "aria-live": "polite" });
@@ -176,11 +177,19 @@ export const readPage: Render = async (main, [loanId]) => {
   const larger = h("button", { type: "button", class: "secondary", "aria-label": t("larger") }, "A+");
   const previous = h("button", { type: "button", id: "page-previous" }, `‹ ${t("previous")}`);
   const next = h("button", { type: "button", id: "page-next" }, `${t("next")} ›`);
+  const query = h("input", { id: "book-search", type: "search", "aria-label": t("searchInBook"), placeholder: t("searchInBook") }) as HTMLInputElement;
+  const searchButton = h("button", { type: "button", class: "secondary", id: "book-search-go" }, t("searchInBookGo"));
+  const hits = h("ol", { id: "book-search-results", class: "search-results", "aria-live": "polite" });
+  const markButton = h("button", { type: "button", class: "secondary", id: "bookmark-add" }, t("bookmark"));
+  const marks = h("select", { id: "bookmarks", "aria-label": t("bookmarks") }, h("option", { value: "" }, t("bookmarks"))) as HTMLSelectElement;
+  const jump = h("input", { id: "go-to-position", type: "number", min: "1", max: String(positions.length), "aria-label": t("goToPosition"), placeholder: t("goToPosition") }) as HTMLInputElement;
   main.append(
     h(
       "div",
       { class: "reader" },
       h("div", { class: "toolbar" }, h("h1", { id: "page-title", tabindex: -1, class: "visually-compact", lang: book.language || undefined }, book.title), h("a", { href: "#/loans" }, t("backToLoans")), toc, smaller, larger, theme),
+      h("div", { class: "toolbar" }, query, searchButton, markButton, marks, jump),
+      hits,
       container,
       h("div", { class: "pager" }, previous, progress, next),
     ),
@@ -211,6 +220,7 @@ export const readPage: Render = async (main, [loanId]) => {
       container.dataset.href = locator.href;
       container.dataset.position = String(position ?? "");
       container.dataset.progression = String(locator.locations?.progression ?? "");
+      current = locator;
       save(locator);
     },
     tap: () => false,
@@ -250,6 +260,57 @@ export const readPage: Render = async (main, [loanId]) => {
   theme.addEventListener("change", () => {
     prefs.theme = theme.value as Theme;
     void apply();
+  });
+  const bookmarkLocators: Locator[] = [];
+  const addMark = (locator: Locator, label: string): void => {
+    bookmarkLocators.push(locator);
+    marks.append(h("option", { value: String(bookmarkLocators.length - 1) }, label));
+  };
+  try {
+    const saved = await api<Array<{ kind: string; locator: unknown; note: string }>>("reader", `/v1/reading/annotations/${token.publication_id}`, { auth: "patron" });
+    for (const item of saved.filter((entry) => entry.kind === "bookmark")) {
+      const locator = Locator.deserialize(item.locator);
+      if (locator) addMark(locator, item.note || `${locator.locations?.position ?? ""}`);
+    }
+  } catch (error) {
+    problem(error);
+  }
+  markButton.addEventListener("click", async () => {
+    if (!current) return;
+    const note = `${current.title ?? book.title} · ${current.locations?.position ?? ""}`;
+    try {
+      await api("reader", `/v1/reading/annotations/${token.publication_id}`, { auth: "patron", method: "POST", body: { kind: "bookmark", locator: current.serialize(), note } });
+      addMark(current, note);
+      announce(t("bookmarkSaved"));
+    } catch (error) {
+      problem(error);
+    }
+  });
+  marks.addEventListener("change", () => {
+    const locator = bookmarkLocators[Number(marks.value)];
+    if (locator) reader.go(locator, false, () => undefined);
+  });
+  jump.addEventListener("change", () => {
+    const locator = positions[Number(jump.value) - 1];
+    if (locator) reader.go(locator, false, () => undefined);
+  });
+  const search = async (): Promise<void> => {
+    hits.replaceChildren();
+    if (!query.value.trim()) return;
+    const found = (await (await fetch(`${base}~sachso/search?q=${encodeURIComponent(query.value.trim())}`)).json()) as { locators: unknown[] };
+    if (!found.locators.length) hits.append(h("li", {}, t("searchInBookNone")));
+    for (const item of found.locators.slice(0, 20)) {
+      const locator = Locator.deserialize(item);
+      if (!locator) continue;
+      const text = locator.text;
+      const link = h("button", { type: "button", class: "link" }, text?.before ?? "", h("mark", {}, text?.highlight ?? ""), text?.after ?? "");
+      link.addEventListener("click", () => reader.go(locator, false, () => undefined));
+      hits.append(h("li", {}, link));
+    }
+  };
+  searchButton.addEventListener("click", () => void search().catch(problem));
+  query.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") void search().catch(problem);
   });
   toc.addEventListener("change", () => {
     const link = tocLinks[Number(toc.value)];
