@@ -240,6 +240,13 @@ const scenarios = {
     await second.getByText("Vị trí trong hàng chờ: 1").waitFor();
     await shot(second, "08-holds");
 
+    // The second patron keeps her inbox open: the hold message must arrive live, without a reload.
+    const watcher = await newPage();
+    await signIn(watcher, settings.second.card, settings.second.pin);
+    await watcher.goto(`${base}/#/inbox`);
+    await watcher.getByRole("heading", { name: "Hộp thư" }).waitFor();
+    await watcher.waitForTimeout(1000); // the stream connects
+
     const first = await newPage();
     await signIn(first, settings.first.card, settings.first.pin);
     await first.goto(`${base}/#/loans`);
@@ -268,7 +275,14 @@ const scenarios = {
       await second.waitForTimeout(500);
     }
     await shot(second, "09-inbox");
-    return { holdReadyAfterMs, inboxAfterMs: Date.now() - returnedAt, inbox };
+    await watcher.waitForFunction(
+      () => [...document.querySelectorAll("#inbox-list li.message")].some((item) => /hold|ready/i.test(item.dataset.kind ?? "")),
+      null,
+      { timeout: 30_000 },
+    );
+    const liveAfterMs = Date.now() - returnedAt;
+    await shot(watcher, "09b-inbox-live");
+    return { holdReadyAfterMs, inboxAfterMs: Date.now() - returnedAt, inbox, liveAfterMs };
   },
 
   /** 5. The librarian's report counts these loans; the CSV downloads. */

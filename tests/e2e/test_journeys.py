@@ -110,6 +110,7 @@ def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> 
     )
     assert result["holdReadyAfterMs"] < 15_000, result
     assert any("hold" in (message["kind"] or "") for message in result["inbox"]), result
+    assert result["liveAfterMs"] < 30_000, result  # arrived in the open inbox over Server-Sent Events
     assert hold_ready_email(web_app, "binh.tran@example.vn", within=30).startswith("Sách bạn chờ đã sẵn sàng")
 
 

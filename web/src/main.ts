@@ -4,7 +4,7 @@ import "./style.css";
 import { loadConfig, session, signOut } from "./api";
 import { h } from "./dom";
 import { currentLanguage, setLanguage, t } from "./i18n";
-import { applyPage, cataloguePage, holdsPage, inboxPage, loansPage, problem, type Render, signInPage, titlePage } from "./patron";
+import { applyPage, cataloguePage, holdsPage, inboxPage, loansPage, problem, type Render, signInPage, stopLiveInbox, titlePage } from "./patron";
 import { closeReader, readPage } from "./reader";
 import { staffPage, staffSignInPage } from "./staff";
 
@@ -71,6 +71,7 @@ async function render(): Promise<void> {
   const ticket = ++rendering;
   const path = window.location.hash.replace(/^#/, "").split("?")[0] ?? "";
   await closeReader();
+  stopLiveInbox();
   header();
   const main = document.getElementById("main") as HTMLElement;
   main.replaceChildren(h("p", { class: "meta" }, t("loading")));

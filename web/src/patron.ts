@@ -1,6 +1,6 @@
 // The reader's pages: sign in, apply for a card, catalogue, a title, loans, holds, inbox.
 
-import { api, ApiError, type Hold, type InboxMessage, type Library, type Loan, type Patron, session, signInPatron, title, type SearchResult, type Title } from "./api";
+import { api, ApiError, baseUrl, type Hold, type InboxMessage, type Library, type Loan, type Patron, session, signInPatron, title, type SearchResult, type Title } from "./api";
 import { announce, field, h } from "./dom";
 import { formatDate, t } from "./i18n";
 
@@ -248,39 +248,77 @@ export const holdsPage: Render = async (main) => {
   main.append(h("ul", { class: "cards" }, ...items));
 };
 
+let live: AbortController | null = null;
+
+/** Stops the inbox's live stream when the reader leaves the page. */
+export function stopLiveInbox(): void {
+  live?.abort();
+  live = null;
+}
+
+function messageCard(main: HTMLElement, message: InboxMessage): HTMLElement {
+  const mark = message.read_at ? null : h("button", { class: "secondary", type: "button" }, t("markRead"));
+  mark?.addEventListener("click", async () => {
+    try {
+      await api("notify", `/v1/inbox/${message.id}/read`, { auth: "patron", method: "POST" });
+      await rerender(main, inboxPage);
+    } catch (error) {
+      problem(error);
+    }
+  });
+  return h(
+    "li",
+    { class: message.read_at ? "card message" : "card message unread", "data-kind": message.kind, "data-id": message.id },
+    h("h2", {}, message.title),
+    h("p", { class: "meta" }, formatDate(message.created_at), message.read_at ? "" : ` · ${t("unread")}`),
+    h("p", {}, message.body),
+    mark,
+  );
+}
+
+/** New messages arrive over Server-Sent Events (read with fetch, which can send the bearer token). */
+async function followInbox(main: HTMLElement, list: HTMLElement, empty: HTMLElement): Promise<void> {
+  stopLiveInbox();
+  const controller = new AbortController();
+  live = controller;
+  const token = session("patron")?.access_token;
+  const response = await fetch(`${baseUrl("notify")}/v1/inbox/stream`, {
+    headers: { Accept: "text/event-stream", Authorization: `Bearer ${token}` },
+    signal: controller.signal,
+  });
+  if (!response.ok || !response.body) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replace(/\r\n?/g, "\n"); // SSE allows CRLF, CR or LF line ends
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n");
+      if (!data) continue;
+      const message = JSON.parse(data) as InboxMessage;
+      if (list.querySelector(`[data-id="${message.id}"]`)) continue;
+      empty.remove();
+      list.prepend(messageCard(main, message));
+      announce(message.title);
+    }
+  }
+}
+
 export const inboxPage: Render = async (main) => {
   main.append(h("h1", { id: "page-title", tabindex: -1 }, t("inboxTitle")));
   if (!requirePatron(main)) return;
   const messages = await api<InboxMessage[]>("notify", "/v1/inbox", { auth: "patron" });
-  if (!messages.length) {
-    main.append(h("p", {}, t("noMessages")));
-    return;
-  }
-  main.append(
-    h(
-      "ul",
-      { class: "cards" },
-      ...messages.map((message) => {
-        const mark = message.read_at ? null : h("button", { class: "secondary", type: "button" }, t("markRead"));
-        mark?.addEventListener("click", async () => {
-          try {
-            await api("notify", `/v1/inbox/${message.id}/read`, { auth: "patron", method: "POST" });
-            await rerender(main, inboxPage);
-          } catch (error) {
-            problem(error);
-          }
-        });
-        return h(
-          "li",
-          { class: message.read_at ? "card message" : "card message unread", "data-kind": message.kind },
-          h("h2", {}, message.title),
-          h("p", { class: "meta" }, formatDate(message.created_at), message.read_at ? "" : ` · ${t("unread")}`),
-          h("p", {}, message.body),
-          mark,
-        );
-      }),
-    ),
-  );
+  const empty = h("p", {}, t("noMessages"));
+  const list = h("ul", { class: "cards", id: "inbox-list", "aria-live": "polite" }, ...messages.map((message) => messageCard(main, message)));
+  if (!messages.length) main.append(empty);
+  main.append(list);
+  void followInbox(main, list, empty).catch((error: unknown) => {
+    if (!(error instanceof DOMException && error.name === "AbortError")) problem(error);
+  });
 };
 
 export async function patronName(): Promise<string | null> {
