@@ -38,7 +38,8 @@ async function newPage() {
   const context = await browser.newContext(PHONE);
   context.setDefaultTimeout(TIMEOUT);
   const page = await context.newPage();
-  page.on("dialog", (dialog) => dialog.accept());
+  page.answers = []; // what to type into the next prompts
+  page.on("dialog", (dialog) => dialog.accept(page.answers.shift()));
   page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
   return page;
 }
@@ -105,7 +106,17 @@ const scenarios = {
     await other.locator("li[data-loan]").filter({ hasText: settings.title }).getByRole("link", { name: "Đọc" }).click();
     await other.locator("#reading-container[data-ready=true]").waitFor();
     const restored = await other.locator("#reading-container").getAttribute("data-position");
-    return { width: loaded, restored };
+
+    // The same loan in a reading app: the first licence download asks for a reading passphrase and its hint.
+    await other.goto(`${base}/#/loans`);
+    other.answers.push(settings.passphrase, settings.hint);
+    const [download] = await Promise.all([
+      other.waitForEvent("download"),
+      other.locator("li[data-loan]").filter({ hasText: settings.title }).getByRole("button", { name: "Tải giấy phép cho ứng dụng đọc" }).click(),
+    ]);
+    const licencePath = path.join(artifacts, "licence.lcpl");
+    await download.saveAs(licencePath);
+    return { width: loaded, restored, licence: licencePath };
   },
 
   /** 4. A loan reaches its due time: the open book cannot be opened again, the app says why. */

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import email.header
+import json
 import mailbox
 import time
 import uuid
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from drm.domain import lcp
 from lending.adapters.store import LendingStore
 from lending.domain.policy import LendingPolicy
 from sachso.events.v1 import lending_events_pb2
@@ -90,11 +92,19 @@ def test_2_search_without_diacritics_borrow_read_and_resume_elsewhere(web_app: W
 
 def test_2b_a_pdf_reads_as_page_images_and_resumes_elsewhere(web_app: WebApp) -> None:
     reader = patron(web_app, "buon-ma-thuot")
-    result = run_scenario(
-        "pdf", {"base": web_app.base, "query": "brief history debian", "title": "A Brief History of Debian", **reader}
-    )
+    settings = {
+        "query": "brief history debian",
+        "title": "A Brief History of Debian",
+        "passphrase": "mèo con",
+        "hint": "Tên con mèo?",
+    }
+    result = run_scenario("pdf", {"base": web_app.base, **settings, **reader})
     assert result["width"] > 300, result  # the page image arrived
     assert result["restored"] == "3", result
+    licence = json.loads(Path(result["licence"]).read_text(encoding="utf-8"))  # what a reading app receives
+    lcp.verify_signature(licence)
+    assert len(lcp.open_license(licence, "mèo con")) == 32
+    assert licence["encryption"]["user_key"]["text_hint"] == "Tên con mèo?"
 
 
 def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> None:

@@ -190,6 +190,7 @@ export interface Title {
   language: string;
   subjects: string[];
   library_ids: string[];
+  online_only?: boolean;
   description?: string;
   availability?: { copies: number | null; available: number | null; holds: number } | null;
 }

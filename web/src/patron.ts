@@ -183,17 +183,42 @@ export const loansPage: Render = async (main) => {
           problem(error);
         }
       });
+      const licence = book.online_only ? null : h("button", { class: "secondary", type: "button", "data-licence": loan.id }, t("lcpDownload"));
+      licence?.addEventListener("click", () => void downloadLicence(loan.id, main).catch(problem));
       return h(
         "li",
         { class: "card", "data-loan": loan.id },
         h("h2", {}, book.title),
         h("p", { class: "meta" }, t("due", { due: formatDate(loan.due_at) })),
-        h("div", { class: "actions" }, h("a", { href: `#/read/${loan.id}`, class: "button" }, t("read")), giveBack),
+        h("div", { class: "actions" }, h("a", { href: `#/read/${loan.id}`, class: "button" }, t("read")), giveBack, licence),
       );
     }),
   );
   main.append(h("ul", { class: "cards" }, ...items));
 };
+
+/** The LCP licence of a loan, for reading apps (Thorium, Aldiko…): asks for a reading passphrase the first time. */
+async function downloadLicence(loanId: string, main: HTMLElement): Promise<void> {
+  const token = session("patron")?.access_token;
+  const fetchLicence = (): Promise<Response> =>
+    fetch(`${baseUrl("drm")}/v1/loans/${loanId}/license`, { headers: { Authorization: `Bearer ${token}` } });
+  let response = await fetchLicence();
+  if (response.status === 409 && ((await response.clone().json()) as { type?: string }).type?.endsWith("/lcp-passphrase-missing")) {
+    const passphrase = window.prompt(t("lcpPassphrasePrompt"));
+    if (!passphrase) return;
+    const hint = window.prompt(t("lcpHintPrompt"));
+    if (!hint) return;
+    await api("drm", "/v1/lcp/passphrase", { auth: "patron", method: "PUT", body: { passphrase, hint } });
+    response = await fetchLicence();
+  }
+  if (!response.ok) throw new ApiError(response.status, ((await response.json()) as { detail?: string }).detail ?? response.statusText);
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${loanId}.lcpl` }) as HTMLAnchorElement;
+  main.append(link);
+  link.click();
+  link.remove();
+  announce(t("lcpDownloaded"));
+  main.append(h("p", { class: "meta" }, h("a", { href: `${baseUrl("drm")}/v1/lcp/hint`, target: "_blank", rel: "noopener" }, t("lcpHint"))));
+}
 
 async function rerender(main: HTMLElement, page: Render): Promise<void> {
   main.replaceChildren();
