@@ -80,6 +80,30 @@ function readerState(page) {
 }
 
 const scenarios = {
+  /** Right-to-left and vertical books open in the navigator and turn pages. */
+  async layouts() {
+    const page = await newPage();
+    await signIn(page, settings.card, settings.pin);
+    const results = {};
+    for (const [name, loan] of Object.entries(settings.loans)) {
+      await page.goto(`${base}/#/read/${loan}`);
+      await page.locator("#reading-container[data-ready=true]").waitFor({ timeout: 45_000 });
+      await page.waitForFunction(() => document.querySelector("#reading-container").dataset.position);
+      const before = await readerState(page);
+      await page.locator("#page-next").click();
+      await page.waitForFunction(
+        (previous) => {
+          const data = document.querySelector("#reading-container").dataset;
+          return `${data.href}|${data.progression}` !== previous;
+        },
+        `${before.href}|${before.progression}`,
+      );
+      await shot(page, `14-${name}`);
+      results[name] = { before, after: await readerState(page) };
+    }
+    return results;
+  },
+
   /** A PDF reads as page images; turning a page saves the position, which a second device restores. */
   async pdf() {
     const page = await newPage();

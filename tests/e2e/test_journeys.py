@@ -107,6 +107,25 @@ def test_2b_a_pdf_reads_as_page_images_and_resumes_elsewhere(web_app: WebApp) ->
     assert licence["encryption"]["user_key"]["text_hint"] == "Tên con mèo?"
 
 
+def test_2c_right_to_left_and_vertical_books_open_and_turn(web_app: WebApp) -> None:
+    reader = patron(web_app, "krong-pac")
+    lending = web_app.platform.endpoints()["lending"].http_url
+
+    def borrow(query: str) -> str:
+        with httpx.Client(base_url=lending, timeout=30) as http:
+            token = http.post("/v1/auth/token", json={"card_number": reader["card"], "pin": reader["pin"]}).json()
+            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            (title,) = http.get("/v1/titles", params={"q": query}).json()["items"]
+            loan = http.post("/v1/loans", json={"title_id": title["id"]}, headers=headers)
+            assert loan.status_code == 201, loan.text
+            return str(loan.json()["id"])
+
+    loans = {"rtl-arabic": borrow("regime anti cancer"), "vertical-japanese": borrow("草枕")}
+    result = run_scenario("layouts", {"base": web_app.base, "loans": loans, **reader})
+    for name, states in result.items():
+        assert states["after"] != states["before"], name
+
+
 def test_3_hold_becomes_ready_when_the_first_reader_returns(web_app: WebApp) -> None:
     result = run_scenario(
         "hold",
