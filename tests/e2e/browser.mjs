@@ -86,9 +86,9 @@ const scenarios = {
     await signIn(page, settings.card, settings.pin);
     const results = {};
     for (const [name, loan] of Object.entries(settings.loans)) {
-      await page.goto(`${base}/#/read/${loan}`);
+      await page.goto(`${base}/?at=${Date.now()}#/read/${loan}`); // a full load: no container left from the last book
       await page.locator("#reading-container[data-ready=true]").waitFor({ timeout: 45_000 });
-      await page.waitForFunction(() => document.querySelector("#reading-container").dataset.position);
+      await page.waitForFunction(() => document.querySelector("#reading-container")?.dataset.position);
       const before = await readerState(page);
       await page.locator("#page-next").click();
       await page.waitForFunction(
