@@ -34,7 +34,7 @@ from lcp_provider import ensure_lcp_files  # noqa: E402
 from stack import LocalStack  # noqa: E402
 
 SERVICES = ("lending", "drm", "reader", "notify")
-SIGNING_SERVICES = ("lending", "drm")
+SIGNING_SERVICES = ("lending", "drm", "reader")
 S3_SERVICES = ("reader", "drm")
 
 
@@ -143,6 +143,7 @@ class Platform:
             }
         if name == "reader":
             values["CACHE_DIR"] = str(self.state_dir / "reader-cache")
+            values["DRM_GRPC_TARGET"] = ports["drm"].grpc_target
         if name == "notify":
             values["VAPID_PRIVATE_KEY_FILE"] = str(ensure_signing_key(self.state_dir / "keys" / "vapid"))
             values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import grpc
+
+from reader.adapters.content_keys import ContentKeys
 from reader.adapters.epubcheck import EpubCheck
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
@@ -16,19 +19,26 @@ from reader.service_layer.reading import Reading
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Streaming
 from reader.settings import ReaderSettings
-from sachso.kit.auth import TokenVerifier
+from sachso.kit.auth import TokenIssuer, TokenVerifier
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.health import s3_check
+from sachso.kit.jwks import jwks_router
 from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.s3 import create_s3_client, ensure_bucket
-from sachso.kit.settings import load_settings
+from sachso.kit.settings import comma_list, load_settings
 
 
 @asynccontextmanager
 async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
+    issuer = (
+        TokenIssuer.from_files(settings.issuer, comma_list(settings.signing_key_files))
+        if settings.signing_key_files
+        else None
+    )
     async with (
         platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
         create_s3_client(settings) as s3,
+        grpc.aio.insecure_channel(settings.drm_grpc_target or "127.0.0.1:9") as drm_channel,
     ):
         await ensure_bucket(s3, settings.s3_bucket)
         infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
@@ -53,7 +63,10 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         revocations = Revocations(infrastructure.database["ended_loans"])
         await revocations.ensure_indexes()
         infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
-        streaming = Streaming(infrastructure.database["publications"], cache, pdf)
+        keys = ContentKeys(drm_channel, issuer) if issuer is not None and settings.drm_grpc_target else None
+        streaming = Streaming(
+            infrastructure.database["publications"], cache, pdf, content_key=keys.get if keys else None
+        )
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
             issuers=[settings.streaming_issuer],
@@ -66,6 +79,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                 title="Sách Số — reader",
                 description="Publisher ingest, Readium Web Publication Manifests, streaming, PDF pages, reading sync.",
                 routers=[
+                    *([jwks_router(issuer)] if issuer is not None else []),
                     ingest_router(ingest, uploads),
                     streaming_router(streaming, streaming_tokens, revocations),
                     reading_router(reading),

@@ -43,3 +43,8 @@ class NotYourPublication(Forbidden):
 class PublicationWithdrawn(Conflict):
     problem = "publication-withdrawn"
     title = "This publication has been withdrawn"
+
+
+class ResourceLocked(Conflict):
+    problem = "resource-locked"
+    title = "This resource is encrypted and cannot be opened here"

@@ -20,3 +20,8 @@ class ReaderSettings(PlatformSettings, S3Settings):
     # Streaming tokens come from the DRM service, for this audience.
     streaming_issuer: str = "sachso-drm"
     streaming_audience: str = "sachso-streaming"
+    # To decrypt LCP-protected books on the fly, the reader asks DRM for content keys as a service: it signs its
+    # own service tokens (key files as for lending and drm; DRM must trust this issuer's JWKS) and calls DRM here.
+    issuer: str = "sachso-reader"
+    signing_key_files: str = ""
+    drm_grpc_target: str = ""

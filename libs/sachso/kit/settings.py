@@ -78,7 +78,7 @@ class AuthSettings(BaseServiceSettings):
     # Comma-separated JWKS URLs (lending issues user tokens, drm issues streaming tokens).
     jwks_urls: str
     # Comma-separated issuers whose tokens this service accepts.
-    jwt_issuers: str = "sachso-lending,sachso-drm"
+    jwt_issuers: str = "sachso-lending,sachso-drm,sachso-reader"
     jwt_audience: str = "sachso"
     jwks_cache_seconds: float = Field(300.0, gt=0)
 

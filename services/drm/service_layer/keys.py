@@ -62,14 +62,30 @@ class ContentKeys:
         document = await self.collection.find_one({"_id": publication_id}, session=session)
         if document is None:
             key = os.urandom(32)
-            document = {"_id": publication_id, "key_id": os.urandom(8).hex(), "created_at": datetime.now(UTC),
-                        **self._wrap(publication_id, key)}  # fmt: skip
+            document = {
+                "_id": publication_id,
+                "key_id": os.urandom(8).hex(),
+                "created_at": datetime.now(UTC),
+                **self._wrap(publication_id, key),
+            }
             try:
                 await self.collection.insert_one(document, session=session)
             except DuplicateKeyError:
                 document = await self.collection.find_one({"_id": publication_id}, session=session)
                 assert document is not None
         return document["key_id"], self._unwrap(document)
+
+    async def store(self, publication_id: str, key: bytes) -> None:
+        """Keep a content key made elsewhere (a book a publisher delivers already protected, with its key)."""
+        if len(key) != 32:
+            raise ValueError("a content key is 32 bytes")
+        document = {
+            "_id": publication_id,
+            "key_id": os.urandom(8).hex(),
+            "created_at": datetime.now(UTC),
+            **self._wrap(publication_id, key),
+        }
+        await self.collection.replace_one({"_id": publication_id}, document, upsert=True)
 
     async def get(self, publication_id: str) -> bytes | None:
         document = await self.collection.find_one({"_id": publication_id})

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import mimetypes
 import posixpath
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from reader.adapters.pdf import PdfEngine, page_texts, render_page
 from reader.adapters.storage import BookCache
-from reader.domain import fonts
+from reader.domain import fonts, lcp_content
 from reader.domain.manifest import positions
 from reader.domain.text_search import Passage, search
-from reader.errors import PublicationNotFound, ResourceNotFound
+from reader.errors import PublicationNotFound, ResourceLocked, ResourceNotFound
 from reader.service_layer.ingest import PDF_HREF
 
 Document = dict[str, Any]
+ContentKey = Callable[[str], Awaitable[bytes | None]]
 MAX_RESOURCE_BYTES = 64 * 1024 * 1024
 PAGE_WIDTH_STEP = 100
 TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml", "image/svg+xml", "application/javascript",
@@ -53,7 +55,9 @@ class Streaming:
         pdf: PdfEngine,
         *,
         page_cache_bytes: int = 64 * 1024 * 1024,
+        content_key: ContentKey | None = None,
     ) -> None:
+        self.content_key = content_key
         self.publications = publications
         self.cache = cache
         self.pdf = pdf
@@ -96,10 +100,23 @@ class Streaming:
             raise ResourceNotFound(f"this publication has no resource {href}")
         link = _link(document["manifest"], href)
         media_type = (link or {}).get("type") or mimetypes.guess_type(href)[0] or "application/octet-stream"
-        algorithm = (link or {}).get("properties", {}).get("encrypted", {}).get("algorithm")
+        encrypted = (link or {}).get("properties", {}).get("encrypted", {})
+        algorithm = encrypted.get("algorithm")
         if algorithm in fonts.ALGORITHMS:
             data = fonts.deobfuscate(data, algorithm, document["metadata"].get("identifier", ""))
+        elif algorithm == lcp_content.AES256_CBC:
+            data = await self._decrypted(publication_id, href, data, encrypted.get("compression") == "deflate")
         return Resource(media_type, len(data), etag, data=data)
+
+    async def _decrypted(self, publication_id: str, href: str, data: bytes, deflated: bool) -> bytes:
+        """An LCP-encrypted resource opened with the publication's content key from DRM (then ranges apply)."""
+        key = await self.content_key(publication_id) if self.content_key else None
+        if key is None:
+            raise ResourceLocked(f"{href} is LCP-encrypted and DRM holds no key for this publication")
+        try:
+            return await asyncio.to_thread(lcp_content.decrypt_resource, key, data, deflated)
+        except lcp_content.UndecryptableResource as error:
+            raise ResourceLocked(f"{href}: {error}") from None
 
     async def page_image(
         self, publication_id: str, page: int, width: int, watermark: str | None = None

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import os
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
 
+import grpc
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
+from drm.adapters.packages import protect_epub
+from drm.entrypoints.grpc_api import DrmServicer
+from drm.service_layer.keys import ContentKeys as DrmContentKeys
+from drm.service_layer.keys import MasterKey
+from reader.adapters.content_keys import ContentKeys as ReaderContentKeys
 from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
+from sachso.drm.v1 import drm_service_pb2_grpc as drm_grpc
 from sachso.events.v1 import lending_events_pb2
+from sachso.kit.auth import TokenVerifier
 from sachso.kit.events import ReceivedEvent
+from sachso.kit.grpc_server import GrpcServer
 from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.conftest import ReaderUnderTest
@@ -165,10 +179,15 @@ async def test_reading_positions_follow_the_reader_across_devices(reader: Reader
 
     def position(progression: float, device: str, when: datetime) -> dict[str, object]:
         return {
-            "locator": {"href": "OPS/ch1.xhtml", "type": "application/xhtml+xml",
-                        "locations": {"progression": progression, "position": 3}},
-            "device_id": device, "device_name": device, "modified": when.isoformat(),
-        }  # fmt: skip
+            "locator": {
+                "href": "OPS/ch1.xhtml",
+                "type": "application/xhtml+xml",
+                "locations": {"progression": progression, "position": 3},
+            },
+            "device_id": device,
+            "device_name": device,
+            "modified": when.isoformat(),
+        }
 
     phone = await reader.http.put("/v1/reading/positions/pub-1", json=position(0.5, "phone", now), headers=ana)
     assert phone.json()["applied"] is True
@@ -211,9 +230,18 @@ async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderU
     handlers = ReaderHandlers(reader.revocations)
     returned = lending_events_pb2.LoanReturned(loan_id="loan-1")
     event = ReceivedEvent(
-        id="e1", type=returned.DESCRIPTOR.full_name, source="/sachso/lending", subject=None, time=datetime.now(UTC),
-        key=None, payload=returned, trace_headers={}, topic="t", partition=0, offset=0,
-    )  # fmt: skip
+        id="e1",
+        type=returned.DESCRIPTOR.full_name,
+        source="/sachso/lending",
+        subject=None,
+        time=datetime.now(UTC),
+        key=None,
+        payload=returned,
+        trace_headers={},
+        topic="t",
+        partition=0,
+        offset=0,
+    )
     async with reader.outbox.client.start_session() as session:
         await session.with_transaction(lambda s: handlers.loan_ended(event, s))
 
@@ -241,3 +269,48 @@ async def test_online_only_documents_are_watermarked_pages_and_never_the_file(re
     assert marked.status_code == 200
     assert marked.content != clean.content  # the patron's mark is drawn on the page
     assert marked.headers["etag"] != clean.headers["etag"]
+
+
+async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
+    reader: ReaderUnderTest, tmp_path: Path, database: AsyncDatabase[dict[str, Any]]
+) -> None:
+    """A protected EPUB in the reader: every encrypted resource is served in clear, ranges inside deflated ones."""
+    original = CORPUS / "epub" / "wasteland-otf-obf.epub"
+    content_key = os.urandom(32)
+    protected = protect_epub(original, tmp_path / "protected.epub", content_key)
+    result = await reader.ingest.ingest("nxb-tre", protected.path, SubmittedMetadata())
+    master = tmp_path / "master.b64"
+    master.write_bytes(base64.b64encode(os.urandom(32)))
+    keys = DrmContentKeys(database["content_keys"], [MasterKey.from_file(str(master))])
+    await keys.store(result.publication_id, content_key)
+    drm = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        service_names=["sachso.drm.v1.DrmService"],
+        register=lambda server: drm_grpc.add_DrmServiceServicer_to_server(DrmServicer(cast(Any, None), keys), server),
+        verifier=TokenVerifier(
+            ["http://reader/.well-known/jwks.json"],
+            issuers=[reader.accounts.issuer],
+            audience="sachso",
+            http=reader.http,
+        ),
+    )
+    await drm.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{drm.port}") as channel:
+            reader.streaming.content_key = ReaderContentKeys(channel, reader.accounts).get  # reader's service identity
+            token = reader.streaming_token(result.publication_id)
+            with zipfile.ZipFile(original) as clear:
+                for href in protected.encrypted:
+                    served = await reader.http.get(f"/v1/read/{token}/{href}", headers={"Accept-Encoding": "identity"})
+                    assert served.content == clear.read(href), href
+                content = "EPUB/wasteland-content.xhtml"  # deflated before encryption
+                ranged = await reader.http.get(f"/v1/read/{token}/{content}", headers={"Range": "bytes=1000-1099"})
+                assert ranged.status_code == 206
+                assert ranged.content == clear.read(content)[1000:1100]
+            reader.streaming.content_key = None
+            locked = await reader.http.get(f"/v1/read/{token}/{content}")
+            assert locked.status_code == 409
+            assert locked.json()["type"].endswith("/resource-locked")
+    finally:
+        await drm.stop(0)
