@@ -164,6 +164,19 @@ class LendingStore:
             {"_id": license_id, "in_use": {"$gt": 0}}, {"$inc": {"in_use": -1}}, session=session
         )
 
+    async def consume_checkout(self, license_id: str, session: Session) -> bool:
+        """Use one checkout of a metered licence whose copy stays in use (it passes to the next hold)."""
+        result = await self.licenses.update_one(
+            {"_id": license_id, "checkouts_left": {"$gt": 0}}, {"$inc": {"checkouts_left": -1}}, session=session
+        )
+        return result.modified_count == 1
+
+    async def refund_checkout(self, license_id: str, session: Session) -> None:
+        """Give back the checkout of a reserved copy nobody borrowed (metered licences only)."""
+        await self.licenses.update_one(
+            {"_id": license_id, "checkouts_left": {"$ne": None}}, {"$inc": {"checkouts_left": 1}}, session=session
+        )
+
     # -- holds -----------------------------------------------------------------------------------------------
 
     async def open_holds(self, title_id: str, session: Session = None) -> list[Hold]:

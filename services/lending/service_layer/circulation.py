@@ -405,17 +405,11 @@ class Circulation:
             chosen = hold_queue.next_in_line(holds, now, lambda hold: serves(network, license_, hold.patron_library_id))
             # the copy stays counted in use: it passes straight to the next reader
             if chosen is not None and (
-                license_.checkouts_left is None or await self._consume_checkout(license_, session)
+                license_.checkouts_left is None or await self.store.consume_checkout(license_.id, session)
             ):
                 await self._make_ready(chosen, license_, now, session, emit)
                 return
         await self.store.give_back_copy(license_id, session)
-
-    async def _consume_checkout(self, license_: License, session: AsyncClientSession) -> bool:
-        result = await self.store.licenses.update_one(
-            {"_id": license_.id, "checkouts_left": {"$gt": 0}}, {"$inc": {"checkouts_left": -1}}, session=session
-        )
-        return result.modified_count == 1
 
     async def _make_ready(
         self, hold: Hold, license_: License, now: datetime, session: AsyncClientSession, emit: Emit
@@ -579,7 +573,5 @@ class Circulation:
         self, license_id: str, now: datetime, session: AsyncClientSession, emit: Emit
     ) -> None:
         """A reserved copy was never borrowed: refund its checkout, then free it for the queue."""
-        await self.store.licenses.update_one(
-            {"_id": license_id, "checkouts_left": {"$ne": None}}, {"$inc": {"checkouts_left": 1}}, session=session
-        )
+        await self.store.refund_checkout(license_id, session)
         await self._release_copy(license_id, now, session, emit)
