@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import grpc
+from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
 from lending.adapters.store import LendingStore
@@ -20,7 +21,7 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
-from lending.entrypoints.opds import no_passphrase, opds_router
+from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
@@ -36,13 +37,39 @@ from sachso.kit.settings import load_settings
 from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
 
 
+def http_routers(
+    issuer: TokenIssuer,
+    store: LendingStore,
+    circulation: Circulation,
+    catalogue: Catalogue,
+    cards: Cards,
+    accounts: Accounts,
+    drm_public_url: str,
+    hashed_passphrase: HashedPassphrase = no_passphrase,
+) -> list[APIRouter]:
+    """Every HTTP route of lending (the integration tests serve exactly these)."""
+    return [
+        jwks_router(issuer),
+        auth_router(cards, accounts),
+        cards_router(cards, store),
+        libraries_router(store),
+        catalogue_router(catalogue, store),
+        circulation_router(circulation, store),
+        reports_router(Reports(store), store),
+        staff_router(accounts, cards, catalogue, store),
+        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase),
+    ]
+
+
 @asynccontextmanager
 async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
-    async with (
-        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
-        grpc.aio.insecure_channel(settings.drm_grpc_target or "127.0.0.1:9") as drm_channel,
-    ):
+    async with AsyncExitStack() as stack:
+        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=[GROUP]))
+        hashed_passphrase: HashedPassphrase = no_passphrase
+        if settings.drm_grpc_target:  # OPDS loan links then carry the hashed passphrase
+            drm_channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.drm_grpc_target))
+            hashed_passphrase = DrmClient(drm_channel, issuer).hashed_passphrase
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
@@ -60,24 +87,16 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         yield infrastructure.service_process(
             title="Sách Số — lending",
             description="Library network, reader cards, catalogue, licence pools, loans and holds.",
-            routers=[
-                jwks_router(issuer),
-                auth_router(cards, accounts),
-                cards_router(cards, store),
-                libraries_router(store),
-                catalogue_router(catalogue, store),
-                circulation_router(circulation, store),
-                reports_router(Reports(store), store),
-                staff_router(accounts, cards, catalogue, store),
-                opds_router(
-                    catalogue,
-                    circulation,
-                    cards,
-                    store,
-                    settings.drm_public_url.rstrip("/"),
-                    DrmClient(drm_channel, issuer).hashed_passphrase if settings.drm_grpc_target else no_passphrase,
-                ),
-            ],
+            routers=http_routers(
+                issuer,
+                store,
+                circulation,
+                catalogue,
+                cards,
+                accounts,
+                settings.drm_public_url.rstrip("/"),
+                hashed_passphrase,
+            ),
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,
         )

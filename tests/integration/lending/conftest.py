@@ -18,28 +18,17 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lending.adapters.store import LendingStore
+from lending.bootstrap import http_routers
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
-from lending.entrypoints.http import (
-    auth_router,
-    cards_router,
-    catalogue_router,
-    circulation_router,
-    libraries_router,
-    reports_router,
-    staff_router,
-)
-from lending.entrypoints.opds import opds_router
 from lending.service_layer.cards import Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
-from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
-from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 
 Document = dict[str, Any]
@@ -123,17 +112,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     ]:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(title="lending", version="test", description="", readiness={})
-    for router in (
-        jwks_router(issuer),
-        auth_router(cards, accounts),
-        cards_router(cards, store),
-        libraries_router(store),
-        catalogue_router(catalogue, store),
-        circulation_router(circulation, store),
-        reports_router(Reports(store), store),
-        staff_router(accounts, cards, catalogue, store),
-        opds_router(catalogue, circulation, cards, store, "http://drm.test"),
-    ):
+    for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
