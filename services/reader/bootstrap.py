@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import grpc
 
@@ -35,11 +35,13 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         if settings.signing_key_files
         else None
     )
-    async with (
-        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
-        create_s3_client(settings) as s3,
-        grpc.aio.insecure_channel(settings.drm_grpc_target or "127.0.0.1:9") as drm_channel,
-    ):
+    async with AsyncExitStack() as stack:
+        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=[GROUP]))
+        s3 = await stack.enter_async_context(create_s3_client(settings))
+        content_key = None
+        if issuer is not None and settings.drm_grpc_target:  # decrypt LCP-protected books with DRM's keys
+            drm_channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.drm_grpc_target))
+            content_key = ContentKeys(drm_channel, issuer).get
         await ensure_bucket(s3, settings.s3_bucket)
         infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
         store = ObjectStore(s3, settings.s3_bucket)
@@ -63,10 +65,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         revocations = Revocations(infrastructure.database["ended_loans"])
         await revocations.ensure_indexes()
         infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
-        keys = ContentKeys(drm_channel, issuer) if issuer is not None and settings.drm_grpc_target else None
-        streaming = Streaming(
-            infrastructure.database["publications"], cache, pdf, content_key=keys.get if keys else None
-        )
+        streaming = Streaming(infrastructure.database["publications"], cache, pdf, content_key=content_key)
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
             issuers=[settings.streaming_issuer],
