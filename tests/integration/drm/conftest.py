@@ -30,6 +30,7 @@ from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import S3Settings
+from tests.integration.s3_helpers import remove_bucket
 
 Document = dict[str, Any]
 
@@ -119,7 +120,4 @@ async def drm(
                 source_bucket, mongo,
             )  # fmt: skip
         for bucket in (settings.s3_bucket, source_bucket):
-            listed = await s3.list_objects_v2(Bucket=bucket)
-            for item in listed.get("Contents", []):
-                await s3.delete_object(Bucket=bucket, Key=item["Key"])
-            await s3.delete_bucket(Bucket=bucket)
+            await remove_bucket(s3, bucket)

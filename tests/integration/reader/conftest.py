@@ -32,6 +32,7 @@ from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import S3Settings
+from tests.integration.s3_helpers import remove_bucket
 
 Document = dict[str, Any]
 
@@ -129,9 +130,5 @@ async def reader(
             yield ReaderUnderTest(
                 ingest, streaming, reading, revocations, cache, outbox, http, accounts, drm, s3, s3_settings.s3_bucket
             )
-        paginator = s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=s3_settings.s3_bucket):
-            for item in page.get("Contents", []):
-                await s3.delete_object(Bucket=s3_settings.s3_bucket, Key=item["Key"])
-        await s3.delete_bucket(Bucket=s3_settings.s3_bucket)
+        await remove_bucket(s3, s3_settings.s3_bucket)
     pdf.close()
