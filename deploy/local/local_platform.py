@@ -103,7 +103,9 @@ class Platform:
     def _environment(self, name: str, ports: Mapping[str, ServiceEndpoints]) -> dict[str, str]:
         prefix = name.upper() + "_"
         stack = self.stack_env
-        jwks = ",".join(f"{ports[issuer].http_url}/.well-known/jwks.json" for issuer in SIGNING_SERVICES)
+        jwks = ",".join(
+            f"sachso-{issuer}={ports[issuer].http_url}/.well-known/jwks.json" for issuer in SIGNING_SERVICES
+        )
         values = {
             "ENVIRONMENT": "dev",
             "HTTP_PORT": str(ports[name].http_port),

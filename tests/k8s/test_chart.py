@@ -191,7 +191,8 @@ def test_each_service_gets_exactly_the_settings_it_reads(
     assert environment[f"{prefix}MONGO_URI"].startswith("secret:"), "the MongoDB URI carries credentials"
     jwks = environment[f"{prefix}JWKS_URLS"].split(",")
     assert jwks == [
-        f"http://{name(issuer)}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json" for issuer in ("lending", "drm")
+        f"sachso-{issuer}=http://{name(issuer)}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json"
+        for issuer in ("lending", "drm")
     ]
     if service in ("reader", "drm"):
         assert environment[f"{prefix}S3_SECRET_ACCESS_KEY"].startswith("secret:")

@@ -139,6 +139,7 @@ async def platform_infrastructure(
             audience=settings.jwt_audience,
             http=http,
             cache_seconds=settings.jwks_cache_seconds,
+            grants=settings.issuer_grants,
         )
         outbox = Outbox(mongo, database, source=f"/sachso/{settings.service_name}")
         await outbox.ensure_indexes()
