@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unauthenticated
+from sachso.kit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthenticated,
+)
 
 
 class SignInFailed(Unauthenticated):
@@ -10,9 +18,11 @@ class SignInFailed(Unauthenticated):
     title = "Card number or PIN is wrong"
 
 
-class SignInLocked(Unauthenticated):
+class SignInLocked(TooManyRequests):
+    """Too many attempts from this client, or on this credential from unknown clients (429, ``Retry-After``)."""
+
     problem = "sign-in-locked"
-    title = "Too many wrong PINs; try again later"
+    title = "Too many sign-in attempts; try again later"
 
 
 class InvalidNetwork(InvalidInput):

@@ -92,6 +92,7 @@ class Infrastructure:
             cors_origins=[origin.strip() for origin in self.settings.cors_origins.split(",") if origin.strip()],
         )
         app.state.token_verifier = self.verifier
+        app.state.trusted_proxy_hops = self.settings.trusted_proxy_hops
         for router in routers:
             app.include_router(router)
         grpc_server = GrpcServer(

@@ -37,6 +37,7 @@ def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str,
 async def _service_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthenticated) else {}
+    headers |= error.http_headers()
     body, media_type = error.http_body(instance=request.url.path)
     return JSONResponse(body, status_code=error.status, media_type=media_type, headers=headers)
 
@@ -175,6 +176,21 @@ async def authenticated_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticated_principal)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's network address, for rate limits: the peer, or behind ``trusted_proxy_hops`` proxies (an
+    ingress, a load balancer) the address the outermost trusted one saw in ``X-Forwarded-For``. Entries a client
+    wrote itself lie to the left of those and are never used."""
+    hops: int = getattr(request.app.state, "trusted_proxy_hops", 0)
+    peer = request.client.host if request.client else "unknown"
+    if hops <= 0:
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    return forwarded[-hops] if len(forwarded) >= hops else peer
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

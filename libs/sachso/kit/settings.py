@@ -34,6 +34,9 @@ class BaseServiceSettings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    # Proxies in front of the service that append the caller to X-Forwarded-For (an ingress: 1). Rate limits key on
+    # the address the outermost of them saw; 0 trusts no header and uses the peer address.
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
     # Browser origins allowed to call the HTTP API (comma-separated, e.g. "https://sachso.daklak.gov.vn"); empty: none.
     cors_origins: str = ""
 

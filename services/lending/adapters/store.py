@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from lending.domain.holds import OPEN_STATES, Hold, HoldState
 from lending.domain.licensing import License, LicenseModel, LicenseTerms
@@ -50,6 +51,8 @@ class LendingStore:
         self.holds = database["holds"]
         self.refresh_tokens = database["refresh_tokens"]
         self.turnaways = database["turnaways"]  # a patron wanted a copy and none was free (for reports)
+        self.sign_in_attempts = database["sign_in_attempts"]  # throttling counters, one per key and window
+        self.sign_in_clients = database["sign_in_clients"]  # clients a credential signed in from recently
 
     async def ensure_indexes(self) -> None:
         await self.patrons.create_index("card_number", unique=True, sparse=True)
@@ -73,6 +76,8 @@ class LendingStore:
         await self.loans.create_index([("library_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
         await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
+        await self.sign_in_attempts.create_index("expires_at", expireAfterSeconds=0)
+        await self.sign_in_clients.create_index("expires_at", expireAfterSeconds=0)
 
     # -- libraries -------------------------------------------------------------------------------------------
 
@@ -132,6 +137,38 @@ class LendingStore:
     async def patron(self, patron_id: str, session: Session = None) -> Patron | None:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
+
+    # -- sign-in throttling ----------------------------------------------------------------------------------
+
+    async def count_sign_in_attempt(self, key: str, window_end: datetime) -> int:
+        """Count one more attempt on ``key`` (atomic: concurrent attempts get distinct counts)."""
+        for _ in range(5):  # two first attempts racing to create the counter: the loser increments it
+            try:
+                counter = await self.sign_in_attempts.find_one_and_update(
+                    {"_id": key},
+                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return int(counter["count"])
+        raise RuntimeError(f"could not count sign-in attempt {key}")
+
+    async def uncount_sign_in_attempt(self, key: str) -> None:
+        await self.sign_in_attempts.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+
+    async def reset_sign_in_attempts(self, key: str) -> None:
+        await self.sign_in_attempts.update_one({"_id": key}, {"$set": {"count": 0}})
+
+    async def is_known_sign_in_client(self, credential: str, client: str) -> bool:
+        return await self.sign_in_clients.find_one({"_id": f"{credential}|{client}"}, {"_id": 1}) is not None
+
+    async def remember_sign_in_client(self, credential: str, client: str, until: datetime) -> None:
+        await self.sign_in_clients.update_one(
+            {"_id": f"{credential}|{client}"}, {"$set": {"expires_at": until}}, upsert=True
+        )
 
     # -- licences --------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from lending.service_layer.reports import Reports, to_csv
 from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from sachso.kit.http import require_roles
+from sachso.kit.http import ClientAddress, require_roles
 
 Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -281,20 +281,20 @@ def auth_router(cards: Cards, accounts: Accounts) -> APIRouter:
     router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
 
     @router.post("/token", summary="Sign in with reader card number and PIN")
-    async def card_token(body: CardSignIn) -> TokenOut:
-        return TokenOut.of(await cards.sign_in(body.card_number, body.pin))
+    async def card_token(body: CardSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await cards.sign_in(body.card_number, body.pin, client))
 
     @router.post("/refresh", summary="Trade a refresh token for a new pair (single use)")
     async def refresh(body: RefreshIn) -> TokenOut:
         return TokenOut.of(await cards.refresh(body.refresh_token))
 
     @router.post("/staff-token", summary="Sign in as library staff")
-    async def staff_token(body: StaffSignIn) -> TokenOut:
-        return TokenOut.of(await accounts.staff_sign_in(body.username, body.password))
+    async def staff_token(body: StaffSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await accounts.staff_sign_in(body.username, body.password, client))
 
     @router.post("/publisher-token", summary="Client credentials for a publisher's ingest API access")
-    async def publisher_token(body: PublisherSignIn) -> TokenOut:
-        return TokenOut.of(await accounts.publisher_sign_in(body.publisher_id, body.secret))
+    async def publisher_token(body: PublisherSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await accounts.publisher_sign_in(body.publisher_id, body.secret, client))
 
     return router
 

@@ -26,6 +26,7 @@ from lending.service_layer.catalogue import Availability, Catalogue
 from lending.service_layer.circulation import Circulation, HoldView, Loan
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import Unauthenticated
+from sachso.kit.http import ClientAddress
 
 OPDS = "application/opds+json"
 OPDS_PUBLICATION = "application/opds-publication+json"
@@ -216,6 +217,7 @@ def opds_router(
 
     @router.post("/oauth/token", summary="OAuth 2.0 token endpoint (password and refresh_token grants)")
     async def token(
+        client: ClientAddress,
         grant_type: Annotated[str, Form()],
         username: Annotated[str | None, Form()] = None,
         password: Annotated[str | None, Form()] = None,
@@ -223,7 +225,7 @@ def opds_router(
     ) -> JSONResponse:
         try:
             if grant_type == "password" and username and password:
-                pair: TokenPair = await cards.sign_in(username, password)
+                pair: TokenPair = await cards.sign_in(username, password, client)
             elif grant_type == "refresh_token" and refresh_token:
                 pair = await cards.refresh(refresh_token)
             else:

@@ -112,6 +112,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     ]:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(title="lending", version="test", description="", readiness={})
+    app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)

@@ -88,18 +88,6 @@ async def test_a_library_may_approve_cards_automatically(lending: Lending) -> No
     assert len(await lending.events("PatronApproved")) == 1
 
 
-async def test_five_wrong_pins_lock_the_card(lending: Lending) -> None:
-    await lending.active_patron("ana")
-    pin_hash = await lending.cards.secrets.hash("1234")
-    await lending.store.patrons.update_one({"_id": "ana"}, {"$set": {"pin_hash": pin_hash}})
-    for _ in range(5):
-        response = await lending.http.post("/v1/auth/token", json={"card_number": "t-ana", "pin": "9999"})
-        assert response.json()["type"].endswith("/sign-in-failed")
-    locked = await lending.http.post("/v1/auth/token", json={"card_number": "t-ana", "pin": "1234"})
-    assert locked.status_code == 401
-    assert locked.json()["type"].endswith("/sign-in-locked")
-
-
 async def test_search_ignores_diacritics_and_reports_facets(lending: Lending) -> None:
     kieu = await lending.title_with_copies(title="Truyện Kiều", copies=2)
     await lending.title_with_copies(title="Đất rừng phương Nam", copies=1, owner="buonmathuot")
