@@ -22,7 +22,7 @@ from lending.entrypoints.http import (
     staff_router,
 )
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
-from lending.service_layer.cards import Cards
+from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
@@ -56,7 +56,7 @@ def http_routers(
         catalogue_router(catalogue, store),
         circulation_router(circulation, store),
         reports_router(Reports(store), store),
-        staff_router(accounts, cards, catalogue, store),
+        staff_router(accounts, cards, catalogue, circulation, store),
         opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase),
     ]
 
@@ -99,6 +99,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
             ),
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,
+            principal_check=CardAccess(store).ensure_not_blocked,
         )
 
 

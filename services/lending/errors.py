@@ -80,6 +80,16 @@ class CardCannotBorrow(Forbidden):
     title = "Your reader card does not allow borrowing"
 
 
+class CardBlocked(Forbidden):
+    problem = "card-blocked"
+    title = "This reader card is blocked; please contact your library"
+
+
+class CardStateError(PreconditionFailed):
+    problem = "card-state"
+    title = "The reader card is not in a state that allows this"
+
+
 class TitleNotFound(NotFound):
     problem = "title-not-found"
     title = "No such title"

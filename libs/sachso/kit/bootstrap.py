@@ -25,7 +25,7 @@ from sachso.kit.auth import TokenVerifier
 from sachso.kit.consumer import HandlerRegistry, IdempotentConsumer
 from sachso.kit.grpc_server import GrpcServer
 from sachso.kit.health import ReadinessCheck, kafka_check, mongo_check
-from sachso.kit.http import create_http_app
+from sachso.kit.http import PrincipalCheck, create_http_app
 from sachso.kit.kafka import create_consumer, create_producer, ensure_topics
 from sachso.kit.mongo import create_mongo_client
 from sachso.kit.outbox import KafkaEventPublisher, Outbox, OutboxRelay
@@ -81,6 +81,7 @@ class Infrastructure:
         grpc_services: Iterable[str] = (),
         register_grpc: Callable[[grpc.aio.Server], None] = lambda server: None,
         untraced: Iterable[str] = (),
+        principal_check: PrincipalCheck | None = None,
     ) -> ServiceProcess:
         """The HTTP app and gRPC server of this service, with its workers, ready for the runtime."""
         app = create_http_app(
@@ -93,6 +94,7 @@ class Infrastructure:
         )
         app.state.token_verifier = self.verifier
         app.state.trusted_proxy_hops = self.settings.trusted_proxy_hops
+        app.state.principal_check = principal_check
         for router in routers:
             app.include_router(router)
         grpc_server = GrpcServer(

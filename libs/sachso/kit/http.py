@@ -28,6 +28,7 @@ PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Correlation-Id"
 ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+PrincipalCheck = Callable[[Principal], Awaitable[None]]
 
 
 def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -171,8 +172,18 @@ async def authenticated_principal(
     """The caller's principal from ``Authorization: Bearer``; 401 problem details otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token")
+    return await verified_principal(request, credentials.credentials)
+
+
+async def verified_principal(request: Request, token: str) -> Principal:
+    """Verify ``token`` with the app's verifier, then ask the app's ``principal_check`` (if any) whether this
+    principal may still act: a service can withdraw access before tokens expire (a blocked reader card)."""
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+    principal = await verifier.verify(token)
+    check: PrincipalCheck | None = getattr(request.app.state, "principal_check", None)
+    if check is not None:
+        await check(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticated_principal)]

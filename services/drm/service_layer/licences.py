@@ -47,6 +47,11 @@ class OnlineOnly(Forbidden):
     title = "This document is lent for reading online only"
 
 
+class PatronBlocked(Forbidden):
+    problem = "card-blocked"
+    title = "This reader card is blocked; please contact your library"
+
+
 class LicenceEnded(Conflict):
     problem = "licence-ended"
     title = "This licence has ended"
@@ -105,6 +110,7 @@ class Licences:
         self.licences = database["licences"]
         self.publications = database["publications"]
         self.passphrases = database["passphrases"]
+        self.blocked_patrons = database["blocked_patrons"]  # from lending's PatronBlocked / PatronUnblocked
         self.outbox = outbox
         self.keys = keys
         self.provider = provider
@@ -217,6 +223,20 @@ class Licences:
             )
         )
 
+    async def patron_blocked(self, patron_id: str, blocked: bool, at: datetime, session: AsyncClientSession) -> None:
+        """Lending blocked (or unblocked) a card: no licence, renewal or streaming token for her meanwhile.
+        The later of two changes wins, so events out of order end in the right state."""
+        known = await self.blocked_patrons.find_one({"_id": patron_id}, session=session)
+        if known is not None and _aware(known["changed_at"]) > _aware(at):
+            return  # a later change arrived first
+        await self.blocked_patrons.update_one(
+            {"_id": patron_id}, {"$set": {"blocked": blocked, "changed_at": _aware(at)}}, upsert=True, session=session
+        )
+
+    async def _ensure_not_blocked(self, patron_id: str) -> None:
+        if await self.blocked_patrons.find_one({"_id": patron_id, "blocked": True}, {"_id": 1}):
+            raise PatronBlocked("this reader card is blocked; please contact your library")
+
     # -- patrons ---------------------------------------------------------------------------------------------
 
     async def set_passphrase(self, patron_id: str, passphrase: str, hint: str) -> None:
@@ -241,6 +261,7 @@ class Licences:
             raise LicenceNotFound(f"you have no licence for loan {loan_id}")
         if Status(document["status"]) not in LIVE:
             raise LicenceEnded(f"the licence is {document['status']}")
+        await self._ensure_not_blocked(patron_id)
         return document
 
     async def licence_for(self, loan_id: str, patron_id: str) -> dict[str, Any]:
@@ -438,6 +459,7 @@ class Licences:
         document = await self._by_id(licence_id)
         if Status(document["status"]) not in LIVE:
             raise StatusRequestRefused("renew", f"the licence is {document['status']}")
+        await self._ensure_not_blocked(document.get("patron_id", ""))
         try:
             new_end = await renew_loan(document["loan_id"])
         except (Conflict, PreconditionFailed) as refused:

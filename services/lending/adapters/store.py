@@ -73,6 +73,7 @@ class LendingStore:
         await self.holds.create_index([("state", ASCENDING), ("ready_until", ASCENDING)])
         await self.holds.create_index("patron_id")
         await self.refresh_tokens.create_index("expires_at", expireAfterSeconds=0)
+        await self.refresh_tokens.create_index("patron_id")
         await self.loans.create_index([("library_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
         await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
@@ -169,6 +170,37 @@ class LendingStore:
         await self.sign_in_clients.update_one(
             {"_id": f"{credential}|{client}"}, {"$set": {"expires_at": until}}, upsert=True
         )
+
+    async def set_card_status(
+        self, patron_id: str, expected: CardStatus, status: CardStatus, session: Session = None
+    ) -> Document | None:
+        """Move a card from ``expected`` to ``status``; the card as it was, or None when it was not ``expected``."""
+        return await self.patrons.find_one_and_update(
+            {"_id": patron_id, "status": expected.value},
+            {"$set": {"status": status.value, "status_changed_at": datetime.now(UTC)}},
+            session=session,
+        )
+
+    async def card_status(self, patron_id: str) -> CardStatus | None:
+        document = await self.patrons.find_one({"_id": patron_id}, {"status": 1})
+        return CardStatus(document["status"]) if document else None
+
+    async def forget_refresh_tokens(self, patron_id: str, session: Session = None) -> None:
+        await self.refresh_tokens.delete_many({"patron_id": patron_id}, session=session)
+
+    async def set_holds_card_blocked(self, patron_id: str, blocked: bool, session: Session = None) -> None:
+        await self.holds.update_many(
+            {"patron_id": patron_id, "state": HoldState.WAITING.value},
+            {"$set": {"card_blocked": blocked}},
+            session=session,
+        )
+
+    async def active_loan_documents(self, patron_id: str, session: Session = None) -> list[Document]:
+        return [doc async for doc in self.loans.find({"patron_id": patron_id, "status": "active"}, session=session)]
+
+    async def ready_holds(self, patron_id: str, session: Session = None) -> list[Hold]:
+        cursor = self.holds.find({"patron_id": patron_id, "state": HoldState.READY.value}, session=session)
+        return [hold_from(document) async for document in cursor]
 
     # -- licences --------------------------------------------------------------------------------------------
 
@@ -342,6 +374,7 @@ def hold_document(hold: Hold) -> Document:
         "suspended_until": hold.suspended_until,
         "ready_until": hold.ready_until,
         "license_id": hold.license_id,
+        "card_blocked": hold.card_blocked,
     }
     if hold.state in OPEN_STATES:
         document["open_key"] = f"{hold.patron_id}:{hold.title_id}"
@@ -362,4 +395,5 @@ def hold_from(document: Document) -> Hold:
         suspended_until=utc(document.get("suspended_until")),
         ready_until=utc(document.get("ready_until")),
         license_id=document.get("license_id"),
+        card_blocked=bool(document.get("card_blocked")),
     )

@@ -564,7 +564,9 @@ class PublisherIn(BaseModel):
     secret: str = Field(min_length=24, max_length=200)
 
 
-def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: LendingStore) -> APIRouter:
+def staff_router(
+    accounts: Accounts, cards: Cards, catalogue: Catalogue, circulation: Circulation, store: LendingStore
+) -> APIRouter:
     router = APIRouter(tags=["staff"])
 
     @router.post("/v1/staff", status_code=201, summary="Create a staff account in a library you administer")
@@ -594,16 +596,20 @@ def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: 
         await managed_patron(staff, library_id, patron_id)
         return PatronOut.model_validate(await cards.renew_card(patron_id), from_attributes=True)
 
-    @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/block", status_code=204, summary="Block a card")
+    @router.post(
+        "/v1/libraries/{library_id}/patrons/{patron_id}/block",
+        status_code=204,
+        summary="Block a card: sign-in and reading stop, loans are returned, holds wait skipped",
+    )
     async def block(staff: Staff, library_id: str, patron_id: str) -> Response:
         await managed_patron(staff, library_id, patron_id)
-        await cards.set_blocked(patron_id, True)
+        await circulation.block_card(patron_id)
         return Response(status_code=204)
 
     @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/unblock", status_code=204, summary="Unblock")
     async def unblock(staff: Staff, library_id: str, patron_id: str) -> Response:
         await managed_patron(staff, library_id, patron_id)
-        await cards.set_blocked(patron_id, False)
+        await circulation.unblock_card(patron_id)
         return Response(status_code=204)
 
     @router.put("/v1/titles/{title_id}/online-only", summary="Lend a rare document for online reading only (staff)")

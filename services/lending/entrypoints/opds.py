@@ -24,9 +24,9 @@ from lending.errors import NoCopyAvailable, SignInFailed, SignInLocked
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Availability, Catalogue
 from lending.service_layer.circulation import Circulation, HoldView, Loan
-from sachso.kit.auth import Principal, Role, TokenVerifier
+from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Unauthenticated
-from sachso.kit.http import ClientAddress
+from sachso.kit.http import ClientAddress, verified_principal
 
 OPDS = "application/opds+json"
 OPDS_PUBLICATION = "application/opds-publication+json"
@@ -91,9 +91,8 @@ def _iso(moment: datetime | None) -> str | None:
 async def patron_or_none(request: Request, credentials: Credentials) -> Principal | None:
     if credentials is None:
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        principal = await verifier.verify(credentials.credentials)
+        principal = await verified_principal(request, credentials.credentials)
     except Unauthenticated as error:
         raise OpdsAuthenticationRequired(error.detail, authentication_document(_base(request))) from None
     return principal if Role.PATRON in principal.roles else None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from cachetools import TTLCache
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -19,6 +20,7 @@ from lending.domain.patrons import CardStatus, Patron
 from lending.domain.search import nfc
 from lending.errors import (
     ApplicationNotFound,
+    CardBlocked,
     DuplicateRegistration,
     LibraryNotFound,
     SignInFailed,
@@ -27,7 +29,7 @@ from lending.errors import (
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from lending.service_layer.throttle import SignInThrottle
 from sachso.events.v1 import lending_events_pb2 as events
-from sachso.kit.auth import Role, TokenIssuer
+from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import InvalidInput
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
@@ -273,15 +275,6 @@ class Cards:
             **{**patron.__dict__, "status": CardStatus.ACTIVE, "card_number": number, "card_expires_at": expires_at}
         )
 
-    async def set_blocked(self, patron_id: str, blocked: bool) -> None:
-        status = CardStatus.BLOCKED if blocked else CardStatus.ACTIVE
-        expected = CardStatus.ACTIVE if blocked else CardStatus.BLOCKED
-        result = await self.store.patrons.update_one(
-            {"_id": patron_id, "status": expected.value}, {"$set": {"status": status.value}}
-        )
-        if result.matched_count == 0:
-            raise ApplicationNotFound(f"no {expected} card {patron_id}")
-
     async def renew_card(self, patron_id: str) -> Patron:
         now = self.clock()
         document = await self.store.patron_document(patron_id)
@@ -304,7 +297,10 @@ class Cards:
             raise SignInFailed("card number or PIN is wrong")
         assert document is not None
         await self.throttle.succeeded(attempt)
-        return await self._tokens_for(patron_from(document), self.clock())
+        patron = patron_from(document)
+        if patron.status is CardStatus.BLOCKED:  # said only to whoever knows the PIN
+            raise CardBlocked("this reader card is blocked; please contact your library")
+        return await self._tokens_for(patron, self.clock())
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token (once) for a new pair; the old one stops working."""
@@ -313,8 +309,10 @@ class Cards:
         if token is None or utc(token["expires_at"]) <= now:  # type: ignore[operator]
             raise SignInFailed("the refresh token is unknown, used or expired; sign in again")
         patron = await self.store.patron(token["patron_id"])
-        if patron is None or patron.status in {CardStatus.BLOCKED, CardStatus.REJECTED}:
+        if patron is None or patron.status is CardStatus.REJECTED:
             raise SignInFailed("this card can no longer sign in")
+        if patron.status is CardStatus.BLOCKED:
+            raise CardBlocked("this reader card is blocked; please contact your library")
         return await self._tokens_for(patron, now)
 
     async def _tokens_for(self, patron: Patron, now: datetime) -> TokenPair:
@@ -335,3 +333,23 @@ class Cards:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CardAccess:
+    """Refuses a patron's access token as soon as her card is blocked (each replica asks the database, with a
+    memory of ``remember_seconds``, so a block takes effect everywhere within seconds, not when tokens expire)."""
+
+    def __init__(self, store: LendingStore, remember_seconds: float = 2.0) -> None:
+        self.store = store
+        self._recent: TTLCache[str, CardStatus | None] = TTLCache(maxsize=100_000, ttl=remember_seconds)
+
+    async def ensure_not_blocked(self, principal: Principal) -> None:
+        if Role.PATRON not in principal.roles:
+            return
+        if principal.subject in self._recent:
+            status = self._recent[principal.subject]
+        else:
+            status = await self.store.card_status(principal.subject)
+            self._recent[principal.subject] = status
+        if status is CardStatus.BLOCKED:
+            raise CardBlocked("this reader card is blocked; please contact your library")

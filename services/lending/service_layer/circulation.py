@@ -18,11 +18,12 @@ from lending.domain import holds as hold_queue
 from lending.domain.holds import Hold, HoldState
 from lending.domain.licensing import License, copies_for, lending_order, serves
 from lending.domain.network import LibraryNetwork
-from lending.domain.patrons import Patron
+from lending.domain.patrons import CardStatus, Patron
 from lending.errors import (
     AlreadyBorrowed,
     AlreadyOnHold,
     CardCannotBorrow,
+    CardStateError,
     HoldLimitReached,
     HoldNotFound,
     HoldNotNeeded,
@@ -83,6 +84,11 @@ def loan_from(document: Document) -> Loan:
 def _event(key: str, payload: Any) -> OutboundEvent:
     """Loan and hold events are keyed by title, so one title's pool changes stay in order."""
     return OutboundEvent(topic=LENDING_EVENTS.name, key=key, payload=payload, subject=key)
+
+
+def _patron_event(patron_id: str, payload: Any) -> OutboundEvent:
+    """Patron events are keyed by patron, like the card events."""
+    return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)
 
 
 class Circulation:
@@ -339,25 +345,82 @@ class Circulation:
 
         async def work(session: AsyncClientSession, emit: Emit) -> Loan:
             loan = await self._owned_active_loan(loan_id, patron_id, session)
+            return await self._return(loan, channel, self.clock(), session, emit)
+
+        return await self.outbox.transaction(work)
+
+    async def _return(
+        self,
+        loan: Loan,
+        channel: events.ReturnChannel.ValueType,
+        now: datetime,
+        session: AsyncClientSession,
+        emit: Emit,
+    ) -> Loan:
+        ended = await self._end(loan, "returned", now, session)
+        emit(
+            _event(
+                loan.title_id,
+                events.LoanReturned(
+                    loan_id=loan.id,
+                    patron_id=loan.patron_id,
+                    title_id=loan.title_id,
+                    publication_id=loan.publication_id,
+                    returned_at=timestamp(now),
+                    channel=channel,
+                ),
+            )
+        )
+        await self._release_copy(loan.license_id, now, session, emit)
+        return ended
+
+    # -- blocked cards -------------------------------------------------------------------------------------
+
+    async def block_card(self, patron_id: str) -> None:
+        """Staff block a card: access ends at once. Her loans are returned (the copies pass to the queue, DRM
+        ends the licences and the reader stops streaming), ready holds pass their copy on, waiting holds keep
+        their place but are skipped, her refresh tokens are forgotten, and ``PatronBlocked`` tells DRM and the
+        reader to refuse her tokens."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
             now = self.clock()
-            ended = await self._end(loan, "returned", now, session)
+            card = await self.store.set_card_status(patron_id, CardStatus.ACTIVE, CardStatus.BLOCKED, session)
+            if card is None:
+                raise CardStateError(f"no active card {patron_id}")
+            await self.store.set_holds_card_blocked(patron_id, True, session)
+            for hold in await self.store.ready_holds(patron_id, session):
+                await self._cancel_hold(hold, now, session, emit)
+            for document in await self.store.active_loan_documents(patron_id, session):
+                await self._return(loan_from(document), events.RETURN_CHANNEL_STAFF, now, session, emit)
+            await self.store.forget_refresh_tokens(patron_id, session)
             emit(
-                _event(
-                    loan.title_id,
-                    events.LoanReturned(
-                        loan_id=loan.id,
-                        patron_id=loan.patron_id,
-                        title_id=loan.title_id,
-                        publication_id=loan.publication_id,
-                        returned_at=timestamp(now),
-                        channel=channel,
+                _patron_event(
+                    patron_id,
+                    events.PatronBlocked(patron_id=patron_id, library_id=card["library_id"], blocked_at=timestamp(now)),
+                )
+            )
+
+        await self.outbox.transaction(work)
+
+    async def unblock_card(self, patron_id: str) -> None:
+        """Lift a block: she signs in and borrows again, and her waiting holds are back in line."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
+            now = self.clock()
+            card = await self.store.set_card_status(patron_id, CardStatus.BLOCKED, CardStatus.ACTIVE, session)
+            if card is None:
+                raise CardStateError(f"no blocked card {patron_id}")
+            await self.store.set_holds_card_blocked(patron_id, False, session)
+            emit(
+                _patron_event(
+                    patron_id,
+                    events.PatronUnblocked(
+                        patron_id=patron_id, library_id=card["library_id"], unblocked_at=timestamp(now)
                     ),
                 )
             )
-            await self._release_copy(loan.license_id, now, session, emit)
-            return ended
 
-        return await self.outbox.transaction(work)
+        await self.outbox.transaction(work)
 
     async def expire_loan(self, loan_id: str) -> bool:
         """End a loan that reached its due time; False when it had already ended or is not due."""
@@ -509,19 +572,21 @@ class Circulation:
     async def cancel_hold(self, hold_id: str, patron_id: str | None = None) -> None:
         async def work(session: AsyncClientSession, emit: Emit) -> None:
             hold = await self._owned_open_hold(hold_id, patron_id, session)
-            now = self.clock()
-            if not await self.store.update_hold(hold.id, hold.state, {"state": "cancelled", "closed_at": now}, session):
-                raise HoldNotFound(f"hold {hold_id} changed meanwhile")
-            emit(
-                _event(
-                    hold.title_id,
-                    events.HoldCancelled(hold_id=hold.id, patron_id=hold.patron_id, title_id=hold.title_id),
-                )
-            )
-            if hold.state is HoldState.READY and hold.license_id:
-                await self._pass_on_reserved_copy(hold.license_id, now, session, emit)
+            await self._cancel_hold(hold, self.clock(), session, emit)
 
         await self.outbox.transaction(work)
+
+    async def _cancel_hold(self, hold: Hold, now: datetime, session: AsyncClientSession, emit: Emit) -> None:
+        if not await self.store.update_hold(hold.id, hold.state, {"state": "cancelled", "closed_at": now}, session):
+            raise HoldNotFound(f"hold {hold.id} changed meanwhile")
+        emit(
+            _event(
+                hold.title_id,
+                events.HoldCancelled(hold_id=hold.id, patron_id=hold.patron_id, title_id=hold.title_id),
+            )
+        )
+        if hold.state is HoldState.READY and hold.license_id:
+            await self._pass_on_reserved_copy(hold.license_id, now, session, emit)
 
     async def suspend_hold(self, hold_id: str, patron_id: str | None, until: datetime | None) -> HoldView:
         """Keep my place but skip me until ``until`` (None resumes the hold)."""

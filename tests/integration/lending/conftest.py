@@ -23,7 +23,7 @@ from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
-from lending.service_layer.cards import Cards, Secrets
+from lending.service_layer.cards import CardAccess, Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.staff import Accounts
@@ -113,6 +113,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(title="lending", version="test", description="", readiness={})
     app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
+    app.state.principal_check = CardAccess(store, remember_seconds=0.5).ensure_not_blocked
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
