@@ -139,6 +139,12 @@ class LendingStore:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
 
+    # -- titles ----------------------------------------------------------------------------------------------
+
+    async def set_title_added_by(self, title_id: str, library_id: str, session: Session = None) -> None:
+        """The library whose staff added a title by hand (it looks after the record until others license it)."""
+        await self.titles.update_one({"_id": title_id}, {"$set": {"added_by_library_id": library_id}}, session=session)
+
     # -- sign-in throttling ----------------------------------------------------------------------------------
 
     async def count_sign_in_attempt(self, key: str, window_end: datetime) -> int:

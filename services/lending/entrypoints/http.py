@@ -21,7 +21,7 @@ from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
 from lending.service_layer.reports import Reports, to_csv
-from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
+from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_curate_title, ensure_may_manage
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sachso.kit.http import ClientAddress, require_roles
@@ -411,9 +411,9 @@ def catalogue_router(catalogue: Catalogue, store: LendingStore) -> APIRouter:
             detail.availability = AvailabilityOut(**availability.__dict__)
         return detail
 
-    @router.post("", status_code=201, summary="Add a title by hand (staff)")
-    async def add(_: Staff, body: TitleIn) -> TitleOut:
-        title_id = await catalogue.add_title(_metadata(body))
+    @router.post("", status_code=201, summary="Add a title by hand (staff; their library looks after it)")
+    async def add(staff: Staff, body: TitleIn) -> TitleOut:
+        title_id = await catalogue.add_title(_metadata(body), added_by_library_id=staff.library_id)
         return TitleOut.of(await catalogue.title(title_id))
 
     @router.post("/{title_id}/licenses", status_code=201, summary="Record a licence a library acquired")
@@ -612,13 +612,21 @@ def staff_router(
         await circulation.unblock_card(patron_id)
         return Response(status_code=204)
 
-    @router.put("/v1/titles/{title_id}/online-only", summary="Lend a rare document for online reading only (staff)")
-    async def online_only(_: Staff, title_id: str, body: OnlineOnlyIn) -> TitleOut:
+    async def curated_title(staff: Principal, title_id: str) -> None:
+        ensure_may_curate_title(staff, await catalogue.title(title_id), await store.network())
+
+    @router.put(
+        "/v1/titles/{title_id}/online-only",
+        summary="Lend a rare document for online reading only (staff managing every library that holds it)",
+    )
+    async def online_only(staff: Staff, title_id: str, body: OnlineOnlyIn) -> TitleOut:
+        await curated_title(staff, title_id)
         await catalogue.set_online_only(title_id, body.online_only)
         return TitleOut.of(await catalogue.title(title_id))
 
-    @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff)")
-    async def edit_title(_: Staff, title_id: str, body: TitleIn) -> TitleOut:
+    @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff managing every library holding it)")
+    async def edit_title(staff: Staff, title_id: str, body: TitleIn) -> TitleOut:
+        await curated_title(staff, title_id)
         await catalogue.edit_title(title_id, _metadata(body))
         return TitleOut.of(await catalogue.title(title_id))
 

@@ -123,9 +123,14 @@ class Catalogue:
             {"publication_id": publication_id}, {"$set": {"withdrawn": True}}, session=session
         )
 
-    async def add_title(self, metadata: TitleMetadata, publication_id: str | None = None) -> str:
+    async def add_title(
+        self, metadata: TitleMetadata, publication_id: str | None = None, *, added_by_library_id: str | None = None
+    ) -> str:
         async def work(session: AsyncClientSession, emit: Emit) -> str:
-            return await self.record_publication(publication_id or f"staff:{new_id()}", metadata, session, emit)
+            title_id = await self.record_publication(publication_id or f"staff:{new_id()}", metadata, session, emit)
+            if added_by_library_id:
+                await self.store.set_title_added_by(title_id, added_by_library_id, session)
+            return title_id
 
         return await self.outbox.transaction(work)
 

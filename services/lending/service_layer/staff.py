@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pymongo.errors import DuplicateKeyError
 
-from lending.adapters.store import LendingStore
+from lending.adapters.store import Document, LendingStore
 from lending.domain.network import LibraryNetwork
+from lending.domain.stewardship import may_curate_title, title_stewards
 from lending.errors import SignInFailed
 from lending.service_layer.cards import ACCESS_TOKEN_SECONDS, AUDIENCE, Secrets, TokenPair
 from lending.service_layer.clock import new_id
@@ -30,6 +31,16 @@ def may_manage(principal: Principal, library_id: str, network: LibraryNetwork) -
 def ensure_may_manage(principal: Principal, library_id: str, network: LibraryNetwork) -> None:
     if not may_manage(principal, library_id, network):
         raise Forbidden(f"you do not manage library {library_id}")
+
+
+def ensure_may_curate_title(principal: Principal, title: Document, network: LibraryNetwork) -> None:
+    """Staff change a title's record only if they manage every library holding it (see domain.stewardship)."""
+    if Role.PROVINCE_ADMIN in principal.roles:
+        return
+    stewards = title_stewards(title.get("library_ids", []), title.get("added_by_library_id"))
+    if not may_curate_title(stewards, lambda library_id: may_manage(principal, library_id, network)):
+        held_by = ", ".join(sorted(stewards)) or "the province"
+        raise Forbidden(f"this title is looked after by {held_by}; you do not manage all of them")
 
 
 class Accounts:

@@ -169,3 +169,35 @@ async def test_staff_manage_only_their_libraries(lending: Lending) -> None:
     assert (await lending.http.post("/v1/libraries", json=new_library, headers=admin)).status_code == 201
     misplaced = {**new_library, "id": "x-school", "kind": "district", "parent_id": "thpt-bmt"}
     assert (await lending.http.post("/v1/libraries", json=misplaced, headers=admin)).status_code == 400
+
+
+async def test_only_staff_managing_every_library_holding_a_title_may_edit_it(lending: Lending) -> None:
+    http = lending.http
+    province_title = await lending.title_with_copies("Địa chí Đắk Lắk", copies=1, owner="daklak")
+    school_title = await lending.title_with_copies("Sách giáo khoa", copies=1, owner="thpt-bmt")
+    edit = {"title": "Đổi tên", "authors": ["Ai đó"]}
+    librarian, district_admin = await lending.staff_headers("thu.bmt"), await lending.staff_headers("admin.bmt")
+    for headers in (librarian, district_admin):
+        assert (await http.put(f"/v1/titles/{province_title}", json=edit, headers=headers)).status_code == 403
+        flag = await http.put(f"/v1/titles/{province_title}/online-only", json={"online_only": True}, headers=headers)
+        assert flag.status_code == 403
+    assert (await lending.catalogue.title(province_title))["title"] == "Địa chí Đắk Lắk"
+    assert (await lending.catalogue.title(province_title)).get("online_only") is None
+    # the school is below the district: its admin looks after the school's titles, the district librarian does not
+    assert (await http.put(f"/v1/titles/{school_title}", json=edit, headers=librarian)).status_code == 403
+    assert (await http.put(f"/v1/titles/{school_title}", json=edit, headers=district_admin)).status_code == 200
+    province_admin = await lending.staff_headers("admin.daklak")
+    flagged = await http.put(
+        f"/v1/titles/{province_title}/online-only", json={"online_only": True}, headers=province_admin
+    )
+    assert flagged.json()["online_only"] is True
+    # a title added by hand belongs to the adding library until others license it
+    added = await http.post("/v1/titles", json={"title": "Tài liệu địa phương"}, headers=librarian)
+    assert added.status_code == 201
+    added_id = added.json()["id"]
+    elsewhere = await lending.staff_headers("lan.eakar")
+    assert (await http.put(f"/v1/titles/{added_id}", json=edit, headers=elsewhere)).status_code == 403
+    assert (await http.put(f"/v1/titles/{added_id}", json=edit, headers=librarian)).status_code == 200
+    licence = {"owner_library_id": "eakar", "model": "one-copy-one-user", "concurrency": 1}
+    assert (await http.post(f"/v1/titles/{added_id}/licenses", json=licence, headers=elsewhere)).status_code == 201
+    assert (await http.put(f"/v1/titles/{added_id}", json=edit, headers=librarian)).status_code == 403
