@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
 from lending.adapters.store import LendingStore
+from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
 from lending.entrypoints.http import (
@@ -75,7 +76,10 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         outbox = infrastructure.outbox
         circulation = Circulation(store, outbox)
         catalogue = Catalogue(store, outbox)
-        cards = Cards(store, outbox, issuer)
+        limits = ApplicationLimits.of(
+            settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day
+        )
+        cards = Cards(store, outbox, issuer, application_limits=limits)
         accounts = Accounts(store, issuer, cards.secrets)
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
         infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run

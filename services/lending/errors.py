@@ -25,6 +25,11 @@ class SignInLocked(TooManyRequests):
     title = "Too many sign-in attempts; try again later"
 
 
+class ApplicationsThrottled(TooManyRequests):
+    problem = "too-many-applications"
+    title = "Too many card applications; try again later"
+
+
 class InvalidNetwork(InvalidInput):
     problem = "invalid-library-network"
     title = "The library network does not allow this"

@@ -1,5 +1,6 @@
 """Lending's settings: environment variables prefixed ``LENDING_``."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.settings import PlatformSettings, SigningSettings
@@ -14,3 +15,6 @@ class LendingSettings(PlatformSettings, SigningSettings):
     drm_public_url: str = ""
     # DRM's gRPC address: OPDS loan links then carry the hashed passphrase (automatic key retrieval).
     drm_grpc_target: str = ""
+    # Card applications each send a code to an unverified address: limits per client and per address.
+    card_applications_per_client_per_hour: int = Field(20, ge=1)
+    card_applications_per_address_per_day: int = Field(3, ge=1)

@@ -51,7 +51,7 @@ class LendingStore:
         self.holds = database["holds"]
         self.refresh_tokens = database["refresh_tokens"]
         self.turnaways = database["turnaways"]  # a patron wanted a copy and none was free (for reports)
-        self.sign_in_attempts = database["sign_in_attempts"]  # throttling counters, one per key and window
+        self.rate_counters = database["rate_counters"]  # throttling counters, one per key and fixed window
         self.sign_in_clients = database["sign_in_clients"]  # clients a credential signed in from recently
 
     async def ensure_indexes(self) -> None:
@@ -77,7 +77,7 @@ class LendingStore:
         await self.loans.create_index([("library_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
         await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
-        await self.sign_in_attempts.create_index("expires_at", expireAfterSeconds=0)
+        await self.rate_counters.create_index("expires_at", expireAfterSeconds=0)
         await self.sign_in_clients.create_index("expires_at", expireAfterSeconds=0)
 
     # -- libraries -------------------------------------------------------------------------------------------
@@ -145,13 +145,13 @@ class LendingStore:
         """The library whose staff added a title by hand (it looks after the record until others license it)."""
         await self.titles.update_one({"_id": title_id}, {"$set": {"added_by_library_id": library_id}}, session=session)
 
-    # -- sign-in throttling ----------------------------------------------------------------------------------
+    # -- rate limits and sign-in throttling ------------------------------------------------------------------
 
-    async def count_sign_in_attempt(self, key: str, window_end: datetime) -> int:
-        """Count one more attempt on ``key`` (atomic: concurrent attempts get distinct counts)."""
+    async def count_attempt(self, key: str, window_end: datetime) -> int:
+        """Count one more attempt on ``key`` (atomic: concurrent attempts get distinct counts); the new count."""
         for _ in range(5):  # two first attempts racing to create the counter: the loser increments it
             try:
-                counter = await self.sign_in_attempts.find_one_and_update(
+                counter = await self.rate_counters.find_one_and_update(
                     {"_id": key},
                     {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
                     upsert=True,
@@ -161,13 +161,13 @@ class LendingStore:
                 continue
             if counter is not None:
                 return int(counter["count"])
-        raise RuntimeError(f"could not count sign-in attempt {key}")
+        raise RuntimeError(f"could not count attempt {key}")
 
-    async def uncount_sign_in_attempt(self, key: str) -> None:
-        await self.sign_in_attempts.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+    async def uncount_attempt(self, key: str) -> None:
+        await self.rate_counters.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
 
-    async def reset_sign_in_attempts(self, key: str) -> None:
-        await self.sign_in_attempts.update_one({"_id": key}, {"$set": {"count": 0}})
+    async def reset_attempts(self, key: str) -> None:
+        await self.rate_counters.update_one({"_id": key}, {"$set": {"count": 0}})
 
     async def is_known_sign_in_client(self, credential: str, client: str) -> bool:
         return await self.sign_in_clients.find_one({"_id": f"{credential}|{client}"}, {"_id": 1}) is not None

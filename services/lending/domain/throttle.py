@@ -83,3 +83,19 @@ def attempt_steps(policy: ThrottlePolicy, credential: str, client: str, *, known
 
 def exceeded(step: Step, count: int) -> bool:
     return count > step.limit.attempts
+
+
+@dataclass(frozen=True)
+class ApplicationLimits:
+    """Card applications: each sends a code to an unverified address, so each client and each address gets few
+    (a library's front-desk computer registering readers all day stays well within the client limit)."""
+
+    per_client: Limit = Limit("application-client", 20, timedelta(hours=1))
+    per_email: Limit = Limit("application-address", 3, timedelta(days=1))
+
+    @classmethod
+    def of(cls, per_client_per_hour: int, per_address_per_day: int) -> ApplicationLimits:
+        return cls(
+            Limit("application-client", per_client_per_hour, timedelta(hours=1)),
+            Limit("application-address", per_address_per_day, timedelta(days=1)),
+        )

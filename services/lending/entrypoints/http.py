@@ -303,13 +303,14 @@ def cards_router(cards: Cards, store: LendingStore) -> APIRouter:
     router = APIRouter(tags=["reader cards"])
 
     @router.post("/v1/card-applications", status_code=201, summary="Apply for a reader card remotely")
-    async def apply(body: ApplicationIn) -> ApplicationOut:
+    async def apply(body: ApplicationIn, client: ClientAddress) -> ApplicationOut:
         application = await cards.apply(
             library_id=body.library_id,
             display_name=body.display_name,
             email=body.email,
             pin=body.pin,
             preferred_language=body.preferred_language,
+            client=client,
         )
         return ApplicationOut(application_id=application.patron_id, status=application.status)
 

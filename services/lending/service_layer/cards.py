@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from lending.adapters.store import LendingStore, patron_from, utc, verification_from
 from lending.domain import patrons as cards
 from lending.domain.patrons import CardStatus, Patron
-from lending.domain.search import nfc
+from lending.domain.throttle import ApplicationLimits
 from lending.errors import (
     ApplicationNotFound,
     CardBlocked,
@@ -27,7 +27,7 @@ from lending.errors import (
     VerificationFailed,
 )
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
-from lending.service_layer.throttle import SignInThrottle
+from lending.service_layer.throttle import ApplicationThrottle, SignInThrottle
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import InvalidInput
@@ -94,6 +94,7 @@ class Cards:
         secrets_: Secrets | None = None,
         clock: Clock = system_clock,
         throttle: SignInThrottle | None = None,
+        application_limits: ApplicationLimits | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -101,14 +102,25 @@ class Cards:
         self.secrets = secrets_ or Secrets()
         self.clock = clock
         self.throttle = throttle or SignInThrottle(store, clock=clock)
+        self.applications = ApplicationThrottle(store, application_limits, clock=clock)
 
     async def apply(
-        self, *, library_id: str, display_name: str, email: str, pin: str, preferred_language: str = "vi"
+        self,
+        *,
+        library_id: str,
+        display_name: str,
+        email: str,
+        pin: str,
+        preferred_language: str = "vi",
+        client: str = "unknown",
     ) -> Application:
-        """A person applies for a card at ``library_id``; a one-time code goes to her email."""
+        """A person applies for a card at ``library_id``; a one-time code goes to her email. Applications are
+        rate-limited per client and per address (:class:`ApplicationThrottle`) before anything is written."""
         if not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise InvalidInput("the PIN must be 4 to 8 digits")
+        display_name = cards.person_name(display_name)
         email = email.strip().lower()
+        await self.applications.admit(client, email)
         pin_hash = await self.secrets.hash(pin)
         code = f"{secrets.randbelow(1_000_000):06d}"
 
@@ -123,7 +135,7 @@ class Cards:
                     {
                         "_id": patron_id,
                         "library_id": library_id,
-                        "display_name": nfc(display_name.strip()),
+                        "display_name": display_name,
                         "email": email,
                         "email_key": f"{library_id}:{email}",
                         "preferred_language": preferred_language,
@@ -142,7 +154,7 @@ class Cards:
                     events.PatronRegistered(
                         patron_id=patron_id,
                         library_id=library_id,
-                        display_name=nfc(display_name.strip()),
+                        display_name=display_name,
                         email=email,
                         preferred_language=preferred_language,
                         registered_at=timestamp(now),
@@ -158,7 +170,7 @@ class Cards:
                         code=code,
                         expires_at=timestamp(expires_at),
                         preferred_language=preferred_language,
-                        display_name=nfc(display_name.strip()),
+                        display_name=display_name,
                     ),
                 )
             )

@@ -1,12 +1,13 @@
-"""Counting sign-in attempts before their secrets are checked (rules in :mod:`lending.domain.throttle`)."""
+"""Counting attempts before the work they ask for is done (rules in :mod:`lending.domain.throttle`): sign-ins
+before their secrets are checked, card applications before an email is sent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from lending.adapters.store import LendingStore
-from lending.domain.throttle import Step, ThrottlePolicy, attempt_steps, exceeded
-from lending.errors import SignInLocked
+from lending.domain.throttle import ApplicationLimits, Limit, Step, ThrottlePolicy, attempt_steps, exceeded
+from lending.errors import ApplicationsThrottled, SignInLocked
 from lending.service_layer.clock import Clock, system_clock
 
 
@@ -37,7 +38,7 @@ class SignInThrottle:
             current: Step | None = step
             while current is not None:
                 key = current.limit.key(current.subject, now)
-                count = await self.store.count_sign_in_attempt(key, current.limit.window_end(now))
+                count = await self.store.count_attempt(key, current.limit.window_end(now))
                 attempt.counted.append((current, key))
                 if not exceeded(current, count):
                     break
@@ -53,7 +54,29 @@ class SignInThrottle:
         now = self.clock()
         for step, key in attempt.counted:
             if step.limit is self.policy.per_credential_and_client:
-                await self.store.reset_sign_in_attempts(key)
+                await self.store.reset_attempts(key)
             else:
-                await self.store.uncount_sign_in_attempt(key)
+                await self.store.uncount_attempt(key)
         await self.store.remember_sign_in_client(attempt.credential, attempt.client, now + self.policy.known_client_for)
+
+
+class ApplicationThrottle:
+    """Card applications send an email to an address nobody has verified yet: at most a few per client and
+    per address, counted before anything is written or sent (shared by every replica through the database)."""
+
+    def __init__(
+        self, store: LendingStore, limits: ApplicationLimits | None = None, clock: Clock = system_clock
+    ) -> None:
+        self.store = store
+        self.limits = limits or ApplicationLimits()
+        self.clock = clock
+
+    async def admit(self, client: str, email: str) -> None:
+        now = self.clock()
+        for limit, subject in ((self.limits.per_client, client), (self.limits.per_email, email)):
+            if await self.store.count_attempt(limit.key(subject, now), limit.window_end(now)) > limit.attempts:
+                raise ApplicationsThrottled(_refusal(limit), retry_after=limit.retry_after(now))
+
+
+def _refusal(limit: Limit) -> str:
+    return f"too many card applications from this {limit.scope.removeprefix('application-')}; try again later"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from lending.domain.patrons import person_name
 from lending.domain.throttle import Limit, ThrottlePolicy, attempt_steps, exceeded
+from sachso.kit.errors import InvalidInput
 
 
 def test_fixed_windows_name_their_counter_and_say_when_to_retry() -> None:
@@ -27,3 +32,15 @@ def test_a_known_client_is_not_slowed_by_attacks_on_its_card() -> None:
     assert slow.limit.scope == "slow"  # a card under attack slows down, it does not lock
     assert not exceeded(unknown[1], 5)
     assert exceeded(unknown[1], 6)
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Thị Ánh", "H'Hen Niê", "Lê Văn Tám-Anh", "Nguyễn T. Ánh", "Ама Іванова"])
+def test_real_names_pass_and_come_back_nfc(name: str) -> None:
+    decomposed = unicodedata.normalize("NFD", f"  {name}  ")
+    assert person_name(decomposed) == unicodedata.normalize("NFC", name)
+
+
+@pytest.mark.parametrize("name", ["visit evil.example", "Gọi 0912345678", "<b>x</b>", "a@b", "", "x" * 101])
+def test_names_carrying_messages_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        person_name(name)
