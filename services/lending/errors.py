@@ -30,6 +30,17 @@ class ApplicationsThrottled(TooManyRequests):
     title = "Too many card applications; try again later"
 
 
+class IdempotencyKeyInvalid(InvalidInput):
+    problem = "idempotency-key-invalid"
+    title = "The Idempotency-Key header is not valid"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    status = 422  # draft-ietf-httpapi-idempotency-key-header: a key reused for another request
+    problem = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
 class InvalidNetwork(InvalidInput):
     problem = "invalid-library-network"
     title = "The library network does not allow this"

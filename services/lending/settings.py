@@ -10,6 +10,8 @@ class LendingSettings(PlatformSettings, SigningSettings):
     model_config = SettingsConfigDict(env_prefix="LENDING_", frozen=True, extra="ignore")
 
     service_name: str = "lending"
+    # every request's database work ends within this (503 with Retry-After after it): see README, "Outages"
+    request_deadline_seconds: float = Field(6.0, ge=0)
     issuer: str = "sachso-lending"
     # Where reading apps fetch LCP licences (the DRM service's public URL), for OPDS acquisition links.
     drm_public_url: str = ""

@@ -91,6 +91,7 @@ class Infrastructure:
             readiness=self.readiness,
             untraced=list(untraced),
             cors_origins=[origin.strip() for origin in self.settings.cors_origins.split(",") if origin.strip()],
+            request_deadline_seconds=self.settings.request_deadline_seconds,
         )
         app.state.token_verifier = self.verifier
         app.state.trusted_proxy_hops = self.settings.trusted_proxy_hops

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import pymongo
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,11 +16,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import make_asgi_app
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import PROBLEM_TYPE_BASE, Forbidden, ServiceError, Unauthenticated
+from sachso.kit.mongo import database_unavailable
 from sachso.kit.observability import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,14 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, body, error.headers)
 
 
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    unavailable = database_unavailable(error)
+    if unavailable is None:
+        return await _unexpected_error(request, error)
+    log.warning("database unavailable", extra={"path": request.url.path, "error": repr(error)})
+    return await _service_error(request, unavailable)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     body = {
@@ -81,6 +92,22 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         "correlation_id": current_trace_id(),
     }
     return problem_response(500, body)
+
+
+class _DeadlineMiddleware:
+    """Gives each request's database work a deadline (``pymongo.timeout``): operations and transaction retries
+    stop there, so an outage answers 503 in seconds and a write never commits long after its caller gave up."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pymongo.timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 class _CorrelationIdMiddleware:
@@ -115,18 +142,23 @@ def create_http_app(
     description: str = "",
     untraced: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
+    request_deadline_seconds: float = 0.0,
 ) -> FastAPI:
     """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed.
 
     ``untraced``: URL patterns not to trace (high-volume reads such as streaming resources, where a span per
     request would cost more than it tells). ``cors_origins``: browser origins that may call the API (a web app
-    served elsewhere); bearer tokens, not cookies, so credentials stay off.
+    served elsewhere); bearer tokens, not cookies, so credentials stay off. ``request_deadline_seconds``: the
+    deadline of each request's database work (0: none); database outages answer 503 problem details either way.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PyMongoError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    if request_deadline_seconds > 0:
+        app.add_middleware(_DeadlineMiddleware, seconds=request_deadline_seconds)
     app.add_middleware(_CorrelationIdMiddleware)
     if cors_origins:
         app.add_middleware(

@@ -49,6 +49,9 @@ class MongoSettings(BaseServiceSettings):
     # Production MongoDB keeps retryable writes on; the local test server must turn them off
     # (see ../shared/docs/local-infrastructure.md).
     mongo_retry_writes: bool = True
+    # Each HTTP request's database work (transaction retries included) ends by this deadline (pymongo.timeout) and
+    # answers 503 with Retry-After; 0: no deadline (services with long uploads keep it off).
+    request_deadline_seconds: float = Field(0.0, ge=0)
 
 
 class KafkaSettings(BaseServiceSettings):

@@ -51,6 +51,7 @@ class LendingStore:
         self.holds = database["holds"]
         self.refresh_tokens = database["refresh_tokens"]
         self.turnaways = database["turnaways"]  # a patron wanted a copy and none was free (for reports)
+        self.idempotency_keys = database["idempotency_keys"]  # what a keyed request did (kept a day)
         self.rate_counters = database["rate_counters"]  # throttling counters, one per key and fixed window
         self.sign_in_clients = database["sign_in_clients"]  # clients a credential signed in from recently
 
@@ -78,6 +79,7 @@ class LendingStore:
         await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
         await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
         await self.rate_counters.create_index("expires_at", expireAfterSeconds=0)
+        await self.idempotency_keys.create_index("expires_at", expireAfterSeconds=0)
         await self.sign_in_clients.create_index("expires_at", expireAfterSeconds=0)
 
     # -- libraries -------------------------------------------------------------------------------------------
@@ -138,6 +140,23 @@ class LendingStore:
     async def patron(self, patron_id: str, session: Session = None) -> Patron | None:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
+
+    # -- idempotent requests ---------------------------------------------------------------------------------
+
+    async def idempotent_result(self, key_id: str, session: Session = None) -> Document | None:
+        return await self.idempotency_keys.find_one({"_id": key_id}, session=session)
+
+    async def record_idempotent_result(
+        self, key_id: str, fingerprint: str, result_id: str, expires_at: datetime, session: Session
+    ) -> None:
+        """Recorded in the same transaction as the result, so a key names a result only if it exists."""
+        await self.idempotency_keys.insert_one(
+            {"_id": key_id, "fingerprint": fingerprint, "result_id": result_id, "expires_at": expires_at},
+            session=session,
+        )
+
+    async def loan_document(self, loan_id: str, session: Session = None) -> Document | None:
+        return await self.loans.find_one({"_id": loan_id}, session=session)
 
     # -- titles ----------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from lending.adapters.store import LendingStore, patron_from
@@ -443,9 +443,21 @@ def circulation_router(circulation: Circulation, store: LendingStore) -> APIRout
     async def my_loans(patron: Patron, include_ended: bool = False) -> list[LoanOut]:
         return [LoanOut.of(loan) for loan in await circulation.loans_of(patron.subject, active_only=not include_ended)]
 
-    @router.post("/v1/loans", status_code=201, summary="Borrow a title")
-    async def checkout(patron: Patron, body: CheckoutIn) -> LoanOut:
-        return LoanOut.of(await circulation.checkout(patron.subject, body.title_id, body.period))
+    @router.post(
+        "/v1/loans",
+        status_code=201,
+        summary="Borrow a title (send an Idempotency-Key to retry safely: the same key never lends twice)",
+    )
+    async def checkout(
+        patron: Patron,
+        body: CheckoutIn,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    ) -> LoanOut:
+        done = await circulation.checkout_once(patron.subject, body.title_id, body.period, idempotency_key)
+        if done.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return LoanOut.of(done.loan)
 
     @router.post("/v1/loans/{loan_id}/renew", summary="Renew my loan")
     async def renew(patron: Patron, loan_id: str) -> LoanOut:

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from lending.adapters.store import Document, LendingStore, hold_from, utc
 from lending.domain import holds as hold_queue
+from lending.domain import idempotency
 from lending.domain.holds import Hold, HoldState
 from lending.domain.licensing import License, copies_for, lending_order, serves
 from lending.domain.network import LibraryNetwork
@@ -56,6 +58,12 @@ class Loan:
     renewals: int
     status: str
     ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    loan: Loan
+    replayed: bool  # the answer to an earlier attempt with the same Idempotency-Key
 
 
 @dataclass(frozen=True)
@@ -138,29 +146,60 @@ class Circulation:
 
     async def checkout(self, patron_id: str, title_id: str, period: timedelta | None = None) -> Loan:
         """Lend a copy of ``title_id`` to the patron for ``period`` (within her library's policy)."""
+        return (await self.checkout_once(patron_id, title_id, period, None)).loan
 
-        async def work(session: AsyncClientSession, emit: Emit) -> Loan:
-            now = self.clock()
-            patron, title = await self._patron_and_title(patron_id, title_id, session)
-            patron.ensure_can_borrow(now)
-            policy = await self.store.policy(patron.library_id)
-            policy.period(period)  # refuse a period outside policy before anything else
-            await self._ensure_may_borrow(patron, title_id, policy.max_loans, session)
-            holds = await self.store.open_holds(title_id, session)
-            ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
-            reserved = await self.store.license(ready.license_id, session) if ready and ready.license_id else None
-            if ready is not None and reserved is not None:  # the copy reserved for her ready hold
-                await self.store.update_hold(ready.id, HoldState.READY, {"state": "fulfilled"}, session)
-                license_ = reserved
-            else:
-                license_ = await self._take_any_copy(patron, title_id, holds, session, now)
-            return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
+    async def checkout_once(
+        self, patron_id: str, title_id: str, period: timedelta | None, idempotency_key: str | None
+    ) -> Checkout:
+        """:meth:`checkout`, at most once per ``idempotency_key``: a retry with the same key and request gets the
+        loan the first attempt made (``replayed``), recorded in the loan's own transaction so the key never
+        names a loan that does not exist; a different request under the same key is refused."""
+        key = idempotency.key_id(patron_id, "checkout", idempotency_key) if idempotency_key else None
+        request = idempotency.fingerprint(title_id=title_id, period=period.total_seconds() if period else None)
+
+        async def work(session: AsyncClientSession, emit: Emit) -> Checkout:
+            if key is not None:
+                done = await self.store.idempotent_result(key, session)
+                if done is not None:
+                    idempotency.ensure_same_request(done["fingerprint"], request)
+                    loan_document = await self.store.loan_document(done["result_id"], session)
+                    assert loan_document is not None  # recorded in the loan's transaction
+                    return Checkout(loan_from(loan_document), replayed=True)
+            loan = await self._checkout(patron_id, title_id, period, session, emit)
+            if key is not None:
+                expires_at = self.clock() + idempotency.KEEP_FOR
+                await self.store.record_idempotent_result(key, request, loan.id, expires_at, session)
+            return Checkout(loan, replayed=False)
 
         try:
-            return await self.outbox.transaction(work)
+            try:
+                return await self.outbox.transaction(work)
+            except DuplicateKeyError:
+                if key is None:
+                    raise
+                return await self.outbox.transaction(work)  # a concurrent attempt with the same key won: replay it
         except NoCopyAvailable:
             await self._record_turnaway(patron_id, title_id)
             raise
+
+    async def _checkout(
+        self, patron_id: str, title_id: str, period: timedelta | None, session: AsyncClientSession, emit: Emit
+    ) -> Loan:
+        now = self.clock()
+        patron, title = await self._patron_and_title(patron_id, title_id, session)
+        patron.ensure_can_borrow(now)
+        policy = await self.store.policy(patron.library_id)
+        policy.period(period)  # refuse a period outside policy before anything else
+        await self._ensure_may_borrow(patron, title_id, policy.max_loans, session)
+        holds = await self.store.open_holds(title_id, session)
+        ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
+        reserved = await self.store.license(ready.license_id, session) if ready and ready.license_id else None
+        if ready is not None and reserved is not None:  # the copy reserved for her ready hold
+            await self.store.update_hold(ready.id, HoldState.READY, {"state": "fulfilled"}, session)
+            license_ = reserved
+        else:
+            license_ = await self._take_any_copy(patron, title_id, holds, session, now)
+        return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
 
     async def _record_turnaway(self, patron_id: str, title_id: str) -> None:
         patron = await self.store.patron(patron_id)

@@ -6,6 +6,7 @@ against its own JWKS endpoint, exactly as other services do over the network.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -90,8 +91,11 @@ class Lending:
         return title_id
 
 
-@pytest.fixture
-async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+@contextlib.asynccontextmanager
+async def wired_lending(
+    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], *, request_deadline_seconds: float = 0.0
+) -> AsyncIterator[Lending]:
+    """Lending as its bootstrap wires it, over ``database`` (tests of outages pass a server of their own)."""
     store = LendingStore(database)
     await store.ensure_indexes()
     for library, code in NETWORK:
@@ -111,7 +115,9 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
     ]:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
-    app = create_http_app(title="lending", version="test", description="", readiness={})
+    app = create_http_app(
+        title="lending", version="test", description="", readiness={}, request_deadline_seconds=request_deadline_seconds
+    )
     app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
     app.state.principal_check = CardAccess(store, remember_seconds=0.5).ensure_not_blocked
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
@@ -123,6 +129,12 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         )
         app.state.token_verifier = verifier
         yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier)
+
+
+@pytest.fixture
+async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+    async with wired_lending(mongo, database) as wired:
+        yield wired
 
 
 def days(count: int) -> timedelta:
