@@ -33,7 +33,8 @@ ABANDONED_TRANSACTION_LIFETIME = 8.0  # longer than the deadline, far shorter th
 SERVER = """
 import sys
 from secantus.server import SecantusDBServer
-server = SecantusDBServer(port=int(sys.argv[1]), storage_path=sys.argv[2], transaction_lifetime_seconds=float(sys.argv[3]))
+port, path, lifetime = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+server = SecantusDBServer(port=port, storage_path=path, transaction_lifetime_seconds=lifetime)
 server.start()
 server.wait()
 """
