@@ -164,6 +164,10 @@ class LendingStore:
         """The library whose staff added a title by hand (it looks after the record until others license it)."""
         await self.titles.update_one({"_id": title_id}, {"$set": {"added_by_library_id": library_id}}, session=session)
 
+    async def title_online_only(self, title_id: str) -> bool:
+        title = await self.titles.find_one({"_id": title_id}, {"online_only": 1})
+        return bool(title and title.get("online_only"))
+
     # -- rate limits and sign-in throttling ------------------------------------------------------------------
 
     async def count_attempt(self, key: str, window_end: datetime) -> int:
