@@ -131,6 +131,7 @@ class Platform:
         if name in SIGNING_SERVICES:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
         if name == "lending":
+            values["PUBLIC_URL"] = ports["lending"].http_url
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
             values["DRM_GRPC_TARGET"] = ports["drm"].grpc_target
         if name == "drm":

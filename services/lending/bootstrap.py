@@ -47,6 +47,8 @@ def http_routers(
     accounts: Accounts,
     drm_public_url: str,
     hashed_passphrase: HashedPassphrase = no_passphrase,
+    *,
+    public_url: str,
 ) -> list[APIRouter]:
     """Every HTTP route of lending (the integration tests serve exactly these)."""
     return [
@@ -58,7 +60,7 @@ def http_routers(
         circulation_router(circulation, store),
         reports_router(Reports(store), store),
         staff_router(accounts, cards, catalogue, circulation, store),
-        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase),
+        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase, public_url=public_url),
     ]
 
 
@@ -100,6 +102,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 accounts,
                 settings.drm_public_url.rstrip("/"),
                 hashed_passphrase,
+                public_url=settings.public_url,
             ),
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

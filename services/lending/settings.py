@@ -13,6 +13,8 @@ class LendingSettings(PlatformSettings, SigningSettings):
     # every request's database work ends within this (503 with Retry-After after it): see README, "Outages"
     request_deadline_seconds: float = Field(6.0, ge=0)
     issuer: str = "sachso-lending"
+    # Lending's public base URL: every link in OPDS feeds is built from it (never from the request's Host header).
+    public_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://[^\s?#]+$")
     # Where reading apps fetch LCP licences (the DRM service's public URL), for OPDS acquisition links.
     drm_public_url: str = ""
     # DRM's gRPC address: OPDS loan links then carry the hashed passphrase (automatic key retrieval).

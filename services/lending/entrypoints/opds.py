@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
@@ -77,7 +78,13 @@ def authentication_document(base: str) -> dict[str, Any]:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The configured public URL of lending (set on every OPDS request by the router), never the Host header."""
+    return str(request.state.opds_base)
+
+
+def _query(params: dict[str, Any]) -> str:
+    """A query string with every value percent-encoded (``&``, ``#``, spaces, Vietnamese), empty ones left out."""
+    return urlencode({key: value for key, value in params.items() if value not in (None, "")}, quote_via=quote)
 
 
 def _feed_response(body: dict[str, Any], media_type: str = OPDS) -> JSONResponse:
@@ -122,8 +129,17 @@ def opds_router(
     store: LendingStore,
     drm_public_url: str,
     hashed_passphrase: HashedPassphrase = no_passphrase,
+    *,
+    public_url: str,
 ) -> APIRouter:
-    router = APIRouter(prefix="/opds", tags=["OPDS 2.0"])
+    """``public_url``: where reading apps reach lending; every link is built from it, so a request's Host header
+    (which anyone can set) never lands in a feed a cache or an app keeps."""
+    base_url = public_url.rstrip("/")
+
+    async def links_from_public_url(request: Request) -> None:
+        request.state.opds_base = base_url
+
+    router = APIRouter(prefix="/opds", tags=["OPDS 2.0"], dependencies=[Depends(links_from_public_url)])
 
     def publication(
         base: str,
@@ -162,10 +178,14 @@ def opds_router(
                 properties["copies"] = {"total": availability.copies, "available": availability.available or 0}
             properties["holds"] = {"total": availability.holds}
         links: list[dict[str, Any]] = [
-            {"rel": "self", "href": f"{base}/opds/publications/{title['_id']}", "type": OPDS_PUBLICATION},
+            {
+                "rel": "self",
+                "href": f"{base}/opds/publications/{quote(title['_id'], safe='')}",
+                "type": OPDS_PUBLICATION,
+            },
             {
                 "rel": BORROW,
-                "href": f"{base}/opds/publications/{title['_id']}/borrow",
+                "href": f"{base}/opds/publications/{quote(title['_id'], safe='')}/borrow",
                 "type": OPDS_PUBLICATION,
                 "properties": properties,
             },
@@ -199,7 +219,11 @@ def opds_router(
                 ],
                 "navigation": [
                     {"title": "Tất cả sách", "href": f"{base}/opds/publications", "type": OPDS, "rel": "collection"},
-                    {"title": "Sách tiếng Việt", "href": f"{base}/opds/publications?language=vi", "type": OPDS},
+                    {
+                        "title": "Sách tiếng Việt",
+                        "href": f"{base}/opds/publications?{_query({'language': 'vi'})}",
+                        "type": OPDS,
+                    },
                     {
                         "title": "Tủ sách của tôi",
                         "href": f"{base}/opds/shelf",
@@ -257,8 +281,7 @@ def opds_router(
 
         def href(**changes: Any) -> str:
             params = {"query": query, "language": language, "library": library, "page": page, **changes}
-            encoded = "&".join(f"{key}={value}" for key, value in params.items() if value not in (None, ""))
-            return f"{base}/opds/publications?{encoded}"
+            return f"{base}/opds/publications?{_query(params)}"
 
         links = [
             {"rel": "self", "href": href(), "type": OPDS},

@@ -34,6 +34,7 @@ from sachso.kit.outbox import Outbox
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
+PUBLIC_URL = "https://sachso.daklak.test/lending"  # where reading apps reach lending (links are built from it)
 
 NETWORK = [
     (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
@@ -120,7 +121,10 @@ async def wired_lending(
     )
     app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
     app.state.principal_check = CardAccess(store, remember_seconds=0.5).ensure_not_blocked
-    for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
+    routers = http_routers(
+        issuer, store, circulation, catalogue, cards, accounts, "http://drm.test", public_url=PUBLIC_URL
+    )
+    for router in routers:
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
