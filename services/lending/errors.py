@@ -56,6 +56,11 @@ class NoCopyAvailable(PreconditionFailed):
     title = "No copy is available; place a hold"
 
 
+class TitleNotLendable(PreconditionFailed):
+    problem = "title-not-lendable"
+    title = "This title cannot be borrowed: the library has no readable file of it yet"
+
+
 class LoanLimitReached(PreconditionFailed):
     problem = "loan-limit-reached"
     title = "You have as many loans as your library allows"

@@ -21,6 +21,7 @@ from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, LibraryNetwork, Sharing
 from lending.domain.patrons import CardStatus, Patron, Verification
 from lending.domain.policy import LendingPolicy
+from lending.domain.titles import STAFF_RECORD_PREFIX
 
 Document = dict[str, Any]
 Session = AsyncClientSession | None
@@ -163,6 +164,13 @@ class LendingStore:
     async def set_title_added_by(self, title_id: str, library_id: str, session: Session = None) -> None:
         """The library whose staff added a title by hand (it looks after the record until others license it)."""
         await self.titles.update_one({"_id": title_id}, {"$set": {"added_by_library_id": library_id}}, session=session)
+
+    async def unreadable_title_with_isbn(self, isbn: str, session: Session = None) -> Document | None:
+        """A record staff typed in (no file yet) with this ISBN: the publication ingested for it adopts it."""
+        return await self.titles.find_one(
+            {"isbn": isbn, "publication_id": {"$regex": f"^{STAFF_RECORD_PREFIX}"}, "readable": {"$ne": True}},
+            session=session,
+        )
 
     async def title_online_only(self, title_id: str) -> bool:
         title = await self.titles.find_one({"_id": title_id}, {"online_only": 1})

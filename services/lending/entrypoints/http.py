@@ -17,6 +17,7 @@ from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, Sharing
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
+from lending.domain.titles import unlendable_reason
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
@@ -144,9 +145,16 @@ class TitleOut(BaseModel):
     subjects: list[str]
     library_ids: list[str]
     online_only: bool = False
+    lendable: bool = Field(True, description="whether a patron may borrow (or hold) it at all")
+    unlendable_reason: str | None = Field(
+        None, description="why not: 'no-readable-publication' (no file ingested yet) or 'withdrawn'"
+    )
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> TitleOut:
+        reason = unlendable_reason(
+            document.get("publication_id"), document.get("readable"), bool(document.get("withdrawn"))
+        )
         return cls(
             id=document["_id"],
             publication_id=document.get("publication_id"),
@@ -158,6 +166,8 @@ class TitleOut(BaseModel):
             subjects=document.get("subjects", []),
             library_ids=document.get("library_ids", []),
             online_only=bool(document.get("online_only")),
+            lendable=reason is None,
+            unlendable_reason=reason,
         )
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lending.adapters.store import LendingStore
+from lending.domain.titles import has_readable_publication
 from lending.errors import NoCopyAvailable, SignInFailed, SignInLocked
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Availability, Catalogue
@@ -165,7 +166,9 @@ def opds_router(
         properties: dict[str, Any] = {
             "indirectAcquisition": [{"type": LCP_LICENSE, "child": [{"type": "application/epub+zip"}]}]
         }
-        if loan is not None:
+        if not has_readable_publication(title.get("publication_id"), title.get("readable")):
+            properties["availability"] = {"state": "unavailable"}  # no file yet: nothing to lend
+        elif loan is not None:
             properties["availability"] = {"state": "ready", "since": _iso(loan.starts_at), "until": _iso(loan.due_at)}
         elif hold is not None:
             state = "ready" if hold.hold.state.value == "ready" else "reserved"

@@ -21,6 +21,7 @@ from lending.domain.holds import Hold, HoldState
 from lending.domain.licensing import License, copies_for, lending_order, serves
 from lending.domain.network import LibraryNetwork
 from lending.domain.patrons import CardStatus, Patron
+from lending.domain.titles import has_readable_publication
 from lending.errors import (
     AlreadyBorrowed,
     AlreadyOnHold,
@@ -35,6 +36,7 @@ from lending.errors import (
     NoCopyAvailable,
     RenewalRefused,
     TitleNotFound,
+    TitleNotLendable,
 )
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from sachso.events.v1 import lending_events_pb2 as events
@@ -217,6 +219,8 @@ class Circulation:
         title = await self.store.titles.find_one({"_id": title_id}, session=session)
         if title is None or title.get("withdrawn"):
             raise TitleNotFound(f"no title {title_id}")
+        if not has_readable_publication(title.get("publication_id"), title.get("readable")):
+            raise TitleNotLendable("this title has no readable file yet; it can be borrowed once it is ingested")
         return patron, title
 
     async def _ensure_may_borrow(

@@ -7,6 +7,7 @@ against its own JWKS endpoint, exactly as other services do over the network.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,7 +87,8 @@ class Lending:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     async def title_with_copies(self, title: str = "Truyện Kiều", copies: int = 1, owner: str = "daklak") -> str:
-        title_id = await self.catalogue.add_title(TitleMetadata(title=title, authors=("Nguyễn Du",), language="vi"))
+        metadata = TitleMetadata(title=title, authors=("Nguyễn Du",), language="vi")
+        title_id = await self.catalogue.add_title(metadata, publication_id=f"pub-{uuid.uuid4().hex[:12]}")
         terms = LicenseTerms(LicenseModel.ONE_COPY_ONE_USER, concurrency=copies)
         await self.catalogue.add_license(title_id, owner, terms)
         return title_id
