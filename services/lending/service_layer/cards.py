@@ -54,7 +54,8 @@ class Application:
     status: CardStatus
 
 
-def _patron_event(patron_id: str, payload: object) -> OutboundEvent:
+def patron_event(patron_id: str, payload: object) -> OutboundEvent:
+    """Patron events are keyed by patron, so one card's story stays in order."""
     return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)  # type: ignore[arg-type]
 
 
@@ -149,7 +150,7 @@ class Cards:
             except DuplicateKeyError:
                 raise DuplicateRegistration(f"{email} already has a card or an application at this library") from None
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronRegistered(
                         patron_id=patron_id,
@@ -162,7 +163,7 @@ class Cards:
                 )
             )
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.EmailVerificationRequested(
                         patron_id=patron_id,
@@ -234,7 +235,7 @@ class Cards:
                 session=session,
             )
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronRejected(
                         patron_id=patron_id,
@@ -269,7 +270,7 @@ class Cards:
             session=session,
         )
         emit(
-            _patron_event(
+            patron_event(
                 patron.id,
                 events.PatronApproved(
                     patron_id=patron.id,

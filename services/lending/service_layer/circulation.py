@@ -38,6 +38,7 @@ from lending.errors import (
     TitleNotFound,
     TitleNotLendable,
 )
+from lending.service_layer.cards import patron_event
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.events import OutboundEvent
@@ -94,11 +95,6 @@ def loan_from(document: Document) -> Loan:
 def _event(key: str, payload: Any) -> OutboundEvent:
     """Loan and hold events are keyed by title, so one title's pool changes stay in order."""
     return OutboundEvent(topic=LENDING_EVENTS.name, key=key, payload=payload, subject=key)
-
-
-def _patron_event(patron_id: str, payload: Any) -> OutboundEvent:
-    """Patron events are keyed by patron, like the card events."""
-    return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)
 
 
 class Circulation:
@@ -437,7 +433,7 @@ class Circulation:
                 await self._return(loan_from(document), events.RETURN_CHANNEL_STAFF, now, session, emit)
             await self.store.forget_refresh_tokens(patron_id, session)
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronBlocked(patron_id=patron_id, library_id=card["library_id"], blocked_at=timestamp(now)),
                 )
@@ -455,7 +451,7 @@ class Circulation:
                 raise CardStateError(f"no blocked card {patron_id}")
             await self.store.set_holds_card_blocked(patron_id, False, session)
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronUnblocked(
                         patron_id=patron_id, library_id=card["library_id"], unblocked_at=timestamp(now)

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
 from drm.adapters.lending_client import LendingClient
 from lending.domain.licensing import LicenseModel, LicenseTerms
-from lending.entrypoints.grpc_api import LendingServicer
 from lending.service_layer.catalogue import TitleMetadata
-from sachso.kit.grpc_server import GrpcServer
-from sachso.lending.v1 import lending_service_pb2 as pb
-from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
 from tests.integration.drm.conftest import DrmUnderTest
 from tests.integration.drm.test_licences import publish
-from tests.integration.lending.conftest import Lending, lending  # noqa: F401 (the lending fixture, here too)
+from tests.integration.lending.conftest import Lending, lending, lending_grpc_channel  # noqa: F401 (the lending fixture, here too)
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +20,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def asking_lending(lending: Lending, drm: DrmUnderTest) -> AsyncIterator[LendingClient]:  # noqa: F811
     """DRM's client of a real lending gRPC server; DRM's consumer of lending's events is not running at all."""
-    servicer = LendingServicer(lending.circulation, lending.store)
-    server = GrpcServer(
-        host="127.0.0.1",
-        port=0,
-        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
-        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
-        verifier=lending.verifier,
-    )
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with lending_grpc_channel(lending) as channel:
         client = LendingClient(channel, lending.issuer)
         drm.licences.ask_lending = client.active_loan
         yield client
-    await server.stop(0)
 
 
 async def borrowed(lending: Lending, publication_id: str, patron_id: str, *, online_only: bool = False) -> str:  # noqa: F811

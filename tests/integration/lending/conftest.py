@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from argon2 import PasswordHasher
@@ -25,13 +26,17 @@ from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
+from lending.entrypoints.grpc_api import LendingServicer
 from lending.service_layer.cards import CardAccess, Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.staff import Accounts
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
+from sachso.kit.grpc_server import GrpcServer
 from sachso.kit.http import create_http_app
 from sachso.kit.outbox import Outbox
+from sachso.lending.v1 import lending_service_pb2 as pb
+from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
@@ -145,3 +150,22 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
 
 def days(count: int) -> timedelta:
     return timedelta(days=count)
+
+
+@contextlib.asynccontextmanager
+async def lending_grpc_channel(lending: Lending) -> AsyncIterator[grpc.aio.Channel]:
+    """Lending's real gRPC servicer on a free port, and a channel to it (as DRM and notify reach it)."""
+    servicer = LendingServicer(lending.circulation, lending.store)
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
+        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
+        verifier=lending.verifier,
+    )
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            yield channel
+    finally:
+        await server.stop(0)
