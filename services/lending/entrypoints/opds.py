@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lending.adapters.store import LendingStore
 from lending.domain.titles import has_readable_publication
-from lending.errors import NoCopyAvailable, SignInFailed, SignInLocked
+from lending.errors import CardBlocked, NoCopyAvailable, SignInFailed, SignInLocked
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Availability, Catalogue
 from lending.service_layer.circulation import Circulation, HoldView, Loan
@@ -258,7 +258,7 @@ def opds_router(
                 return _oauth_error(
                     "unsupported_grant_type" if grant_type not in {"password", "refresh_token"} else "invalid_request"
                 )
-        except (SignInFailed, SignInLocked) as error:
+        except (SignInFailed, SignInLocked, CardBlocked) as error:
             return _oauth_error("invalid_grant", error.detail)
         return JSONResponse(
             {

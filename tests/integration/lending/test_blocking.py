@@ -43,6 +43,11 @@ async def test_a_blocked_card_loses_access_and_its_copies_pass_on(lending: Lendi
     assert right_pin.status_code == 403
     assert right_pin.json()["type"].endswith("/card-blocked")
     assert kind(await sign_in(lending, card, "0000")) == "sign-in-failed"  # a wrong PIN learns nothing more
+    reading_app = await http.post(
+        "/opds/oauth/token", data={"grant_type": "password", "username": card, "password": PIN}
+    )
+    assert reading_app.status_code == 400
+    assert reading_app.json()["error"] == "invalid_grant"
     refreshed = await http.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 401
 
