@@ -188,6 +188,7 @@ def test_each_service_gets_exactly_the_settings_it_reads(
         port["name"]: port["containerPort"] for port in container(rendered.get("Deployment", name(service)))["ports"]
     }
     assert (settings.http_port, settings.grpc_port) == (ports["http"], ports["grpc"])
+    assert settings.trusted_proxy_hops == 1, "behind the ingress, rate limits must key on the caller, not the proxy"
     assert environment[f"{prefix}MONGO_URI"].startswith("secret:"), "the MongoDB URI carries credentials"
     jwks = environment[f"{prefix}JWKS_URLS"].split(",")
     assert jwks == [
