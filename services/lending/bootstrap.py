@@ -9,6 +9,7 @@ import grpc
 from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
+from lending.adapters.network_store import MongoNetworkTransactions
 from lending.adapters.store import LendingStore
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
@@ -21,17 +22,20 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
+from lending.entrypoints.network import network_router
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
+from lending.service_layer.network_admin import NetworkAdmin
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.jwks import jwks_router
+from sachso.kit.outbox import Outbox
 from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.settings import load_settings
 from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
@@ -61,6 +65,12 @@ def http_routers(
     ]
 
 
+def library_system_routers(store: LendingStore, outbox: Outbox) -> list[APIRouter]:
+    """The routes of the library network and the links to the libraries' own systems (issue 17), kept apart from
+    :func:`http_routers` so the two grow without touching each other; the integration tests serve both."""
+    return [network_router(NetworkAdmin(MongoNetworkTransactions(store, outbox)))]
+
+
 @asynccontextmanager
 async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
@@ -87,16 +97,19 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         yield infrastructure.service_process(
             title="Sách Số — lending",
             description="Library network, reader cards, catalogue, licence pools, loans and holds.",
-            routers=http_routers(
-                issuer,
-                store,
-                circulation,
-                catalogue,
-                cards,
-                accounts,
-                settings.drm_public_url.rstrip("/"),
-                hashed_passphrase,
-            ),
+            routers=[
+                *http_routers(
+                    issuer,
+                    store,
+                    circulation,
+                    catalogue,
+                    cards,
+                    accounts,
+                    settings.drm_public_url.rstrip("/"),
+                    hashed_passphrase,
+                ),
+                *library_system_routers(store, outbox),
+            ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,
         )

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lending.adapters.store import LendingStore
-from lending.bootstrap import http_routers
+from lending.bootstrap import http_routers, library_system_routers
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
@@ -113,6 +113,8 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(title="lending", version="test", description="", readiness={})
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
+        app.include_router(router)
+    for router in library_system_routers(store, outbox):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
