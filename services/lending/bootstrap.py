@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import grpc
 from fastapi import APIRouter
 
+from lending.adapters.catalogue_records import MongoCatalogueRecords, MongoMarcImportRepository
 from lending.adapters.drm_client import DrmClient
 from lending.adapters.network_store import MongoNetworkTransactions
 from lending.adapters.store import LendingStore
@@ -22,16 +23,20 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
+from lending.entrypoints.marc import marc_router
 from lending.entrypoints.network import network_router
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.clock import Clock, system_clock
 from lending.service_layer.due_watcher import DueWatcher
+from lending.service_layer.marc_export import MarcExport
+from lending.service_layer.marc_import import MarcImport
 from lending.service_layer.network_admin import NetworkAdmin
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
-from lending.settings import LendingSettings
+from lending.settings import LendingSettings, LibraryLinks
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.jwks import jwks_router
@@ -65,10 +70,21 @@ def http_routers(
     ]
 
 
-def library_system_routers(store: LendingStore, outbox: Outbox) -> list[APIRouter]:
+def library_system_routers(
+    store: LendingStore, outbox: Outbox, catalogue: Catalogue, links: LibraryLinks, clock: Clock = system_clock
+) -> list[APIRouter]:
     """The routes of the library network and the links to the libraries' own systems (issue 17), kept apart from
     :func:`http_routers` so the two grow without touching each other; the integration tests serve both."""
-    return [network_router(NetworkAdmin(MongoNetworkTransactions(store, outbox)))]
+    records = MongoCatalogueRecords(store)
+    return [
+        network_router(NetworkAdmin(MongoNetworkTransactions(store, outbox))),
+        marc_router(
+            MarcImport(MongoMarcImportRepository(store, outbox, catalogue)),
+            MarcExport(records, links.marc_organisation_code, links.web_app_url),
+            store.network,
+            clock,
+        ),
+    ]
 
 
 @asynccontextmanager
@@ -108,7 +124,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                     settings.drm_public_url.rstrip("/"),
                     hashed_passphrase,
                 ),
-                *library_system_routers(store, outbox),
+                *library_system_routers(store, outbox, catalogue, settings.library_links()),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

@@ -1,5 +1,7 @@
 """Lending's settings: environment variables prefixed ``LENDING_``."""
 
+from dataclasses import dataclass
+
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.settings import PlatformSettings, SigningSettings
@@ -14,3 +16,28 @@ class LendingSettings(PlatformSettings, SigningSettings):
     drm_public_url: str = ""
     # DRM's gRPC address: OPDS loan links then carry the hashed passphrase (automatic key retrieval).
     drm_grpc_target: str = ""
+    # Links to the libraries' own systems: the web app that MARC 856 and OAI-PMH records link to, the MARC
+    # organisation code written in 003 (the provincial library's, e.g. VN-DLK), the OAI-PMH repository's name and
+    # administrator.
+    web_app_url: str = "http://127.0.0.1:8080"
+    marc_organisation_code: str = "SACHSO"
+    oai_repository_name: str = "Sách Số"
+    oai_admin_email: str = "admin@sachso.invalid"
+
+    def library_links(self) -> "LibraryLinks":
+        return LibraryLinks(
+            web_app_url=self.web_app_url.rstrip("/"),
+            marc_organisation_code=self.marc_organisation_code,
+            oai_repository_name=self.oai_repository_name,
+            oai_admin_email=self.oai_admin_email,
+        )
+
+
+@dataclass(frozen=True)
+class LibraryLinks:
+    """What the MARC exports and the OAI-PMH provider say about this deployment."""
+
+    web_app_url: str = "http://127.0.0.1:8080"
+    marc_organisation_code: str = "SACHSO"
+    oai_repository_name: str = "Sách Số"
+    oai_admin_email: str = "admin@sachso.invalid"

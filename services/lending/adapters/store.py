@@ -61,6 +61,8 @@ class LendingStore:
         await self.titles.create_index("publication_id", unique=True, sparse=True)
         await self.titles.create_index("search_terms")
         await self.titles.create_index("isbn", sparse=True)
+        await self.titles.create_index("ils_control_numbers", sparse=True)  # MARC imports match records by it
+        await self.titles.create_index("changed_at", sparse=True)  # OAI-PMH and MARC deltas select by it
         await self.licenses.create_index("title_id")
         await self.loans.create_index("active_key", unique=True, sparse=True)  # one active loan per patron+title
         await self.loans.create_index([("patron_id", ASCENDING), ("status", ASCENDING)])

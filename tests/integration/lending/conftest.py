@@ -27,12 +27,14 @@ from lending.service_layer.cards import Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.staff import Accounts
+from lending.settings import LibraryLinks
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
 from sachso.kit.outbox import Outbox
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
+LINKS = LibraryLinks(web_app_url="https://sachso.test", marc_organisation_code="VN-DLK")
 
 NETWORK = [
     (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
@@ -114,7 +116,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     app = create_http_app(title="lending", version="test", description="", readiness={})
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
-    for router in library_system_routers(store, outbox):
+    for router in library_system_routers(store, outbox, catalogue, LINKS):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
