@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 
 import grpc
 from fastapi import APIRouter
@@ -25,6 +26,7 @@ from lending.entrypoints.http import (
 )
 from lending.entrypoints.marc import marc_router
 from lending.entrypoints.network import network_router
+from lending.entrypoints.oai import oai_router
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
@@ -34,6 +36,7 @@ from lending.service_layer.due_watcher import DueWatcher
 from lending.service_layer.marc_export import MarcExport
 from lending.service_layer.marc_import import MarcImport
 from lending.service_layer.network_admin import NetworkAdmin
+from lending.service_layer.oai_pmh import OaiConfiguration, OaiProvider
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings, LibraryLinks
@@ -84,7 +87,19 @@ def library_system_routers(
             store.network,
             clock,
         ),
+        oai_router(OaiProvider(records, oai_configuration(links), clock)),
     ]
+
+
+def oai_configuration(links: LibraryLinks) -> OaiConfiguration:
+    return OaiConfiguration(
+        repository_name=links.oai_repository_name,
+        admin_email=links.oai_admin_email,
+        repository_identifier=urlsplit(links.web_app_url).hostname or "sachso",
+        web_app_url=links.web_app_url,
+        organisation=links.marc_organisation_code,
+        page_size=links.oai_page_size,
+    )
 
 
 @asynccontextmanager

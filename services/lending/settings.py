@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.settings import PlatformSettings, SigningSettings
@@ -23,6 +24,7 @@ class LendingSettings(PlatformSettings, SigningSettings):
     marc_organisation_code: str = "SACHSO"
     oai_repository_name: str = "Sách Số"
     oai_admin_email: str = "admin@sachso.invalid"
+    oai_page_size: int = Field(100, ge=1, le=1000)
 
     def library_links(self) -> "LibraryLinks":
         return LibraryLinks(
@@ -30,6 +32,7 @@ class LendingSettings(PlatformSettings, SigningSettings):
             marc_organisation_code=self.marc_organisation_code,
             oai_repository_name=self.oai_repository_name,
             oai_admin_email=self.oai_admin_email,
+            oai_page_size=self.oai_page_size,
         )
 
 
@@ -41,3 +44,4 @@ class LibraryLinks:
     marc_organisation_code: str = "SACHSO"
     oai_repository_name: str = "Sách Số"
     oai_admin_email: str = "admin@sachso.invalid"
+    oai_page_size: int = 100

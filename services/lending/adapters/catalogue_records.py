@@ -94,6 +94,30 @@ class MongoCatalogueRecords:
         cursor = self.store.titles.find({"_id": {"$in": sorted(title_ids)}}, TITLE_FIELDS)
         return [catalogue_title(document) async for document in cursor]
 
+    async def title(self, title_id: str) -> CatalogueTitle | None:
+        document = await self.store.titles.find_one({"_id": title_id}, TITLE_FIELDS)
+        return catalogue_title(document) if document else None
+
+    async def earliest_change(self) -> datetime | None:
+        first = await self.store.titles.find_one({}, {"added_at": 1}, sort=[("added_at", 1)])
+        return utc(first.get("added_at")) if first else None
+
+    async def title_page(
+        self, after: str, limit: int, changed_since: datetime | None, snapshot: datetime
+    ) -> list[CatalogueTitle]:
+        query: Document = {"_id": {"$gt": after}}
+        if changed_since is not None:
+            ended = self.store.licenses.find(
+                {"terms.expires_at": {"$gte": changed_since, "$lte": snapshot}}, {"title_id": 1}
+            )
+            acquired = self.store.licenses.find({"acquired_at": {"$gte": changed_since}}, {"title_id": 1})
+            touched = {document["title_id"] async for document in ended} | {
+                document["title_id"] async for document in acquired
+            }
+            query["$or"] = [{"changed_at": {"$gte": changed_since}}, {"_id": {"$in": sorted(touched)}}]
+        cursor = self.store.titles.find(query, TITLE_FIELDS).sort("_id", 1).limit(limit)
+        return [catalogue_title(document) async for document in cursor]
+
     async def titles_changed(self, start: datetime, end: datetime) -> set[str]:
         cursor = self.store.titles.find({"changed_at": {"$gte": start, "$lt": end}}, {"_id": 1})
         return {document["_id"] async for document in cursor}

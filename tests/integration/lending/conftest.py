@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -34,7 +35,7 @@ from sachso.kit.outbox import Outbox
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
-LINKS = LibraryLinks(web_app_url="https://sachso.test", marc_organisation_code="VN-DLK")
+LINKS = LibraryLinks(web_app_url="https://sachso.test", marc_organisation_code="VN-DLK", oai_page_size=3)
 
 NETWORK = [
     (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
@@ -55,6 +56,7 @@ class Lending:
     issuer: TokenIssuer
     http: httpx.AsyncClient
     verifier: TokenVerifier
+    app: FastAPI
 
     async def events(self, type_suffix: str) -> list[Document]:
         """Outbox documents of one event type (what the relay will publish), oldest first."""
@@ -124,7 +126,7 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
             ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
         )
         app.state.token_verifier = verifier
-        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier)
+        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier, app)
 
 
 def days(count: int) -> timedelta:
