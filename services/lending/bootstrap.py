@@ -11,7 +11,9 @@ from fastapi import APIRouter
 
 from lending.adapters.catalogue_records import MongoCatalogueRecords, MongoMarcImportRepository
 from lending.adapters.drm_client import DrmClient
+from lending.adapters.ils_patrons import MongoIlsPatrons
 from lending.adapters.network_store import MongoNetworkTransactions
+from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
@@ -24,6 +26,7 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
+from lending.entrypoints.ils import ils_router
 from lending.entrypoints.marc import marc_router
 from lending.entrypoints.network import network_router
 from lending.entrypoints.oai import oai_router
@@ -33,6 +36,7 @@ from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.clock import Clock, system_clock
 from lending.service_layer.due_watcher import DueWatcher
+from lending.service_layer.ils_sign_in import IlsDirectory, IlsSignIn
 from lending.service_layer.marc_export import MarcExport
 from lending.service_layer.marc_import import MarcImport
 from lending.service_layer.network_admin import NetworkAdmin
@@ -74,7 +78,13 @@ def http_routers(
 
 
 def library_system_routers(
-    store: LendingStore, outbox: Outbox, catalogue: Catalogue, links: LibraryLinks, clock: Clock = system_clock
+    store: LendingStore,
+    outbox: Outbox,
+    catalogue: Catalogue,
+    issuer: TokenIssuer,
+    links: LibraryLinks,
+    ils: IlsDirectory,
+    clock: Clock = system_clock,
 ) -> list[APIRouter]:
     """The routes of the library network and the links to the libraries' own systems (issue 17), kept apart from
     :func:`http_routers` so the two grow without touching each other; the integration tests serve both."""
@@ -88,7 +98,18 @@ def library_system_routers(
             clock,
         ),
         oai_router(OaiProvider(records, oai_configuration(links), clock)),
+        ils_router(IlsSignIn(MongoIlsPatrons(store, clock), ils, issuer, clock), store.network),
     ]
+
+
+def sip2_directory(settings: LendingSettings) -> Sip2Directory:
+    logins = {
+        library_id: Sip2Credentials(
+            login.user, login.password.get_secret_value(), login.terminal_password.get_secret_value()
+        )
+        for library_id, login in settings.ils_sip2_logins.items()
+    }
+    return Sip2Directory(logins, timeout_seconds=settings.ils_sip2_timeout_seconds, ca_file=settings.ils_sip2_ca_file)
 
 
 def oai_configuration(links: LibraryLinks) -> OaiConfiguration:
@@ -139,7 +160,9 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                     settings.drm_public_url.rstrip("/"),
                     hashed_passphrase,
                 ),
-                *library_system_routers(store, outbox, catalogue, settings.library_links()),
+                *library_system_routers(
+                    store, outbox, catalogue, issuer, settings.library_links(), sip2_directory(settings)
+                ),
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

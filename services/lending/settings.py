@@ -2,10 +2,18 @@
 
 from dataclasses import dataclass
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.settings import PlatformSettings, SigningSettings
+
+
+class Sip2Login(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    terminal_password: SecretStr = SecretStr("")
 
 
 class LendingSettings(PlatformSettings, SigningSettings):
@@ -25,6 +33,12 @@ class LendingSettings(PlatformSettings, SigningSettings):
     oai_repository_name: str = "Sách Số"
     oai_admin_email: str = "admin@sachso.invalid"
     oai_page_size: int = Field(100, ge=1, le=1000)
+    # SIP2 logins to the libraries' own systems, JSON from a Secret, by library id:
+    # {"daklak": {"user": "sachso", "password": "…", "terminal_password": "…"}}. Addresses are set per library
+    # over the API (PUT /v1/libraries/{id}/ils). A private CA for their TLS, and how long an ILS may take.
+    ils_sip2_logins: dict[str, Sip2Login] = Field(default_factory=dict)
+    ils_sip2_ca_file: str = ""
+    ils_sip2_timeout_seconds: float = Field(5.0, gt=0, le=60)
 
     def library_links(self) -> "LibraryLinks":
         return LibraryLinks(

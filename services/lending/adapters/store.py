@@ -54,6 +54,7 @@ class LendingStore:
 
     async def ensure_indexes(self) -> None:
         await self.patrons.create_index("card_number", unique=True, sparse=True)
+        await self.patrons.create_index("ils_card", unique=True, sparse=True)  # one patron per ILS card
         # one live application or card per email per library; rejected ones drop the key
         await self.patrons.create_index("email_key", unique=True, sparse=True)
         await self.patrons.create_index([("library_id", ASCENDING), ("status", ASCENDING)])

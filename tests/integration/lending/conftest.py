@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.bootstrap import http_routers, library_system_routers
 from lending.domain.licensing import LicenseModel, LicenseTerms
@@ -35,6 +36,7 @@ from sachso.kit.outbox import Outbox
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
+SIP2_LOGIN = Sip2Credentials("sachso", "sip2 login secret", "terminal secret")  # what the test ILS expects
 LINKS = LibraryLinks(web_app_url="https://sachso.test", marc_organisation_code="VN-DLK", oai_page_size=3)
 
 NETWORK = [
@@ -118,7 +120,8 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     app = create_http_app(title="lending", version="test", description="", readiness={})
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
-    for router in library_system_routers(store, outbox, catalogue, LINKS):
+    ils = Sip2Directory({"daklak": SIP2_LOGIN}, timeout_seconds=2.0)
+    for router in library_system_routers(store, outbox, catalogue, issuer, LINKS, ils):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
