@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from urllib.parse import urlsplit
 
 import grpc
+import httpx
 from fastapi import APIRouter
 
-from lending.adapters.catalogue_records import MongoCatalogueRecords, MongoMarcImportRepository
 from lending.adapters.drm_client import DrmClient
-from lending.adapters.ils_patrons import MongoIlsPatrons
-from lending.adapters.network_store import MongoNetworkTransactions
-from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
@@ -26,28 +22,18 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
-from lending.entrypoints.ils import ils_router
-from lending.entrypoints.marc import marc_router
-from lending.entrypoints.network import network_router
-from lending.entrypoints.oai import oai_router
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
+from lending.library_systems import library_systems, odl_sources, sip2_directory
 from lending.service_layer.cards import Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
-from lending.service_layer.clock import Clock, system_clock
 from lending.service_layer.due_watcher import DueWatcher
-from lending.service_layer.ils_sign_in import IlsDirectory, IlsSignIn
-from lending.service_layer.marc_export import MarcExport
-from lending.service_layer.marc_import import MarcImport
-from lending.service_layer.network_admin import NetworkAdmin
-from lending.service_layer.oai_pmh import OaiConfiguration, OaiProvider
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
-from lending.settings import LendingSettings, LibraryLinks
+from lending.settings import LendingSettings
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.jwks import jwks_router
-from sachso.kit.outbox import Outbox
 from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.settings import load_settings
 from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
@@ -77,52 +63,6 @@ def http_routers(
     ]
 
 
-def library_system_routers(
-    store: LendingStore,
-    outbox: Outbox,
-    catalogue: Catalogue,
-    issuer: TokenIssuer,
-    links: LibraryLinks,
-    ils: IlsDirectory,
-    clock: Clock = system_clock,
-) -> list[APIRouter]:
-    """The routes of the library network and the links to the libraries' own systems (issue 17), kept apart from
-    :func:`http_routers` so the two grow without touching each other; the integration tests serve both."""
-    records = MongoCatalogueRecords(store)
-    return [
-        network_router(NetworkAdmin(MongoNetworkTransactions(store, outbox))),
-        marc_router(
-            MarcImport(MongoMarcImportRepository(store, outbox, catalogue)),
-            MarcExport(records, links.marc_organisation_code, links.web_app_url),
-            store.network,
-            clock,
-        ),
-        oai_router(OaiProvider(records, oai_configuration(links), clock)),
-        ils_router(IlsSignIn(MongoIlsPatrons(store, clock), ils, issuer, clock), store.network),
-    ]
-
-
-def sip2_directory(settings: LendingSettings) -> Sip2Directory:
-    logins = {
-        library_id: Sip2Credentials(
-            login.user, login.password.get_secret_value(), login.terminal_password.get_secret_value()
-        )
-        for library_id, login in settings.ils_sip2_logins.items()
-    }
-    return Sip2Directory(logins, timeout_seconds=settings.ils_sip2_timeout_seconds, ca_file=settings.ils_sip2_ca_file)
-
-
-def oai_configuration(links: LibraryLinks) -> OaiConfiguration:
-    return OaiConfiguration(
-        repository_name=links.oai_repository_name,
-        admin_email=links.oai_admin_email,
-        repository_identifier=urlsplit(links.web_app_url).hostname or "sachso",
-        web_app_url=links.web_app_url,
-        organisation=links.marc_organisation_code,
-        page_size=links.oai_page_size,
-    )
-
-
 @asynccontextmanager
 async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
@@ -142,6 +82,21 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
         infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run
         servicer = LendingServicer(circulation, store)
+        lender_http = await stack.enter_async_context(httpx.AsyncClient())
+        systems = library_systems(  # the network and the links to other systems (issue 17)
+            store,
+            outbox,
+            catalogue,
+            circulation,
+            issuer,
+            settings.library_links(),
+            ils=sip2_directory(settings),
+            odl_sources=odl_sources(settings),
+            lender_http=lender_http,
+            secrets=cards.secrets,
+            relay_seconds=settings.odl_relay_seconds,
+        )
+        infrastructure.workers.update(systems.workers)
 
         def register_grpc(server: grpc.aio.Server) -> None:
             lending_service_pb2_grpc.add_LendingServiceServicer_to_server(servicer, server)
@@ -160,9 +115,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                     settings.drm_public_url.rstrip("/"),
                     hashed_passphrase,
                 ),
-                *library_system_routers(
-                    store, outbox, catalogue, issuer, settings.library_links(), sip2_directory(settings)
-                ),
+                *systems.routers,
             ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,

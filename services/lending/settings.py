@@ -16,6 +16,15 @@ class Sip2Login(BaseModel):
     terminal_password: SecretStr = SecretStr("")
 
 
+class OdlSourceSetting(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feed_url: str
+    client_id: str
+    secret: SecretStr
+    library_id: str
+
+
 class LendingSettings(PlatformSettings, SigningSettings):
     model_config = SettingsConfigDict(env_prefix="LENDING_", frozen=True, extra="ignore")
 
@@ -39,6 +48,10 @@ class LendingSettings(PlatformSettings, SigningSettings):
     ils_sip2_logins: dict[str, Sip2Login] = Field(default_factory=dict)
     ils_sip2_ca_file: str = ""
     ils_sip2_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # Other deployments whose ODL offers this one circulates, JSON from a Secret, by source id:
+    # {"daklak": {"feed_url": "https://…/odl/feed", "client_id": "phuyen", "secret": "…", "library_id": "phuyen"}}.
+    odl_sources: dict[str, OdlSourceSetting] = Field(default_factory=dict)
+    odl_relay_seconds: float = Field(2.0, gt=0, le=300)
 
     def library_links(self) -> "LibraryLinks":
         return LibraryLinks(

@@ -66,6 +66,7 @@ class LendingStore:
         await self.titles.create_index("changed_at", sparse=True)  # OAI-PMH and MARC deltas select by it
         await self.licenses.create_index("title_id")
         await self.loans.create_index("active_key", unique=True, sparse=True)  # one active loan per patron+title
+        await self.loans.create_index("odl_key", unique=True, sparse=True)  # one loan per partner checkout (ODL)
         await self.loans.create_index([("patron_id", ASCENDING), ("status", ASCENDING)])
         await self.loans.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.loans.create_index([("title_id", ASCENDING), ("status", ASCENDING)])

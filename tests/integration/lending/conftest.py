@@ -6,7 +6,8 @@ against its own JWKS endpoint, exactly as other services do over the network.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,14 +21,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
-from lending.bootstrap import http_routers, library_system_routers
+from lending.bootstrap import http_routers
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
+from lending.library_systems import LibrarySystems, library_systems
 from lending.service_layer.cards import Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.odl_borrowing import OdlSource
 from lending.service_layer.staff import Accounts
 from lending.settings import LibraryLinks
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
@@ -59,6 +62,7 @@ class Lending:
     http: httpx.AsyncClient
     verifier: TokenVerifier
     app: FastAPI
+    systems: LibrarySystems
 
     async def events(self, type_suffix: str) -> list[Document]:
         """Outbox documents of one event type (what the relay will publish), oldest first."""
@@ -96,11 +100,28 @@ class Lending:
         return title_id
 
 
-@pytest.fixture
-async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+STAFF = [
+    ("admin.daklak", Role.PROVINCE_ADMIN, "daklak"),
+    ("thu.bmt", Role.LIBRARIAN, "buonmathuot"),
+    ("lan.eakar", Role.LIBRARIAN, "eakar"),
+    ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
+]
+
+
+@asynccontextmanager
+async def deployment(
+    mongo: AsyncMongoClient[Document],
+    database: AsyncDatabase[Document],
+    *,
+    network: list[tuple[Library, str]] = NETWORK,
+    staff: list[tuple[str, Role, str]] = STAFF,
+    odl_sources: Mapping[str, OdlSource] | None = None,
+    name: str = "lending",
+) -> AsyncIterator[Lending]:
+    """One lending deployment on ``database``, served in-process at ``http://{name}`` (a test may run two)."""
     store = LendingStore(database)
     await store.ensure_indexes()
-    for library, code in NETWORK:
+    for library, code in network:
         await store.add_library(library, code, LendingPolicy())
     outbox = Outbox(mongo, database, source="/sachso/lending")
     await outbox.ensure_indexes()
@@ -110,26 +131,32 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     catalogue = Catalogue(store, outbox)
     cards = Cards(store, outbox, issuer, secrets)
     accounts = Accounts(store, issuer, secrets)
-    for username, role, library_id in [
-        ("admin.daklak", Role.PROVINCE_ADMIN, "daklak"),
-        ("thu.bmt", Role.LIBRARIAN, "buonmathuot"),
-        ("lan.eakar", Role.LIBRARIAN, "eakar"),
-        ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
-    ]:
+    for username, role, library_id in staff:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(title="lending", version="test", description="", readiness={})
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
-    ils = Sip2Directory({"daklak": SIP2_LOGIN}, timeout_seconds=2.0)
-    for router in library_system_routers(store, outbox, catalogue, issuer, LINKS, ils):
-        app.include_router(router)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
-        verifier = TokenVerifier(
-            ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
-        )
-        app.state.token_verifier = verifier
-        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier, app)
+    async with httpx.AsyncClient() as lender_http:
+        systems = library_systems(
+            store, outbox, catalogue, circulation, issuer, LINKS,
+            ils=Sip2Directory({"daklak": SIP2_LOGIN}, timeout_seconds=2.0),
+            odl_sources=odl_sources or {}, lender_http=lender_http, secrets=secrets,
+        )  # fmt: skip
+        for router in systems.routers:
+            app.include_router(router)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+            verifier = TokenVerifier(
+                [f"http://{name}/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
+            )
+            app.state.token_verifier = verifier
+            yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier, app, systems)
+
+
+@pytest.fixture
+async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+    async with deployment(mongo, database) as built:
+        yield built
 
 
 def days(count: int) -> timedelta:
