@@ -15,9 +15,9 @@ from fastapi import APIRouter
 
 from lending.adapters.catalogue_records import MongoCatalogueRecords, MongoMarcImportRepository
 from lending.adapters.ils_patrons import MongoIlsPatrons
-from lending.adapters.network_store import MongoNetworkTransactions
+from lending.adapters.network_store import network_transactions
 from lending.adapters.odl_client import HttpOdlLender
-from lending.adapters.odl_store import MongoOdlBorrowingRepository, MongoOdlLendingTransactions
+from lending.adapters.odl_store import MongoOdlBorrowingRepository, odl_lending_transactions
 from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.entrypoints.ils import ils_router
@@ -69,7 +69,7 @@ def library_systems(
     clock: Clock = system_clock,
 ) -> LibrarySystems:
     records = MongoCatalogueRecords(store)
-    odl_lending = OdlLending(MongoOdlLendingTransactions(store, outbox), secrets.hash, secrets.matches, clock)
+    odl_lending = OdlLending(odl_lending_transactions(store, outbox), secrets.hash, secrets.matches, clock)
 
     async def end_refused_loan(loan_id: str) -> object:
         return await circulation.return_loan(loan_id, channel=events.RETURN_CHANNEL_STAFF)
@@ -82,7 +82,7 @@ def library_systems(
         clock,
     )
     routers = [
-        network_router(NetworkAdmin(MongoNetworkTransactions(store, outbox))),
+        network_router(NetworkAdmin(network_transactions(store, outbox))),
         marc_router(
             MarcImport(MongoMarcImportRepository(store, outbox, catalogue)),
             MarcExport(records, links.marc_organisation_code, links.web_app_url),

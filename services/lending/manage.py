@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import sys
 
-from lending.adapters.network_store import MongoNetworkTransactions
+from lending.adapters.network_store import network_transactions
 from lending.adapters.store import LendingStore
 from lending.domain.network import CURRENT_KINDS, Library, LibraryKind
 from lending.domain.policy import LendingPolicy
@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
             return f"library {args.id} added"
         if args.command in {"migrate-districts", "merge-provinces"}:
             outbox = Outbox(client, store.database, source="/sachso/lending")
-            admin = NetworkAdmin(MongoNetworkTransactions(store, outbox))
+            admin = NetworkAdmin(network_transactions(store, outbox))
             if args.command == "merge-provinces":
                 await admin.merge_provinces(args.absorbed, args.into, by="operator")
                 return f"province {args.absorbed} merged into {args.into}"

@@ -3,7 +3,6 @@ written inside one transaction of the service's outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pymongo import DESCENDING
@@ -11,10 +10,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from lending.adapters.network_documents import aware, group_document, group_from
 from lending.adapters.store import LendingStore, library_from, license_from
+from lending.adapters.transactions import RepositoryTransactions
 from lending.domain.licensing import License
 from lending.domain.network import Library, LibraryGroup, LibraryNetwork, Sharing
 from lending.service_layer.network_admin import NetworkChange, NetworkRepository
-from sachso.kit.outbox import Emit, Outbox
+from sachso.kit.outbox import Outbox
 
 T = TypeVar("T")
 
@@ -76,18 +76,8 @@ class MongoNetworkRepository:
         ]
 
 
-class MongoNetworkTransactions:
-    """One outbox transaction per use case; the store's cached network is dropped after every change."""
-
-    def __init__(self, store: LendingStore, outbox: Outbox) -> None:
-        self.store = store
-        self.outbox = outbox
-
-    async def run(self, work: Callable[[NetworkRepository], Awaitable[T]]) -> T:
-        async def attempt(session: AsyncClientSession, emit: Emit) -> T:
-            return await work(MongoNetworkRepository(self.store, session))
-
-        try:
-            return await self.outbox.transaction(attempt)
-        finally:
-            self.store.forget_network()
+def network_transactions(store: LendingStore, outbox: Outbox) -> RepositoryTransactions[NetworkRepository]:
+    """The network's use cases in outbox transactions; the store's cached network is dropped after every change."""
+    return RepositoryTransactions(
+        outbox, lambda session: MongoNetworkRepository(store, session), after=store.forget_network
+    )

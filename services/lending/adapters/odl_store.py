@@ -3,7 +3,6 @@ count them), and the borrower's mirrored licences and the state of each remote c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lending.adapters.store import LendingStore, license_document, utc
+from lending.adapters.transactions import RepositoryTransactions
 from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.network import Sharing
 from lending.domain.odl import Offer, OfferedLicence, PartnerLoan
@@ -176,16 +176,8 @@ class MongoOdlLendingRepository:
         return [document["_id"] async for document in cursor.limit(limit)]
 
 
-class MongoOdlLendingTransactions:
-    def __init__(self, store: LendingStore, outbox: Outbox) -> None:
-        self.store = store
-        self.outbox = outbox
-
-    async def run(self, work: Callable[[OdlLendingRepository], Awaitable[T]]) -> T:
-        async def attempt(session: AsyncClientSession, emit: Emit) -> T:
-            return await work(MongoOdlLendingRepository(self.store, session))
-
-        return await self.outbox.transaction(attempt)
+def odl_lending_transactions(store: LendingStore, outbox: Outbox) -> RepositoryTransactions[OdlLendingRepository]:
+    return RepositoryTransactions(outbox, lambda session: MongoOdlLendingRepository(store, session))
 
 
 MIRRORED = "odl-"  # mirrored licences' ids start so: odl-{source}-{offer}

@@ -3,8 +3,6 @@ the district migration with loans and holds in flight, groups a pool is shared w
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,6 +14,7 @@ from lending.errors import NoCopyAvailable
 from lending.service_layer.reports import Reports
 from tests.integration.lending.conftest import Lending
 from tests.integration.lending.test_api import emailed_code
+from tests.integration.lending.test_manage import manage
 
 pytestmark = pytest.mark.integration
 
@@ -180,20 +179,6 @@ async def test_who_may_change_the_network(lending: Lending) -> None:
     tree = (await lending.http.get("/v1/network")).json()  # the tree is public, like the library list
     assert {library["id"]: library["kind"] for library in tree["libraries"]}["buonmathuot"] == "district"
     assert tree["groups"][0]["libraries"] == ["thpt-bmt"]
-
-
-def manage(stack_env: dict[str, str], database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "LENDING_MONGO_URI": stack_env["SACHSO_MONGO_URI"],
-        "LENDING_MONGO_DATABASE": database,
-        "LENDING_MONGO_RETRY_WRITES": "false",
-        "LENDING_KAFKA_BOOTSTRAP_SERVERS": stack_env["SACHSO_KAFKA_BOOTSTRAP_SERVERS"],
-        "LENDING_JWKS_URLS": "http://127.0.0.1:9/unused",
-        "LENDING_SIGNING_KEY_FILES": "/nonexistent.pem",
-        "PATH": "/usr/bin:/bin",
-    }
-    command = [sys.executable, "-m", "lending.manage", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
 async def test_migrating_district_data_with_loans_and_holds_in_flight(
