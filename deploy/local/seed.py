@@ -53,8 +53,8 @@ class LibrarySeed:
 
 LIBRARIES = (
     LibrarySeed(PROVINCE, "Thư viện tỉnh Đắk Lắk", "province", "DL"),
-    LibrarySeed("buon-ma-thuot", "Thư viện thành phố Buôn Ma Thuột", "district", "BMT", PROVINCE),
-    LibrarySeed("krong-pac", "Thư viện huyện Krông Pắc", "district", "KP", PROVINCE),
+    LibrarySeed("buon-ma-thuot", "Thư viện phường Buôn Ma Thuột", "commune", "BMT", PROVINCE),
+    LibrarySeed("krong-pac", "Thư viện xã Krông Pắc", "commune", "KP", PROVINCE),
     LibrarySeed("thpt-chu-van-an", "Thư viện trường THPT Chu Văn An", "school", "CVA", "buon-ma-thuot"),
 )
 

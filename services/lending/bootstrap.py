@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import grpc
+import httpx
 from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
@@ -23,6 +24,7 @@ from lending.entrypoints.http import (
     staff_router,
 )
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
+from lending.library_systems import library_systems, odl_sources, sip2_directory
 from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
@@ -86,6 +88,21 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
         infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run
         servicer = LendingServicer(circulation, store)
+        lender_http = await stack.enter_async_context(httpx.AsyncClient())
+        systems = library_systems(  # the network and the links to other systems (issue 17)
+            store,
+            outbox,
+            catalogue,
+            circulation,
+            issuer,
+            settings.library_links(),
+            ils=sip2_directory(settings),
+            odl_sources=odl_sources(settings),
+            lender_http=lender_http,
+            secrets=cards.secrets,
+            relay_seconds=settings.odl_relay_seconds,
+        )
+        infrastructure.workers.update(systems.workers)
 
         def register_grpc(server: grpc.aio.Server) -> None:
             lending_service_pb2_grpc.add_LendingServiceServicer_to_server(servicer, server)
@@ -93,17 +110,20 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         yield infrastructure.service_process(
             title="Sách Số — lending",
             description="Library network, reader cards, catalogue, licence pools, loans and holds.",
-            routers=http_routers(
-                issuer,
-                store,
-                circulation,
-                catalogue,
-                cards,
-                accounts,
-                settings.drm_public_url.rstrip("/"),
-                hashed_passphrase,
-                public_url=settings.public_url,
-            ),
+            routers=[
+                *http_routers(
+                    issuer,
+                    store,
+                    circulation,
+                    catalogue,
+                    cards,
+                    accounts,
+                    settings.drm_public_url.rstrip("/"),
+                    hashed_passphrase,
+                    public_url=settings.public_url,
+                ),
+                *systems.routers,
+            ],
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,
             principal_check=CardAccess(store).ensure_not_blocked,

@@ -154,3 +154,13 @@ class DuplicateRegistration(Conflict):
 class InvalidLicenseTerms(InvalidInput):
     problem = "invalid-license-terms"
     title = "These licence terms are not valid"
+
+
+class IlsNotConfigured(NotFound):
+    problem = "ils-not-configured"
+    title = "This library does not sign patrons in through its own system"
+
+
+class CardBlockedInIls(Forbidden):
+    problem = "card-blocked-in-ils"
+    title = "The library's own system refuses this card"

@@ -3,6 +3,8 @@
 ``python -m lending.manage add-library --id daklak --name "Thư viện tỉnh Đắk Lắk" --kind province --code DL``
 ``python -m lending.manage add-staff --username admin --role province-admin --library daklak`` (password on stdin)
 ``python -m lending.manage add-publisher --id nxb-tre --name "NXB Trẻ"`` (secret on stdin)
+``python -m lending.manage migrate-districts --default-kind commune --kind krongpac=specialised [--dry-run]``
+``python -m lending.manage merge-provinces --absorbed phuyen --into daklak``
 
 Reads the same ``LENDING_*`` settings as the service. Secrets come on standard input, never as arguments
 (arguments show in the process list and shell history).
@@ -14,15 +16,18 @@ import argparse
 import asyncio
 import sys
 
+from lending.adapters.network_store import network_transactions
 from lending.adapters.store import LendingStore
-from lending.domain.network import Library, LibraryKind
+from lending.domain.network import CURRENT_KINDS, Library, LibraryKind
 from lending.domain.policy import LendingPolicy
 from lending.service_layer.cards import Secrets
+from lending.service_layer.network_admin import NetworkAdmin
 from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.errors import ServiceError
 from sachso.kit.mongo import create_mongo_client
+from sachso.kit.outbox import Outbox
 from sachso.kit.settings import load_settings
 
 
@@ -34,10 +39,23 @@ async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
         accounts = Accounts(store, TokenIssuer.generate(settings.issuer), Secrets())
         if args.command == "add-library":
             network = await store.network()
-            library = Library(args.id, args.name, LibraryKind(args.kind), args.parent, args.auto_approve)
+            library = Library(args.id, args.name, LibraryKind(args.kind), args.parent, args.auto_approve, args.code)
             network.with_library(library)
             await store.add_library(library, args.code, LendingPolicy())
             return f"library {args.id} added"
+        if args.command in {"migrate-districts", "merge-provinces"}:
+            outbox = Outbox(client, store.database, source="/sachso/lending")
+            admin = NetworkAdmin(network_transactions(store, outbox))
+            if args.command == "merge-provinces":
+                await admin.merge_provinces(args.absorbed, args.into, by="operator")
+                return f"province {args.absorbed} merged into {args.into}"
+            kinds = dict(args.kind or [])
+            plan = await admin.migrate_districts(
+                kinds, LibraryKind(args.default_kind), by="operator", dry_run=args.dry_run
+            )
+            verb = "would become" if args.dry_run else "is now"
+            lines = [f"{library_id} {verb} {kind}" for library_id, kind in plan.items()]
+            return "\n".join(lines) or "no district libraries: nothing to migrate"
         secret = sys.stdin.readline().rstrip("\n")
         if args.command == "add-staff":
             await accounts.create_staff(
@@ -50,13 +68,20 @@ async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
         await client.close()
 
 
+def _kind_assignment(text: str) -> tuple[str, LibraryKind]:
+    library_id, _, kind = text.partition("=")
+    if kind not in CURRENT_KINDS:
+        raise argparse.ArgumentTypeError(f"{text}: write LIBRARY=KIND with KIND one of {', '.join(CURRENT_KINDS)}")
+    return library_id, LibraryKind(kind)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     library = commands.add_parser("add-library")
     library.add_argument("--id", required=True)
     library.add_argument("--name", required=True)
-    library.add_argument("--kind", required=True, choices=[kind.value for kind in LibraryKind])
+    library.add_argument("--kind", required=True, choices=list(CURRENT_KINDS))
     library.add_argument("--parent")
     library.add_argument("--code", required=True, help="card number prefix, e.g. DL")
     library.add_argument("--auto-approve", action="store_true", help="approve verified card applications at once")
@@ -67,6 +92,17 @@ def main() -> int:
     publisher = commands.add_parser("add-publisher", help="secret on standard input")
     publisher.add_argument("--id", required=True)
     publisher.add_argument("--name", required=True)
+    migrate = commands.add_parser(
+        "migrate-districts",
+        help="turn pre-2025 district libraries into current kinds; ids, cards, pools, loans and holds are kept",
+    )
+    migrate.add_argument("--default-kind", default="commune", choices=[k for k in CURRENT_KINDS if k != "province"])
+    migrate.add_argument("--kind", action="append", type=_kind_assignment, metavar="LIBRARY=KIND",
+                         help="the kind for one district library (repeatable)")  # fmt: skip
+    migrate.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    merge = commands.add_parser("merge-provinces", help="put one province's network below another's provincial library")
+    merge.add_argument("--absorbed", required=True)
+    merge.add_argument("--into", required=True)
     args = parser.parse_args()
     try:
         print(asyncio.run(run(args, load_settings(LendingSettings))))

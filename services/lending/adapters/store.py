@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from lending.adapters.network_documents import group_from
 from lending.domain.holds import OPEN_STATES, Hold, HoldState
 from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, LibraryNetwork, Sharing
@@ -58,6 +59,7 @@ class LendingStore:
 
     async def ensure_indexes(self) -> None:
         await self.patrons.create_index("card_number", unique=True, sparse=True)
+        await self.patrons.create_index("ils_card", unique=True, sparse=True)  # one patron per ILS card
         # one live application or card per email per library; rejected ones drop the key
         await self.patrons.create_index("email_key", unique=True, sparse=True)
         await self.patrons.create_index([("library_id", ASCENDING), ("status", ASCENDING)])
@@ -65,8 +67,11 @@ class LendingStore:
         await self.titles.create_index("publication_id", unique=True, sparse=True)
         await self.titles.create_index("search_terms")
         await self.titles.create_index("isbn", sparse=True)
+        await self.titles.create_index("ils_control_numbers", sparse=True)  # MARC imports match records by it
+        await self.titles.create_index("changed_at", sparse=True)  # OAI-PMH and MARC deltas select by it
         await self.licenses.create_index("title_id")
         await self.loans.create_index("active_key", unique=True, sparse=True)  # one active loan per patron+title
+        await self.loans.create_index("odl_key", unique=True, sparse=True)  # one loan per partner checkout (ODL)
         await self.loans.create_index([("patron_id", ASCENDING), ("status", ASCENDING)])
         await self.loans.create_index([("status", ASCENDING), ("due_at", ASCENDING)])
         await self.loans.create_index([("title_id", ASCENDING), ("status", ASCENDING)])
@@ -89,13 +94,18 @@ class LendingStore:
         now = time.monotonic()
         if self._libraries_snapshot is None or now - self._libraries_snapshot[0] > self.library_cache_seconds:
             documents = [document async for document in self.libraries.find({})]
-            network = LibraryNetwork([_library(document) for document in documents])
+            groups = [group_from(document) async for document in self.database["library_groups"].find({})]
+            network = LibraryNetwork([library_from(document) for document in documents], groups)
             policies = {d["_id"]: _policy(d["policy"]) for d in documents if d.get("policy")}
             self._libraries_snapshot = (now, network, policies)
         return self._libraries_snapshot[1], self._libraries_snapshot[2]
 
     async def network(self) -> LibraryNetwork:
         return (await self._libraries())[0]
+
+    def forget_network(self) -> None:
+        """The network changed in this process: read it afresh next time (other replicas within the cache time)."""
+        self._libraries_snapshot = None
 
     async def policy(self, library_id: str) -> LendingPolicy:
         return (await self._libraries())[1].get(library_id, LendingPolicy())
@@ -305,13 +315,14 @@ class LendingStore:
         return result.modified_count == 1
 
 
-def _library(document: Document) -> Library:
+def library_from(document: Document) -> Library:
     return Library(
         id=document["_id"],
         name=document["name"],
         kind=LibraryKind(document["kind"]),
         parent_id=document.get("parent_id"),
         auto_approve_cards=bool(document.get("auto_approve_cards")),
+        code=document.get("code", ""),
     )
 
 
@@ -375,6 +386,7 @@ def license_document(license_: License) -> Document:
         "acquired_at": license_.acquired_at,
         "in_use": license_.in_use,
         "checkouts_left": license_.checkouts_left,
+        "group_id": license_.group_id,
     }
 
 
@@ -396,6 +408,7 @@ def license_from(document: Document) -> License:
         acquired_at=acquired_at,
         in_use=document.get("in_use", 0),
         checkouts_left=document.get("checkouts_left"),
+        group_id=document.get("group_id"),
     )
 
 

@@ -79,6 +79,7 @@ class License:
     acquired_at: datetime
     in_use: int = 0
     checkouts_left: int | None = None  # None: unlimited
+    group_id: str | None = None  # the library group a ``group``-shared pool serves
 
     def can_lend(self, now: datetime) -> bool:
         if self.terms.expires_at is not None and self.terms.expires_at <= now:
@@ -101,7 +102,10 @@ class License:
 
 def serves(network: LibraryNetwork, license_: License, patron_library_id: str) -> bool:
     return license_.owner_id in network and network.serves(
-        owner_id=license_.owner_id, sharing=license_.sharing, patron_library_id=patron_library_id
+        owner_id=license_.owner_id,
+        sharing=license_.sharing,
+        patron_library_id=patron_library_id,
+        group_id=license_.group_id,
     )
 
 

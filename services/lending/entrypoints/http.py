@@ -375,7 +375,7 @@ def libraries_router(store: LendingStore) -> APIRouter:
 
     @router.post("", status_code=201, summary="Add a library to the network (province admin)")
     async def add(_: ProvinceAdmin, body: LibraryIn) -> LibraryOut:
-        library = Library(body.id, body.name, body.kind, body.parent_id, body.auto_approve_cards)
+        library = Library(body.id, body.name, body.kind, body.parent_id, body.auto_approve_cards, body.code.upper())
         network = await store.network()
         if body.id in network:
             raise Conflict(f"library {body.id} exists")

@@ -102,7 +102,13 @@ class Catalogue:
         if existing is None and readable and metadata.isbn:
             existing = await self.store.unreadable_title_with_isbn(normalize_isbn(metadata.isbn), session)
         title_id = existing["_id"] if existing else new_id()
-        document = {**metadata.document(), "publication_id": publication_id, "withdrawn": False}
+        # changed_at: the record's datestamp for OAI-PMH and MARC delta exports
+        document = {
+            **metadata.document(),
+            "publication_id": publication_id,
+            "withdrawn": False,
+            "changed_at": self.clock(),
+        }
         if readable is not None:
             document["readable"] = readable
         await self.store.titles.update_one(
@@ -132,7 +138,9 @@ class Catalogue:
     async def withdraw_publication(self, publication_id: str, session: AsyncClientSession) -> None:
         """A withdrawn book lends no more; current loans run to their end."""
         await self.store.titles.update_one(
-            {"publication_id": publication_id}, {"$set": {"withdrawn": True}}, session=session
+            {"publication_id": publication_id},
+            {"$set": {"withdrawn": True, "withdrawn_at": self.clock(), "changed_at": self.clock()}},
+            session=session,
         )
 
     async def add_title(
@@ -169,7 +177,9 @@ class Catalogue:
     async def set_online_only(self, title_id: str, online_only: bool) -> None:
         """Rare local documents (tài liệu địa chí): read online only, as watermarked page images; new loans
         carry the flag to DRM (no licence for reading apps) and to the reader service."""
-        result = await self.store.titles.update_one({"_id": title_id}, {"$set": {"online_only": online_only}})
+        result = await self.store.titles.update_one(
+            {"_id": title_id}, {"$set": {"online_only": online_only, "changed_at": self.clock()}}
+        )
         if result.matched_count == 0:
             raise TitleNotFound(f"no title {title_id}")
 
@@ -197,7 +207,9 @@ class Catalogue:
             checkouts_left=terms.checkouts,
         )
         await self.store.add_license(license_)
-        await self.store.titles.update_one({"_id": title_id}, {"$addToSet": {"library_ids": owner_id}})
+        await self.store.titles.update_one(
+            {"_id": title_id}, {"$addToSet": {"library_ids": owner_id}, "$set": {"changed_at": license_.acquired_at}}
+        )
         return license_
 
     async def availability(self, title_id: str, patron_library_id: str) -> Availability:

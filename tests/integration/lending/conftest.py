@@ -6,9 +6,9 @@ against its own JWKS endpoint, exactly as other services do over the network.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,9 +17,11 @@ import grpc
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.bootstrap import http_routers
 from lending.domain.licensing import LicenseModel, LicenseTerms
@@ -27,10 +29,13 @@ from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
 from lending.entrypoints.grpc_api import LendingServicer
+from lending.library_systems import LibrarySystems, library_systems
 from lending.service_layer.cards import CardAccess, Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.odl_borrowing import OdlSource
 from lending.service_layer.staff import Accounts
+from lending.settings import LibraryLinks
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.grpc_server import GrpcServer
 from sachso.kit.http import create_http_app
@@ -41,6 +46,8 @@ from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
 PUBLIC_URL = "https://sachso.daklak.test/lending"  # where reading apps reach lending (links are built from it)
+SIP2_LOGIN = Sip2Credentials("sachso", "sip2 login secret", "terminal secret")  # what the test ILS expects
+LINKS = LibraryLinks(web_app_url="https://sachso.test", marc_organisation_code="VN-DLK", oai_page_size=3)
 
 NETWORK = [
     (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
@@ -61,6 +68,8 @@ class Lending:
     issuer: TokenIssuer
     http: httpx.AsyncClient
     verifier: TokenVerifier
+    app: FastAPI
+    systems: LibrarySystems
 
     async def events(self, type_suffix: str) -> list[Document]:
         """Outbox documents of one event type (what the relay will publish), oldest first."""
@@ -99,14 +108,30 @@ class Lending:
         return title_id
 
 
-@contextlib.asynccontextmanager
-async def wired_lending(
-    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], *, request_deadline_seconds: float = 0.0
+STAFF = [
+    ("admin.daklak", Role.PROVINCE_ADMIN, "daklak"),
+    ("thu.bmt", Role.LIBRARIAN, "buonmathuot"),
+    ("lan.eakar", Role.LIBRARIAN, "eakar"),
+    ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
+]
+
+
+@asynccontextmanager
+async def deployment(
+    mongo: AsyncMongoClient[Document],
+    database: AsyncDatabase[Document],
+    *,
+    network: list[tuple[Library, str]] = NETWORK,
+    staff: list[tuple[str, Role, str]] = STAFF,
+    odl_sources: Mapping[str, OdlSource] | None = None,
+    name: str = "lending",
+    request_deadline_seconds: float = 0.0,
 ) -> AsyncIterator[Lending]:
-    """Lending as its bootstrap wires it, over ``database`` (tests of outages pass a server of their own)."""
+    """One lending deployment on ``database``, served in-process at ``http://{name}`` (a test may run two; tests of
+    outages pass a database server of their own)."""
     store = LendingStore(database)
     await store.ensure_indexes()
-    for library, code in NETWORK:
+    for library, code in network:
         await store.add_library(library, code, LendingPolicy())
     outbox = Outbox(mongo, database, source="/sachso/lending")
     await outbox.ensure_indexes()
@@ -116,12 +141,7 @@ async def wired_lending(
     catalogue = Catalogue(store, outbox)
     cards = Cards(store, outbox, issuer, secrets)
     accounts = Accounts(store, issuer, secrets)
-    for username, role, library_id in [
-        ("admin.daklak", Role.PROVINCE_ADMIN, "daklak"),
-        ("thu.bmt", Role.LIBRARIAN, "buonmathuot"),
-        ("lan.eakar", Role.LIBRARIAN, "eakar"),
-        ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
-    ]:
+    for username, role, library_id in staff:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(
         title="lending", version="test", description="", readiness={}, request_deadline_seconds=request_deadline_seconds
@@ -133,26 +153,34 @@ async def wired_lending(
     )
     for router in routers:
         app.include_router(router)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
-        verifier = TokenVerifier(
-            ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
-        )
-        app.state.token_verifier = verifier
-        yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier)
+    async with httpx.AsyncClient() as lender_http:
+        systems = library_systems(
+            store, outbox, catalogue, circulation, issuer, LINKS,
+            ils=Sip2Directory({"daklak": SIP2_LOGIN}, timeout_seconds=2.0),
+            odl_sources=odl_sources or {}, lender_http=lender_http, secrets=secrets,
+        )  # fmt: skip
+        for router in systems.routers:
+            app.include_router(router)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+            verifier = TokenVerifier(
+                [f"http://{name}/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
+            )
+            app.state.token_verifier = verifier
+            yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier, app, systems)
 
 
 @pytest.fixture
 async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
-    async with wired_lending(mongo, database) as wired:
-        yield wired
+    async with deployment(mongo, database) as built:
+        yield built
 
 
 def days(count: int) -> timedelta:
     return timedelta(days=count)
 
 
-@contextlib.asynccontextmanager
+@asynccontextmanager
 async def lending_grpc_channel(lending: Lending) -> AsyncIterator[grpc.aio.Channel]:
     """Lending's real gRPC servicer on a free port, and a channel to it (as DRM and notify reach it)."""
     servicer = LendingServicer(lending.circulation, lending.store)

@@ -167,11 +167,11 @@ async def test_staff_manage_only_their_libraries(lending: Lending) -> None:
     assert (await lending.http.get("/v1/libraries/buonmathuot/loans", headers=patron)).status_code == 403
     assert (await lending.http.get("/v1/libraries/eakar/loans", headers=librarian)).status_code == 403
     assert (await lending.http.get("/v1/libraries/buonmathuot/loans", headers=librarian)).status_code == 200
-    new_library = {"id": "krongpac", "name": "Krông Pắc", "kind": "district", "parent_id": "daklak", "code": "KP"}
+    new_library = {"id": "krongpac", "name": "Krông Pắc", "kind": "commune", "parent_id": "daklak", "code": "KP"}
     assert (await lending.http.post("/v1/libraries", json=new_library, headers=library_admin)).status_code == 403
     admin = await lending.staff_headers("admin.daklak")
     assert (await lending.http.post("/v1/libraries", json=new_library, headers=admin)).status_code == 201
-    misplaced = {**new_library, "id": "x-school", "kind": "district", "parent_id": "thpt-bmt"}
+    misplaced = {**new_library, "id": "x-province", "kind": "province", "parent_id": "thpt-bmt", "code": "XP"}
     assert (await lending.http.post("/v1/libraries", json=misplaced, headers=admin)).status_code == 400
 
 

@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from stack import free_port
 
 from tests.integration.kafka_helpers import wait_until
-from tests.integration.lending.conftest import Lending, wired_lending
+from tests.integration.lending.conftest import Lending, deployment
 
 pytestmark = pytest.mark.integration
 Document = dict[str, Any]
@@ -86,7 +86,7 @@ async def fragile(own_server: OwnServer) -> AsyncIterator[Lending]:
         own_server.uri, retryWrites=False, tz_aware=True, serverSelectionTimeoutMS=2000
     )
     try:
-        async with wired_lending(client, client["lending"], request_deadline_seconds=DEADLINE) as wired:
+        async with deployment(client, client["lending"], request_deadline_seconds=DEADLINE) as wired:
             yield wired
     finally:
         await client.close()

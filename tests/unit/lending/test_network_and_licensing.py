@@ -50,8 +50,8 @@ def lic(
 def test_the_tree_is_checked() -> None:
     with pytest.raises(InvalidNetwork, match="only the provincial library"):
         LibraryNetwork([Library("x", "X", LibraryKind.DISTRICT)])
-    with pytest.raises(InvalidNetwork, match="cannot sit below"):
-        LibraryNetwork([Library("p", "P", LibraryKind.PROVINCE), Library("d", "D", LibraryKind.DISTRICT, "s"),
+    with pytest.raises(InvalidNetwork, match="sits only below another provincial library"):
+        LibraryNetwork([Library("p", "P", LibraryKind.PROVINCE), Library("q", "Q", LibraryKind.PROVINCE, "s"),
                         Library("s", "S", LibraryKind.SCHOOL, "p")])  # fmt: skip
 
 
