@@ -7,6 +7,7 @@ atomically, and two transactions touching the same licence conflict and one is r
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,18 +191,19 @@ class LendingStore:
 
     async def count_attempt(self, key: str, window_end: datetime) -> int:
         """Count one more attempt on ``key`` (atomic: concurrent attempts get distinct counts); the new count."""
-        for _ in range(5):  # two first attempts racing to create the counter: the loser increments it
-            try:
-                counter = await self.rate_counters.find_one_and_update(
-                    {"_id": key},
-                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            except DuplicateKeyError:
-                continue
+        # Creating the counter and counting on it are separate steps: an upsert that races another one may fail or
+        # answer nothing after it applied, and retrying it would count one attempt twice. The increment below only
+        # ever runs on an existing counter, so when it answers nothing it did not apply and may be tried again.
+        for _ in range(5):
+            counter = await self.rate_counters.find_one_and_update(
+                {"_id": key}, {"$inc": {"count": 1}}, return_document=ReturnDocument.AFTER
+            )
             if counter is not None:
                 return int(counter["count"])
+            with contextlib.suppress(DuplicateKeyError):  # a concurrent first attempt created it: fine
+                await self.rate_counters.update_one(
+                    {"_id": key}, {"$setOnInsert": {"count": 0, "expires_at": window_end}}, upsert=True
+                )
         raise RuntimeError(f"could not count attempt {key}")
 
     async def uncount_attempt(self, key: str) -> None:
