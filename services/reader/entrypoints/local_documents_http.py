@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -78,9 +79,15 @@ def _summary(document: Document) -> Document:
     }  # fmt: skip
 
 
-def _json(body: Any, media_type: str = "application/json", headers: dict[str, str] | None = None) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-    return Response(data, media_type=media_type, headers=headers)
+def _encoded(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _json(
+    body: Any, media_type: str = "application/json", headers: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_encoded).encode()
+    return Response(data, status_code=status, media_type=media_type, headers=headers)
 
 
 def local_documents_router(documents: LocalDocuments) -> APIRouter:
@@ -90,7 +97,7 @@ def local_documents_router(documents: LocalDocuments) -> APIRouter:
     @router.post("", status_code=201, summary="Make a document of a finished upload (pages queued for OCR)")
     async def digitise(body: DigitiseIn, staff: StaffPrincipal) -> Response:
         document = await documents.digitise(staff_of(staff), body.upload_id, body.title)
-        return _json(_summary(document))
+        return _json(_summary(document), status=201)
 
     @router.get("", summary="My library's local documents, newest first, with their progress")
     async def mine(staff: StaffPrincipal) -> Response:
@@ -165,34 +172,35 @@ def local_documents_router(documents: LocalDocuments) -> APIRouter:
 
 def _add_iiif_routes(router: APIRouter, documents: LocalDocuments, viewer_of: ViewerOf, name: str, cors: bool) -> None:
     """The IIIF routes of one root; ``viewer_of`` decides who is looking (a dependency of the path)."""
-    Looker = Annotated[Viewer, Depends(viewer_of)]
+    looker = Depends(viewer_of)  # who is looking, decided from the path
     extra = OPEN_CORS if cors else {}
 
     def base_of(request: Request, document_id: str) -> str:
-        manifest = str(request.url_for(f"iiif_{name}_manifest", **request.path_params))
+        params = {key: value for key, value in request.path_params.items() if key in ("token", "document_id")}
+        manifest = str(request.url_for(f"iiif_{name}_manifest", **params))
         return manifest.removesuffix("/manifest.json")
 
     @router.get("/manifest.json", name=f"iiif_{name}_manifest", summary="IIIF Presentation 3.0 manifest")
-    async def manifest(request: Request, document_id: str, viewer: Looker) -> Response:
+    async def manifest(request: Request, document_id: str, viewer: Viewer = looker) -> Response:
         document = await documents.readable(document_id, viewer)
         body = await documents.manifest(document, base_of(request, document_id))
         return _json(body, IIIF_PRESENTATION_JSON, extra)
 
     @router.get("/search", summary="Search the document's text (diacritics optional), with boxes to highlight")
     async def search(
-        document_id: str, viewer: Looker, q: Annotated[str, Query(min_length=1, max_length=200)]
+        document_id: str, q: Annotated[str, Query(min_length=1, max_length=200)], viewer: Viewer = looker
     ) -> Response:
         await documents.readable(document_id, viewer)
         found = await documents.search(document_id, q)
         return _json({"total": len(found), "hits": found}, headers=extra)
 
     @router.get("/{page}", summary="The image service's base URI: redirects to info.json")
-    async def base(request: Request, document_id: str, page: int, viewer: Looker) -> Response:
+    async def base(request: Request, document_id: str, page: int, viewer: Viewer = looker) -> Response:
         await documents.readable(document_id, viewer)
         return RedirectResponse(f"{request.url.path.rstrip('/')}/info.json", status_code=303, headers=extra)
 
     @router.get("/{page}/info.json", summary="IIIF Image API 3.0 information")
-    async def info(request: Request, document_id: str, page: int, viewer: Looker) -> Response:
+    async def info(request: Request, document_id: str, page: int, viewer: Viewer = looker) -> Response:
         await documents.readable(document_id, viewer)
         service = f"{base_of(request, document_id)}/{page}"
         body = await documents.info(document_id, page, service, viewer)
@@ -200,26 +208,26 @@ def _add_iiif_routes(router: APIRouter, documents: LocalDocuments, viewer_of: Vi
         return _json(body, media, extra | {"Link": '<http://iiif.io/api/image/3/level1.json>;rel="profile"'})
 
     @router.get("/{page}/annotations", summary="The page's OCR lines as IIIF annotations")
-    async def annotations(request: Request, document_id: str, page: int, viewer: Looker) -> Response:
+    async def annotations(request: Request, document_id: str, page: int, viewer: Viewer = looker) -> Response:
         await documents.readable(document_id, viewer)
         return _json(await documents.annotations(document_id, page, base_of(request, document_id)),
                      IIIF_PRESENTATION_JSON, extra)  # fmt: skip
 
     @router.get("/{page}/hocr", summary="The page's OCR text layer with word boxes (hOCR)")
-    async def hocr(document_id: str, page: int, viewer: Looker) -> Response:
+    async def hocr(document_id: str, page: int, viewer: Viewer = looker) -> Response:
         await documents.readable(document_id, viewer)
         return Response(await documents.hocr(document_id, page), media_type="text/vnd.hocr+html; charset=utf-8",
                         headers=extra)  # fmt: skip
 
     @router.get("/{page}/text", summary="The page's text: the text alternative of its image")
-    async def text(document_id: str, page: int, viewer: Looker) -> Response:
+    async def text(document_id: str, page: int, viewer: Viewer = looker) -> Response:
         await documents.readable(document_id, viewer)
         return PlainTextResponse(page_text(await documents.page(document_id, page)), headers=extra)
 
     @router.get("/{page}/{region}/{size}/{rotation}/{quality_format}", summary="IIIF Image API 3.0 image request")
     async def image(
         request: Request, document_id: str, page: int, region: str, size: str, rotation: str, quality_format: str,
-        viewer: Looker,
+        viewer: Viewer = looker,
     ) -> Response:  # fmt: skip
         await documents.readable(document_id, viewer)
         data, media_type, canonical = await documents.image(
