@@ -4,6 +4,9 @@ search without diacritics, corrections, description, IIIF for open and lent docu
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -21,6 +24,20 @@ from tests.integration.reader.local_documents_fixture import (
 )
 
 pytestmark = pytest.mark.integration
+IIIF_VALIDATOR = Path(__file__).resolve().parents[3] / ".local" / "iiif-tools" / "bin" / "python"
+VALIDATE = Path(__file__).resolve().parents[3] / "tools" / "iiif" / "validate_manifest.py"
+
+
+def validated_by_iiif_prezi3(manifest: dict[str, object], folder: Path) -> str:
+    """iiif-prezi3 (its own virtualenv, `make iiif-tools`) reads the manifest into its Presentation 3.0 models."""
+    assert IIIF_VALIDATOR.exists(), "run `make iiif-tools` first"
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    result = subprocess.run([IIIF_VALIDATOR, VALIDATE, path], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 __all__ = ["scans"]
 
 PAGE_1 = ["Cài đặt phần mềm thư viện", "Hướng dẫn cho cán bộ địa chí"]
@@ -155,7 +172,7 @@ def _decoded(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("L")
 
 
-async def test_open_documents_serve_iiif_without_a_token(scans: LocalDocumentsUnderTest) -> None:
+async def test_open_documents_serve_iiif_without_a_token(scans: LocalDocumentsUnderTest, tmp_path: Path) -> None:
     document_id = await scans.digitise(vietnamese_zip())
     await scans.recognise_all(document_id)
     await published_open(scans, document_id)
@@ -164,6 +181,7 @@ async def test_open_documents_serve_iiif_without_a_token(scans: LocalDocumentsUn
     assert manifest.status_code == 200
     assert manifest.headers["access-control-allow-origin"] == "*"
     body = manifest.json()
+    assert "3 canvases" in validated_by_iiif_prezi3(body, tmp_path)
     assert next(canvas["label"] for canvas in body["items"]) == {"vi": ["Trang 1"], "en": ["Page 1"]}
     service = body["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]
     info = (await scans.http.get(f"{service}/info.json")).json()
@@ -192,7 +210,9 @@ async def test_open_documents_serve_iiif_without_a_token(scans: LocalDocumentsUn
     assert len(published) == 1
 
 
-async def test_a_lent_document_never_yields_an_unwatermarked_original(scans: LocalDocumentsUnderTest) -> None:
+async def test_a_lent_document_never_yields_an_unwatermarked_original(
+    scans: LocalDocumentsUnderTest, tmp_path: Path
+) -> None:
     document_id = await scans.digitise(zip_of({"1.png": image_bytes(rendered_page(PAGE_1 * 8, width=2400), "PNG")}))
     await published_open(scans, document_id, access="online-only")
     page = await scans.repository.page(document_id, 1)
@@ -206,6 +226,9 @@ async def test_a_lent_document_never_yields_an_unwatermarked_original(scans: Loc
 
     token = scans.streaming_token(document_id)
     root = f"/v1/iiif/loan/{token}/{document_id}"
+    lent_manifest = (await scans.http.get(f"{root}/manifest.json")).json()
+    validated_by_iiif_prezi3(lent_manifest, tmp_path)
+    assert lent_manifest["requiredStatement"]["label"]["en"] == ["Terms of use"]
     info = (await scans.http.get(f"{root}/1/info.json")).json()
     assert max(info["maxWidth"], info["maxHeight"]) == 1600 < max(page["width"], page["height"])
     master = Image.open(io.BytesIO((await scans.documents.cache.file(page["image_key"])).read_bytes())).convert("L")
