@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv system web test-e2e readium-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
+.PHONY: help venv system web test-e2e readium-tools iiif-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,6 +28,7 @@ lock: ## re-pin requirements/*.lock from requirements/*.in (hashes included)
 	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/base.in -o requirements/base.lock
 	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/dev.in -o requirements/dev.lock
 	$(UV) pip compile -q --generate-hashes --python-version 3.11 requirements/k8s.in -o requirements/k8s.lock
+	$(UV) pip compile -q --generate-hashes --python-version 3.11 tools/iiif/requirements.in -o tools/iiif/requirements.lock
 
 proto: venv ## regenerate Python code from proto/
 	scripts/proto.sh
@@ -56,6 +57,15 @@ $(READIUM_TOOLS): tools/readium/package-lock.json | system
 
 readium-tools: $(READIUM_TOOLS) ## Readium's own JS implementations (cross-checks, benchmark peer), from the lock file
 
+IIIF_TOOLS := .local/iiif-tools/.synced
+
+$(IIIF_TOOLS): tools/iiif/requirements.lock
+	test -x .local/iiif-tools/bin/python || $(PYTHON) -m venv .local/iiif-tools
+	.local/iiif-tools/bin/pip install -q --disable-pip-version-check --require-hashes -r tools/iiif/requirements.lock
+	touch $@
+
+iiif-tools: $(IIIF_TOOLS) ## iiif-prezi3 in its own virtualenv: validates our IIIF manifests in the tests
+
 WEB_DEPS := web/node_modules/.package-lock.json
 WEB := web/dist/index.html
 
@@ -71,7 +81,7 @@ web: $(WEB) ## build the web reading app (static files in web/dist)
 test-e2e: venv system $(WEB) ## the reader and librarian journeys in headless Chromium
 	$(PYTEST) tests/e2e -q
 
-test-integration: venv system $(READIUM_TOOLS) ## integration tests against real local servers (started once per session)
+test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
 k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint

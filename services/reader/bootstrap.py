@@ -9,18 +9,27 @@ import grpc
 
 from reader.adapters.content_keys import ContentKeys
 from reader.adapters.epubcheck import EpubCheck
+from reader.adapters.local_document_repository import LocalDocumentRepository
 from reader.adapters.pdf import PdfEngine
+from reader.adapters.resumable_uploads import MultipartObjects, UploadStateRepository
 from reader.adapters.storage import BookCache, ObjectStore
+from reader.adapters.tesseract import Tesseract
 from reader.domain.packaging import Limits
 from reader.entrypoints.consumers import GROUP, ReaderHandlers, reader_consumers
 from reader.entrypoints.http import ingest_router, reading_router, streaming_router
+from reader.entrypoints.local_documents_http import iiif_routers, loan_viewer_from, local_documents_router
+from reader.entrypoints.ocr_consumer import OCR_GROUP, ocr_consumers
+from reader.entrypoints.tus import tus_router
 from reader.service_layer.ingest import Ingest
+from reader.service_layer.local_documents import LocalDocuments
+from reader.service_layer.ocr import PageRecognition
 from reader.service_layer.reading import Reading
+from reader.service_layer.resumable_uploads import ResumableUploads
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Streaming
 from reader.settings import ReaderSettings
 from sachso.kit.auth import TokenIssuer, TokenVerifier
-from sachso.kit.bootstrap import platform_infrastructure
+from sachso.kit.bootstrap import Infrastructure, platform_infrastructure
 from sachso.kit.health import s3_check
 from sachso.kit.jwks import jwks_router
 from sachso.kit.runtime import ServiceProcess, run_service
@@ -36,7 +45,8 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         else None
     )
     async with AsyncExitStack() as stack:
-        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=[GROUP]))
+        groups = [GROUP, OCR_GROUP] if settings.ocr_worker else [GROUP]
+        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=groups))
         s3 = await stack.enter_async_context(create_s3_client(settings))
         content_key = None
         if issuer is not None and settings.drm_grpc_target:  # decrypt LCP-protected books with DRM's keys
@@ -73,6 +83,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
             http=infrastructure.http,
             cache_seconds=settings.jwks_cache_seconds,
         )
+        local_documents = await _local_documents(settings, infrastructure, store, cache)
         try:
             yield infrastructure.service_process(
                 title="Sách Số — reader",
@@ -82,12 +93,37 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                     ingest_router(ingest, uploads),
                     streaming_router(streaming, streaming_tokens, revocations),
                     reading_router(reading),
+                    tus_router(local_documents.uploads),
+                    local_documents_router(local_documents),
+                    *iiif_routers(local_documents, loan_viewer_from(streaming_tokens, revocations)),
                 ],
-                untraced=["v1/read/"],
+                untraced=["v1/read/", "v1/iiif/"],
             )
         finally:
             pdf.close()
             await epubcheck.close()
+
+
+async def _local_documents(
+    settings: ReaderSettings, infrastructure: Infrastructure, store: ObjectStore, cache: BookCache
+) -> LocalDocuments:
+    """Scanned local documents: resumable uploads, pages, IIIF; and the OCR worker when this process runs one."""
+    repository = LocalDocumentRepository(infrastructure.database)
+    await repository.ensure_indexes()
+    states = UploadStateRepository(infrastructure.database)
+    await states.ensure_indexes()
+    uploads = ResumableUploads(
+        states, MultipartObjects(store.client, store.bucket), max_bytes=settings.max_scan_upload_bytes
+    )
+    work_dir = settings.cache_dir / "scans"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    documents = LocalDocuments(
+        repository, uploads, store, cache, infrastructure.outbox, work_dir, ocr_languages=settings.ocr_languages
+    )
+    if settings.ocr_worker:
+        recognition = PageRecognition(repository, store, cache, infrastructure.outbox, Tesseract())
+        infrastructure.add_consumer(ocr_consumers(recognition))
+    return documents
 
 
 def main() -> None:

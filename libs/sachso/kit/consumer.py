@@ -47,6 +47,9 @@ tracer = trace.get_tracer(__name__)
 
 Document = dict[str, Any]
 Handler = Callable[[ReceivedEvent, AsyncClientSession], Awaitable[None]]
+# Slow work outside the database (OCR of a page) done before the handler's transaction opens, on every attempt;
+# it must be safe to repeat (it writes nothing the handler's transaction does not decide on).
+Preparation = Callable[[ReceivedEvent], Awaitable[None]]
 
 # Failures of infrastructure, not of the event: retried until they pass, never dead-lettered.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, DependencyUnavailable)
@@ -87,15 +90,23 @@ class HandlerRegistry:
         self.group = group
         self.topics = tuple(topics)
         self._handlers: dict[str, Handler] = {}
+        self._preparations: dict[str, Preparation] = {}
 
-    def register(self, event_class: type[Message], handler: Handler) -> None:
+    def register(self, event_class: type[Message], handler: Handler, *, prepare: Preparation | None = None) -> None:
+        """``handler`` runs in the transaction that records the event as handled; ``prepare``, if given, before it
+        (long work that must not hold a transaction open)."""
         name = str(event_class.DESCRIPTOR.full_name)
         if name in self._handlers:
             raise ValueError(f"{self.group}: two handlers for {name}")
         self._handlers[name] = handler
+        if prepare is not None:
+            self._preparations[name] = prepare
 
     def handler_for(self, event_type: str | None) -> Handler | None:
         return self._handlers.get(event_type or "")
+
+    def preparation_for(self, event_type: str | None) -> Preparation | None:
+        return self._preparations.get(event_type or "")
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -187,6 +198,9 @@ class IdempotentConsumer:
         marker = {"_id": f"{self.registry.group}:{event.id}"}
         if await self.handled.find_one(marker, projection={"_id": 1}):
             return "duplicate"
+        prepare = self.registry.preparation_for(event.type)
+        if prepare is not None:
+            await prepare(event)
         async with self.client.start_session() as session:
 
             async def in_transaction(session: AsyncClientSession) -> None:

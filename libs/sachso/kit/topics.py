@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from google.protobuf.descriptor import FileDescriptor
 
-from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
+from sachso.events.v1 import (
+    drm_events_pb2,
+    lending_events_pb2,
+    local_document_events_pb2,
+    ocr_requests_pb2,
+    reader_events_pb2,
+)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -60,7 +66,24 @@ DRM_EVENTS = TopicSpec(
     contract=drm_events_pb2.DESCRIPTOR,
 )
 
-DOMAIN_TOPICS: tuple[TopicSpec, ...] = (LENDING_EVENTS, READER_EVENTS, DRM_EVENTS)
+LOCAL_DOCUMENT_EVENTS = TopicSpec(
+    name="sachso.reader.local-documents.v1",
+    key="document id",
+    partitions=3,
+    retention_ms=14 * DAY_MS,
+    description="Scanned local documents digitised, recognised, corrected, described, published",
+    contract=local_document_events_pb2.DESCRIPTOR,
+)
+OCR_REQUESTS = TopicSpec(
+    name="sachso.reader.ocr.v1",
+    key="page id (document id and page number), so one document's pages spread over the OCR worker pool",
+    partitions=6,
+    retention_ms=14 * DAY_MS,
+    description="One page of a scanned document to recognise (the OCR worker pool's queue)",
+    contract=ocr_requests_pb2.DESCRIPTOR,
+)
+
+DOMAIN_TOPICS: tuple[TopicSpec, ...] = (LENDING_EVENTS, READER_EVENTS, DRM_EVENTS, LOCAL_DOCUMENT_EVENTS, OCR_REQUESTS)
 
 RETRY_RETENTION_MS = 7 * DAY_MS
 DEAD_LETTER_RETENTION_MS = 30 * DAY_MS

@@ -77,7 +77,7 @@ def render_page(
         bitmap = page.render(scale=min(width, MAX_RENDER_WIDTH) / page_width)
         image = bitmap.to_pil()
         if watermark:
-            image = _watermarked(image, watermark)
+            image = watermarked(image, watermark)
         buffer = io.BytesIO()
         image.save(buffer, format=image_format, quality=82)
         return buffer.getvalue()
@@ -85,7 +85,7 @@ def render_page(
         document.close()
 
 
-def _watermarked(image: Image.Image, text: str) -> Image.Image:
+def watermarked(image: Image.Image, text: str) -> Image.Image:
     """The text in grey, repeated diagonally over the whole page: a copy shows whose loan it came from."""
     base = image.convert("RGBA")
     layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
