@@ -36,7 +36,7 @@ class RecordingSickle(Sickle):  # type: ignore[misc]  # sickle has no type hints
 
 async def catalogue(lending: Lending) -> dict[str, str]:
     """Seven titles: five lent by the province to all, one withdrawn, one whose Ea Kar licence has ended."""
-    titles = {}
+    titles: dict[str, str] = {}
     now = datetime.now(UTC)
     for name in ("Truyện Kiều", "Tắt đèn", "Số đỏ", "Vợ nhặt", "Chí Phèo", "Bỉ vỏ", "Đất rừng phương Nam"):
         metadata = TitleMetadata(title=name, authors=("Tác giả Việt",), subjects=("Văn học Việt Nam",), language="vi")
