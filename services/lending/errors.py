@@ -113,3 +113,8 @@ class DuplicateRegistration(Conflict):
 class InvalidLicenseTerms(InvalidInput):
     problem = "invalid-license-terms"
     title = "These licence terms are not valid"
+
+
+class CurrentPinWrong(InvalidInput):
+    problem = "current-pin-wrong"
+    title = "The current PIN is wrong"

@@ -133,6 +133,15 @@ class LendingStore:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
 
+    async def set_pin_hash(self, patron_id: str, pin_hash: str) -> None:
+        await self.patrons.update_one(
+            {"_id": patron_id}, {"$set": {"pin_hash": pin_hash, "failed_sign_ins": 0, "locked_until": None}}
+        )
+
+    async def revoke_refresh_tokens(self, patron_id: str) -> int:
+        """Ends every refresh token of the patron (every device must sign in again); how many there were."""
+        return (await self.refresh_tokens.delete_many({"patron_id": patron_id})).deleted_count
+
     # -- licences --------------------------------------------------------------------------------------------
 
     async def licenses_for(self, title_id: str, session: Session = None) -> list[License]:

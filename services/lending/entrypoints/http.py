@@ -238,6 +238,11 @@ class LoanOut(BaseModel):
         )
 
 
+class PinChangeIn(BaseModel):
+    current_pin: str = Field(min_length=1, max_length=64)
+    new_pin: str = Field(pattern=r"^[0-9]{4,8}$", description="4 to 8 digits")
+
+
 class HoldIn(BaseModel):
     title_id: str = Field(min_length=1, max_length=100)
     auto_checkout: bool = False
@@ -324,6 +329,16 @@ def cards_router(cards: Cards, store: LendingStore) -> APIRouter:
         if found is None:
             raise NotFound("no reader card for this account")
         return PatronOut.model_validate(found, from_attributes=True)
+
+    @router.put("/v1/me/pin", status_code=204, summary="Change my PIN (my other devices must sign in again)")
+    async def change_pin(patron: Patron, body: PinChangeIn) -> Response:
+        await cards.change_pin(patron.subject, body.current_pin, body.new_pin)
+        return Response(status_code=204)
+
+    @router.post("/v1/me/sign-out-everywhere", status_code=204, summary="End my sessions on every device")
+    async def sign_out_everywhere(patron: Patron) -> Response:
+        await cards.sign_out_everywhere(patron.subject)
+        return Response(status_code=204)
 
     @router.get("/v1/libraries/{library_id}/card-applications", summary="Applications waiting for this library")
     async def pending(

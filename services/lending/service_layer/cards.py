@@ -20,6 +20,7 @@ from lending.domain.patrons import CardStatus, Patron
 from lending.domain.search import nfc
 from lending.errors import (
     ApplicationNotFound,
+    CurrentPinWrong,
     DuplicateRegistration,
     LibraryNotFound,
     SignInFailed,
@@ -29,7 +30,7 @@ from lending.errors import (
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.auth import Role, TokenIssuer
-from sachso.kit.errors import InvalidInput
+from sachso.kit.errors import InvalidInput, NotFound
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS
@@ -307,6 +308,20 @@ class Cards:
             {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": None}}
         )
         return await self._tokens_for(patron_from(document), now)
+
+    async def change_pin(self, patron_id: str, current_pin: str, new_pin: str) -> None:
+        """A new PIN, given the current one. Every device signed in with the old one must sign in again."""
+        document = await self.store.patron_document(patron_id)
+        if document is None:
+            raise NotFound("no reader card for this account")
+        if not await self.secrets.matches(document.get("pin_hash"), current_pin):
+            raise CurrentPinWrong("the current PIN is wrong")
+        await self.store.set_pin_hash(patron_id, await self.secrets.hash(new_pin))
+        await self.store.revoke_refresh_tokens(patron_id)
+
+    async def sign_out_everywhere(self, patron_id: str) -> int:
+        """Ends the patron's sessions on every device (their refresh tokens; access tokens lapse within minutes)."""
+        return await self.store.revoke_refresh_tokens(patron_id)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token (once) for a new pair; the old one stops working."""
