@@ -258,6 +258,11 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
         image, etag = await streaming.page_image(grant.publication_id, page, width, watermark)
         return respond(request, Resource("image/webp", len(image), etag, data=image))
 
+    @router.get("/~sachso/pages/{page}/text", summary="A PDF page's text layer, its text alternative")
+    async def page_text(token: str, page: int) -> Response:
+        text = await streaming.page_text(await publication_of(token), page)
+        return Response(text, media_type="text/plain; charset=utf-8")
+
     @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
     async def resource(request: Request, token: str, href: str) -> Response:
         grant = await grant_of(token)
