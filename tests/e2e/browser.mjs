@@ -499,6 +499,38 @@ const scenarios = {
     return { holdReadyAfterMs, inbox, liveAfterMs, badge, fromShelf, fromTitle, fromInbox };
   },
 
+  /** Issue 12 item 7: a book whose scripts try to read the app's tokens, opened in the reader and directly. */
+  async hostile() {
+    const page = await newPage();
+    await signIn(page, settings.card, settings.pin);
+    await page.goto(`${base}/read/${settings.loan}`);
+    await waitReady(page);
+    await page.waitForTimeout(2000); // time for any script of the book to run
+    const view = await seen(page);
+    const frameRan = await page.locator("#reading-container iframe").first().contentFrame().locator("html").evaluate(() => window.__stolen ?? null);
+    const inReader = await page.evaluate(() => [localStorage.getItem("sachso.pwned"), window.__stolen ?? null]);
+    await shot(page, "15-hostile-book");
+    // The same chapter opened as a page of its own, at the app's origin (a link someone could be sent).
+    const direct = await page.evaluate(async (loan) => {
+      const session = JSON.parse(localStorage.getItem("sachso.patron"));
+      const answer = await fetch(`/api/drm/v1/loans/${loan}/streaming-token`, { method: "POST", headers: { Authorization: `Bearer ${session.access_token}` } });
+      return `/api/reader${new URL((await answer.json()).manifest_url).pathname.replace(/manifest\.json$/, "")}chapter.xhtml`;
+    }, settings.loan);
+    await page.goto(`${base}${direct}`);
+    await page.waitForTimeout(1500);
+    const directStolen = await page.evaluate(() => window.__stolen ?? null);
+    await page.goto(`${base}/shelf`);
+    await page.locator("li[data-loan]").first().waitFor();
+    const afterDirect = await page.evaluate(() => [localStorage.getItem("sachso.pwned"), localStorage.getItem("sachso.patron") !== null]);
+    return {
+      shown: view.text.includes("câu chuyện bình thường"),
+      token_kept: afterDirect[1],
+      pwned: [inReader[0], afterDirect[0]],
+      stolen: [inReader[1], directStolen],
+      frame_ran: frameRan,
+    };
+  },
+
   /** 5. The librarian's report counts these loans, with library names; the CSV downloads. */
   async report() {
     const desk = await newPage(VIEWPORTS.desktop);
