@@ -198,6 +198,13 @@ const scenarios = {
       result.opened = await seen(page);
       await shot(page, `${name}-reader`);
       result.axe.reader = await axeViolations(page);
+      // Turned sideways (a phone rotated, a window resized): the book lays out again and still fills the screen.
+      await page.setViewportSize({ width: options.viewport.height, height: options.viewport.width });
+      await page.waitForTimeout(1200);
+      result.rotated = await seen(page);
+      await shot(page, `${name}-reader-rotated`);
+      await page.setViewportSize(options.viewport);
+      await page.waitForTimeout(1200);
 
       let before = await readerState(page);
       await page.keyboard.press("ArrowRight");

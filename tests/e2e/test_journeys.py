@@ -324,6 +324,9 @@ def test_6_the_reader_shows_the_book_on_a_phone_and_a_desktop(web_app: WebApp) -
         opened = seen["opened"]
         assert opened["coverage"] > 0.7, (name, opened)  # the book fills most of the screen
         assert "Sổ tay Cài đặt Debian" in opened["text"], (name, opened["text"][:200])  # its first words, visible
+        rotated = seen["rotated"]
+        assert rotated["coverage"] > 0.6, (name, rotated)  # laid out again for the new size
+        assert rotated["count"] > 10, (name, rotated)
         first = opened["first"]
         assert first["x"] >= 0, (name, first)
         assert first["y"] >= 0, (name, first)

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from reader.service_layer.ingest import SubmittedMetadata
-from tests.corpus import CORPUS
 from tests.integration.reader.conftest import ReaderUnderTest
+from tests.integration.reader.test_streaming import published
 
 pytestmark = pytest.mark.integration
-
-
-async def published(reader: ReaderUnderTest, name: str, folder: str = "epub", title: str = "") -> str:
-    result = await reader.ingest.ingest("nxb-tre", CORPUS / folder / name, SubmittedMetadata(title=title))
-    return result.publication_id
 
 
 async def test_every_publication_resource_is_sandboxed_with_a_strict_policy(reader: ReaderUnderTest) -> None:

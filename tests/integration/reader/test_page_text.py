@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reader.service_layer.ingest import SubmittedMetadata
-from tests.corpus import CORPUS
 from tests.integration.reader.conftest import ReaderUnderTest
+from tests.integration.reader.test_streaming import published
 
 pytestmark = pytest.mark.integration
-
-
-async def published(reader: ReaderUnderTest, name: str, folder: str = "epub", title: str = "") -> str:
-    result = await reader.ingest.ingest("nxb-tre", CORPUS / folder / name, SubmittedMetadata(title=title))
-    return result.publication_id
 
 
 async def test_a_pdf_pages_text_layer_is_served_as_its_text_alternative(reader: ReaderUnderTest) -> None:

@@ -5,7 +5,7 @@ import { api, session, type SearchResult, type Title } from "../api";
 import { field, h, reportProblem } from "../dom";
 import { languageName, t } from "../i18n";
 import { currentQuery, go, type Render } from "../router";
-import { cover } from "./common";
+import { bookCard } from "./common";
 
 const PAGE_SIZE = 12;
 
@@ -33,18 +33,13 @@ function availabilityBadge(item: Title): HTMLElement {
 }
 
 function titleCard(item: Title): HTMLElement {
-  return h(
-    "li",
-    { class: "book-card", "data-title": item.id },
-    cover(item),
-    h(
-      "div",
-      { class: "book-info" },
-      h("h2", {}, h("a", { href: `/title/${item.id}`, lang: item.language || undefined }, item.title)),
-      item.authors.length ? h("p", { class: "meta" }, item.authors.join(", ")) : null,
-      h("p", { class: "meta" }, [languageName(item.language), item.online_only ? t("onlineOnly") : t("ebook")].filter(Boolean).join(" · ")),
-      availabilityBadge(item),
-    ),
+  return bookCard(
+    { "data-title": item.id },
+    item,
+    h("h2", {}, h("a", { href: `/title/${item.id}`, lang: item.language || undefined }, item.title)),
+    item.authors.length ? h("p", { class: "meta" }, item.authors.join(", ")) : null,
+    h("p", { class: "meta" }, [languageName(item.language), item.online_only ? t("onlineOnly") : t("ebook")].filter(Boolean).join(" · ")),
+    availabilityBadge(item),
   );
 }
 

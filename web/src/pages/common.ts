@@ -25,6 +25,11 @@ export function cover(item: Pick<Title, "id" | "title" | "authors">, size: "smal
   );
 }
 
+/** A book in a list: its cover beside what matters about it (title, state, actions). */
+export function bookCard(attributes: Record<string, string>, book: Pick<Title, "id" | "title" | "authors">, ...details: Array<HTMLElement | null>): HTMLElement {
+  return h("li", { class: "book-card", ...attributes }, cover(book), h("div", { class: "book-info" }, ...details));
+}
+
 /** "còn 3 ngày", "còn 5 giờ": how long until ``iso``. */
 export function timeLeft(iso: string): string {
   const hours = (new Date(iso).getTime() - Date.now()) / 3_600_000;

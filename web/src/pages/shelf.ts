@@ -5,7 +5,7 @@ import { api, baseUrl, type Hold, type Loan, session, title } from "../api";
 import { actionButton, announce, h } from "../dom";
 import { formatDate, t } from "../i18n";
 import { currentPath, type Render } from "../router";
-import { borrowNow, cover, myLoansAndHolds, requirePatron, timeLeft } from "./common";
+import { bookCard, borrowNow, myLoansAndHolds, requirePatron, timeLeft } from "./common";
 import { failure } from "../api";
 
 async function rerender(main: HTMLElement): Promise<void> {
@@ -26,17 +26,12 @@ function loanCard(main: HTMLElement, loan: Loan, book: Awaited<ReturnType<typeof
     await rerender(main);
   }, { class: "quiet" });
   const licence = book.online_only ? null : actionButton(t("lcpDownload"), () => downloadLicence(loan.id, main), { class: "quiet", "data-licence": loan.id });
-  return h(
-    "li",
-    { class: "book-card", "data-loan": loan.id },
-    cover(book),
-    h(
-      "div",
-      { class: "book-info" },
-      h("h3", { lang: book.language || undefined }, book.title),
-      h("p", { class: "due" }, h("strong", {}, timeLeft(loan.due_at)), " · ", t("due", { due: formatDate(loan.due_at) })),
-      h("div", { class: "actions" }, h("a", { href: `/read/${loan.id}`, class: "button primary" }, t("read")), renew, giveBack, licence),
-    ),
+  return bookCard(
+    { "data-loan": loan.id },
+    book,
+    h("h3", { lang: book.language || undefined }, book.title),
+    h("p", { class: "due" }, h("strong", {}, timeLeft(loan.due_at)), " · ", t("due", { due: formatDate(loan.due_at) })),
+    h("div", { class: "actions" }, h("a", { href: `/read/${loan.id}`, class: "button primary" }, t("read")), renew, giveBack, licence),
   );
 }
 
@@ -47,26 +42,21 @@ function holdCard(main: HTMLElement, hold: Hold, book: Awaited<ReturnType<typeof
       await api("lending", path, { auth: "patron", method, body });
       await rerender(main);
     }, { class: kind });
-  return h(
-    "li",
-    { class: "book-card", "data-hold": hold.id, "data-state": state },
-    cover(book),
+  return bookCard(
+    { "data-hold": hold.id, "data-state": state },
+    book,
+    h("h3", { lang: book.language || undefined }, book.title),
+    hold.state === "ready"
+      ? h("p", { class: "ready" }, h("strong", {}, t("state_ready")), " · ", t("holdReady", { until: formatDate(hold.ready_until) }))
+      : h("p", { class: "position" }, t("position", { position: hold.position }), " · ", hold.estimated_wait_days === null ? t("waitUnknown") : t("estimatedWait", { days: Math.max(1, Math.ceil(hold.estimated_wait_days)) })),
+    hold.suspended_until ? h("p", {}, t("holdSuspended", { until: formatDate(hold.suspended_until) })) : null,
     h(
       "div",
-      { class: "book-info" },
-      h("h3", { lang: book.language || undefined }, book.title),
-      hold.state === "ready"
-        ? h("p", { class: "ready" }, h("strong", {}, t("state_ready")), " · ", t("holdReady", { until: formatDate(hold.ready_until) }))
-        : h("p", { class: "position" }, t("position", { position: hold.position }), " · ", hold.estimated_wait_days === null ? t("waitUnknown") : t("estimatedWait", { days: Math.max(1, Math.ceil(hold.estimated_wait_days)) })),
-      hold.suspended_until ? h("p", {}, t("holdSuspended", { until: formatDate(hold.suspended_until) })) : null,
-      h(
-        "div",
-        { class: "actions" },
-        hold.state === "ready" ? actionButton(t("borrowNow"), async () => void (await borrowNow(hold.title_id)), { class: "primary", "data-borrow": hold.title_id }) : null,
-        hold.state !== "ready" && !hold.suspended_until ? act(t("suspend"), `/v1/holds/${hold.id}/suspend`, "POST", { days: 7 }) : null,
-        hold.suspended_until ? act(t("resume"), `/v1/holds/${hold.id}/resume`, "POST") : null,
-        act(t("cancelHold"), `/v1/holds/${hold.id}`, "DELETE", undefined, "quiet"),
-      ),
+      { class: "actions" },
+      hold.state === "ready" ? actionButton(t("borrowNow"), async () => void (await borrowNow(hold.title_id)), { class: "primary", "data-borrow": hold.title_id }) : null,
+      hold.state !== "ready" && !hold.suspended_until ? act(t("suspend"), `/v1/holds/${hold.id}/suspend`, "POST", { days: 7 }) : null,
+      hold.suspended_until ? act(t("resume"), `/v1/holds/${hold.id}/resume`, "POST") : null,
+      act(t("cancelHold"), `/v1/holds/${hold.id}`, "DELETE", undefined, "quiet"),
     ),
   );
 }

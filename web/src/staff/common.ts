@@ -41,7 +41,8 @@ export function staffHeader(main: HTMLElement, context: StaffContext, tab: strin
     h("div", { class: "filters" }, field(t("library"), picker)),
     h("nav", { class: "tabs", "aria-label": t("staffTabs") }, h("ul", {}, ...TABS.map(([suffix, label]) => {
       const href = `/staff/${context.libraryId}${suffix}`;
-      return h("li", {}, h("a", { href, "aria-current": path === href ? "page" : undefined }, t(label)));
+      const current = path === href || (suffix === "" && path === "/staff");
+      return h("li", {}, h("a", { href, "aria-current": current ? "page" : undefined }, t(label)));
     }))),
   );
 }
