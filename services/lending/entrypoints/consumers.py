@@ -27,7 +27,7 @@ class LendingHandlers:
     ) -> None:
         emitted: list[OutboundEvent] = []
         await self.catalogue.record_publication(
-            publication_id, TitleMetadata.from_publication(metadata), session, emitted.append
+            publication_id, TitleMetadata.from_publication(metadata), session, emitted.append, readable=True
         )
         await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
 
