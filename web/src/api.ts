@@ -104,6 +104,7 @@ export interface RequestOptions {
   body?: unknown;
   auth?: Session["kind"];
   query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
 }
 
 export async function raw(service: Service, path: string, options: RequestOptions = {}): Promise<Response> {
@@ -112,7 +113,7 @@ export async function raw(service: Service, path: string, options: RequestOption
     if (value !== undefined && value !== "") url.searchParams.set(key, String(value));
   }
   const send = async (): Promise<Response> => {
-    const headers: Record<string, string> = { Accept: "application/json" };
+    const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const current = options.auth ? session(options.auth) : null;
     if (current) headers.Authorization = `Bearer ${current.access_token}`;

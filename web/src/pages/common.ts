@@ -40,7 +40,9 @@ export function timeLeft(iso: string): string {
 
 /** Borrows ``titleId`` (a ready hold's reserved copy, when she has one) and opens her shelf. */
 export async function borrowNow(titleId: string, period?: string): Promise<Loan> {
-  const loan = await api<Loan>("lending", "/v1/loans", { auth: "patron", body: { title_id: titleId, ...(period ? { period } : {}) } });
+  // One key per tap: if the answer is lost and the request sent again, lending lends once.
+  const headers = { "Idempotency-Key": crypto.randomUUID() };
+  const loan = await api<Loan>("lending", "/v1/loans", { auth: "patron", headers, body: { title_id: titleId, ...(period ? { period } : {}) } });
   announce(t("borrowed", { due: formatDate(loan.due_at) }));
   go("/shelf");
   return loan;
