@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv system web test-e2e readium-tools iiif-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
+.PHONY: help venv system web screenshots test-e2e readium-tools iiif-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -80,6 +80,16 @@ web: $(WEB) ## build the web reading app (static files in web/dist)
 
 test-e2e: venv system $(WEB) ## the reader and librarian journeys in headless Chromium
 	$(PYTEST) tests/e2e -q
+
+# The README's and the librarians' guide's pictures are the browser tests' own screenshots (test-artifacts/).
+SCREENSHOTS := phone-catalogue phone-shelf phone-reader phone-reader-settings phone-title phone-inbox phone-account \
+	desktop-reader desktop-reader-larger desktop-pdf-fit-page phone-pdf-fit-width \
+	02-librarian-applications:librarian-applications 10-librarian-report:librarian-report \
+	10c-librarian-titles:librarian-titles \
+	10c-librarian-patrons:librarian-patrons 10c-librarian-accounts:librarian-accounts 08b-hold-ready:hold-ready
+
+screenshots: ## copy the e2e screenshots the README and docs/huong-dan-thu-thu.md show into docs/screenshots
+	for entry in $(SCREENSHOTS); do from=$${entry%%:*}; to=$${entry##*:}; cp test-artifacts/$$from.png docs/screenshots/$$to.png; done
 
 test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q

@@ -20,7 +20,7 @@ function proxies(): Record<string, ProxyOptions> {
 }
 
 export default defineConfig({
-  base: "./",
+  base: "/",
   build: { target: "es2022", sourcemap: true, chunkSizeWarningLimit: 2000 },
   server: { proxy: proxies() },
 });

@@ -164,3 +164,8 @@ class IlsNotConfigured(NotFound):
 class CardBlockedInIls(Forbidden):
     problem = "card-blocked-in-ils"
     title = "The library's own system refuses this card"
+
+
+class CurrentPinWrong(InvalidInput):
+    problem = "current-pin-wrong"
+    title = "The current PIN is wrong"

@@ -45,6 +45,62 @@ function proxy(request, response, port, upstreamPath) {
   request.pipe(upstream);
 }
 
+/** The app's Content-Security-Policy. Book pages are shown by Readium's navigator as blob: documents made by
+ * the app, so they inherit this policy: scripts run only from the app's own build (/assets/) and from blob:
+ * URLs the app creates, never inline or from a book. Keep it equal to deploy/images/web-nginx.conf. */
+function contentSecurityPolicy(origin) {
+  return [
+    "default-src 'self'",
+    `script-src ${origin}/assets/ blob:`,
+    "style-src 'self' 'unsafe-inline' blob:",
+    "img-src 'self' blob: data:",
+    "font-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "connect-src 'self'",
+    "frame-src 'self' blob:",
+    "worker-src 'none'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/** The file under ``root`` that ``pathname`` names, or null when it is malformed or leaves ``root``. */
+function resolveInside(root, pathname) {
+  let decoded;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return null; // malformed percent-encoding, e.g. /%E0%A4%A
+  }
+  if (decoded.includes("\0")) return null;
+  const file = path.resolve(root, `.${path.posix.normalize(`/${decoded}`)}`);
+  return file === root || file.startsWith(root + path.sep) ? file : null;
+}
+
+function sendFile(response, file, headers = {}) {
+  const size = statSync(file).size;
+  const immutable = file.includes(`${path.sep}assets${path.sep}`);
+  response.writeHead(200, {
+    "content-type": types[path.extname(file)] ?? "application/octet-stream",
+    "content-length": size,
+    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    ...headers,
+  });
+  createReadStream(file).pipe(response);
+}
+
+function isFile(file) {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 const server = http.createServer((request, response) => {
   const url = new URL(request.url ?? "/", "http://local");
   const match = /^\/api\/([a-z]+)(\/.*)?$/.exec(url.pathname);
@@ -52,24 +108,20 @@ const server = http.createServer((request, response) => {
     proxy(request, response, targets[match[1]], (match[2] ?? "/") + url.search);
     return;
   }
-  let file = path.join(root, decodeURIComponent(url.pathname));
-  if (!file.startsWith(root)) {
-    response.writeHead(403).end();
+  const file = resolveInside(root, url.pathname);
+  if (file === null) {
+    response.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end("bad path");
     return;
   }
-  try {
-    if (statSync(file).isDirectory()) file = path.join(file, "index.html");
-    const size = statSync(file).size;
-    const immutable = file.includes(`${path.sep}assets${path.sep}`);
-    response.writeHead(200, {
-      "content-type": types[path.extname(file)] ?? "application/octet-stream",
-      "content-length": size,
-      "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    });
-    createReadStream(file).pipe(response);
-  } catch {
-    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found");
-  }
+  const shell = path.join(root, "index.html");
+  const page = {
+    "content-security-policy": contentSecurityPolicy(`http://${request.headers.host ?? "127.0.0.1"}`),
+    "x-frame-options": "DENY",
+  };
+  if (isFile(file)) sendFile(response, file, file === shell ? page : {});
+  else if (isFile(path.join(file, "index.html"))) sendFile(response, path.join(file, "index.html"), page);
+  else if (!path.extname(url.pathname) && request.method === "GET" && isFile(shell)) sendFile(response, shell, page); // the app's own routes
+  else response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found");
 });
 
 server.listen(Number(args.port ?? 5173), args.host ?? "127.0.0.1", () => {

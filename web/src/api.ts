@@ -12,7 +12,7 @@ export type Service = keyof Config;
 let config: Config | null = null;
 
 export async function loadConfig(): Promise<Config> {
-  const response = await fetch("config.json", { cache: "no-cache" });
+  const response = await fetch("/config.json", { cache: "no-cache" });
   config = (await response.json()) as Config;
   return config;
 }
@@ -73,25 +73,30 @@ function sessionOf(kind: Session["kind"], token: TokenOut, name: string): Sessio
   };
 }
 
-/** An RFC 9457 problem (or any failed answer), with the server's own words when it gave some. */
+/** An RFC 9457 problem (or any failed answer). ``problem`` is the last segment of its ``type`` URI
+ * ("no-copy-available"), which the app turns into a message of its own (the English ``detail`` is kept for
+ * logs, never shown). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly detail: string,
+    readonly problem: string,
+    readonly detail: string = "",
   ) {
-    super(detail);
+    super(`${status} ${problem}${detail ? `: ${detail}` : ""}`);
   }
 }
 
-async function failure(response: Response): Promise<ApiError> {
-  let detail = response.statusText || String(response.status);
+export async function failure(response: Response): Promise<ApiError> {
+  let problem = "";
+  let detail = "";
   try {
-    const body = (await response.json()) as { detail?: string; title?: string };
-    detail = body.detail ?? body.title ?? detail;
+    const body = (await response.json()) as { type?: string; detail?: string };
+    problem = (body.type ?? "").split("/").filter(Boolean).pop() ?? "";
+    detail = body.detail ?? "";
   } catch {
-    // not JSON: keep the status text
+    // not JSON: the status alone says what happened
   }
-  return new ApiError(response.status, detail);
+  return new ApiError(response.status, problem, detail);
 }
 
 export interface RequestOptions {
@@ -99,6 +104,7 @@ export interface RequestOptions {
   body?: unknown;
   auth?: Session["kind"];
   query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
 }
 
 export async function raw(service: Service, path: string, options: RequestOptions = {}): Promise<Response> {
@@ -107,7 +113,7 @@ export async function raw(service: Service, path: string, options: RequestOption
     if (value !== undefined && value !== "") url.searchParams.set(key, String(value));
   }
   const send = async (): Promise<Response> => {
-    const headers: Record<string, string> = { Accept: "application/json" };
+    const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const current = options.auth ? session(options.auth) : null;
     if (current) headers.Authorization = `Bearer ${current.access_token}`;
@@ -196,6 +202,7 @@ export interface Title {
 }
 
 export interface SearchResult {
+  facets?: Record<string, Record<string, number>>;
   items: Title[];
   total: number;
   page: number;

@@ -41,3 +41,44 @@ export function announce(message: string, kind: "info" | "error" = "info"): void
     region.className = "status";
   }, 8000);
 }
+
+/** Runs ``work`` with ``control`` (a button, or a form whose submit buttons it finds) busy: disabled, marked
+ * aria-busy and saying so, so a slow answer is never sent twice. Resolves to what ``work`` gave. */
+export async function busy<T>(control: HTMLElement, work: () => Promise<T>, label?: string): Promise<T> {
+  const buttons = control instanceof HTMLFormElement ? [...control.querySelectorAll<HTMLButtonElement>("button[type=submit], button:not([type])")] : [control];
+  const saved = buttons.map((button) => [button, button.textContent, (button as HTMLButtonElement).disabled] as const);
+  control.setAttribute("aria-busy", "true");
+  for (const button of buttons) {
+    (button as HTMLButtonElement).disabled = true;
+    if (label) button.textContent = label;
+  }
+  try {
+    return await work();
+  } finally {
+    control.removeAttribute("aria-busy");
+    for (const [button, text, disabled] of saved) {
+      (button as HTMLButtonElement).disabled = disabled;
+      if (label) button.textContent = text;
+    }
+  }
+}
+
+/** A button that runs ``work`` busy, and reports its failure in words the reader understands. */
+export function actionButton(label: string, work: () => Promise<void>, attributes: Record<string, string> = {}): HTMLButtonElement {
+  const button = h("button", { type: "button", ...attributes }, label) as HTMLButtonElement;
+  button.addEventListener("click", () => {
+    void busy(button, work).catch((error: unknown) => reportProblem(error));
+  });
+  return button;
+}
+
+let reporter: (error: unknown) => void = (error) => announce(String(error), "error");
+
+/** Set once by the app shell: how failures are put into words (see problems.ts). */
+export function setProblemReporter(report: (error: unknown) => void): void {
+  reporter = report;
+}
+
+export function reportProblem(error: unknown): void {
+  reporter(error);
+}

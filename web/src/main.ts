@@ -1,93 +1,123 @@
-// The app shell: header and navigation, language switch, and a hash router (static hosting needs no rewrites).
+// The app shell: a compact header (a menu on phones), the language switch, the unread badge, and the router.
+// The reading screen takes the whole viewport: the header is hidden while a book is open.
 
 import "./style.css";
 import { loadConfig, session, signOut } from "./api";
-import { h } from "./dom";
+import { h, setProblemReporter } from "./dom";
 import { currentLanguage, setLanguage, t } from "./i18n";
-import { applyPage, cataloguePage, holdsPage, inboxPage, loansPage, problem, type Render, signInPage, stopLiveInbox, titlePage } from "./patron";
+import { accountPage, applyPage, signInPage } from "./pages/account";
+import { cataloguePage } from "./pages/catalogue";
+import { inboxPage, stopLiveInbox, unreadCount } from "./pages/inbox";
+import { shelfPage } from "./pages/shelf";
+import { titlePage } from "./pages/title";
+import { reportFailure } from "./problems";
 import { closeReader, readPage } from "./reader";
-import { staffPage, staffSignInPage } from "./staff";
+import { currentPath, go, match, type Route, startRouter } from "./router";
+import { staffAccountsPage } from "./staff/accounts";
+import { staffPage, staffSignInPage } from "./staff/desk";
+import { staffPatronsPage } from "./staff/patrons";
+import { staffTitlesPage } from "./staff/titles";
 
-const routes: Array<[RegExp, Render]> = [
-  [/^\/?$/, cataloguePage],
+const routes: Route[] = [
+  [/^\/$/, cataloguePage],
   [/^\/signin$/, signInPage],
   [/^\/apply$/, applyPage],
   [/^\/title\/([\w-]+)$/, titlePage],
-  [/^\/loans$/, loansPage],
-  [/^\/holds$/, holdsPage],
+  [/^\/(?:shelf|loans|holds)$/, shelfPage],
   [/^\/inbox$/, inboxPage],
+  [/^\/(?:account|settings\/notifications)$/, accountPage],
   [/^\/read\/([\w-]+)$/, readPage],
   [/^\/staff\/signin$/, staffSignInPage],
+  [/^\/staff\/([\w-]+)\/titles$/, staffTitlesPage],
+  [/^\/staff\/([\w-]+)\/patrons$/, staffPatronsPage],
+  [/^\/staff\/([\w-]+)\/accounts$/, staffAccountsPage],
   [/^\/staff(?:\/([\w-]+))?$/, staffPage],
 ];
 
 function header(): void {
   const patron = session("patron");
   const staff = session("staff");
-  const link = (href: string, label: string) => h("li", {}, h("a", { href }, label));
+  const path = currentPath();
+  const link = (href: string, label: string, extra?: HTMLElement | null) =>
+    h("li", {}, h("a", { href, "aria-current": path === href ? "page" : undefined }, label, extra ?? null));
   const signOutButton = (kind: "patron" | "staff") => {
     const button = h("button", { type: "button" }, t("navSignOut"));
     button.addEventListener("click", () => {
       signOut(kind);
-      window.location.hash = kind === "staff" ? "#/staff/signin" : "#/";
-      void render();
+      go(kind === "staff" ? "/staff/signin" : "/");
     });
     return h("li", {}, button);
   };
   const other = currentLanguage() === "vi" ? "en" : "vi";
-  const languageButton = h("button", { type: "button", lang: other, "aria-label": `${t("language")}: ${other === "en" ? "English" : "Tiếng Việt"}` }, other === "en" ? "English" : "Tiếng Việt");
+  const languageButton = h("button", { type: "button", lang: other }, other === "en" ? "English" : "Tiếng Việt");
   languageButton.addEventListener("click", () => {
     setLanguage(other);
     void render();
   });
-  document.getElementById("header")?.replaceChildren(
-    h("a", { href: "#/", class: "brand" }, t("appName")),
+  const badge = h("span", { class: "badge-count", id: "unread-badge", hidden: true });
+  const nav = h(
+    "nav",
+    { id: "site-nav", "aria-label": t("menu") },
     h(
-      "nav",
-      { "aria-label": t("appName") },
-      h(
-        "ul",
-        {},
-        link("#/", t("navCatalogue")),
-        patron ? link("#/loans", t("navLoans")) : null,
-        patron ? link("#/holds", t("navHolds")) : null,
-        patron ? link("#/inbox", t("navInbox")) : null,
-        patron ? h("li", { class: "who" }, t("signedInAs", { name: patron.name })) : null,
-        patron ? signOutButton("patron") : link("#/signin", t("navSignIn")),
-        patron ? null : link("#/apply", t("navApply")),
-        link(staff ? "#/staff" : "#/staff/signin", t("navStaff")),
-        staff ? signOutButton("staff") : null,
-        h("li", {}, languageButton),
-      ),
+      "ul",
+      {},
+      link("/", t("navCatalogue")),
+      patron ? link("/shelf", t("navShelf")) : null,
+      patron ? link("/inbox", t("navInbox"), badge) : null,
+      patron ? link("/account", t("navAccount")) : null,
+      patron ? signOutButton("patron") : link("/signin", t("navSignIn")),
+      patron ? null : link("/apply", t("navApply")),
+      link(staff ? "/staff" : "/staff/signin", t("navStaff")),
+      staff ? signOutButton("staff") : null,
+      h("li", {}, languageButton),
     ),
   );
+  const menu = h("button", { type: "button", class: "menu-button", "aria-expanded": "false", "aria-controls": "site-nav" }, t("menu"));
+  menu.addEventListener("click", () => {
+    const open = menu.getAttribute("aria-expanded") !== "true";
+    menu.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+  document.getElementById("header")?.replaceChildren(h("div", { class: "header-row" }, h("a", { href: "/", class: "brand" }, t("appName")), menu), nav);
   const skip = document.getElementById("skip-link");
   if (skip) skip.textContent = t("skip");
+  if (patron) void showUnread(badge);
+}
+
+async function showUnread(badge: HTMLElement): Promise<void> {
+  try {
+    const count = await unreadCount();
+    badge.hidden = count === 0;
+    badge.textContent = String(count);
+    badge.setAttribute("aria-label", t("unreadBadge", { n: count }));
+  } catch {
+    badge.hidden = true; // the badge is a hint: the inbox page says what failed
+  }
 }
 
 let rendering = 0;
 
 async function render(): Promise<void> {
   const ticket = ++rendering;
-  const path = window.location.hash.replace(/^#/, "").split("?")[0] ?? "";
+  const path = currentPath();
   await closeReader();
   stopLiveInbox();
+  const reading = path.startsWith("/read/");
+  document.body.classList.toggle("reading", reading);
   header();
   const main = document.getElementById("main") as HTMLElement;
   main.replaceChildren(h("p", { class: "meta" }, t("loading")));
   main.setAttribute("aria-busy", "true");
-  const found = routes.find(([pattern]) => pattern.test(path));
-  const page = h("div", { class: "page" });
+  const found = match(routes, path);
+  const page = h("div", { class: reading ? "page reading-page" : "page" });
   try {
     if (!found) page.append(h("h1", { id: "page-title", tabindex: -1 }, t("notFound")));
     else {
-      const [pattern, renderPage] = found;
-      const params = (pattern.exec(path) ?? []).slice(1).map((value) => value ?? "");
       main.replaceChildren(page);
-      await renderPage(page, params);
+      await found[0](page, found[1]);
     }
   } catch (error) {
-    problem(error);
+    if (ticket === rendering) reportFailure(error);
   }
   if (ticket !== rendering) return;
   if (!page.isConnected) main.replaceChildren(page);
@@ -96,12 +126,17 @@ async function render(): Promise<void> {
   (document.getElementById("page-title") as HTMLElement | null)?.focus({ preventScroll: true });
 }
 
+setProblemReporter(reportFailure);
 document.getElementById("skip-link")?.addEventListener("click", (event) => {
   event.preventDefault();
   document.getElementById("main")?.focus();
 });
+document.addEventListener("sachso:inbox-changed", () => {
+  const badge = document.getElementById("unread-badge");
+  if (badge) void showUnread(badge);
+});
 setLanguage(currentLanguage());
-window.addEventListener("hashchange", () => void render());
+startRouter(() => void render());
 loadConfig()
   .then(render)
-  .catch((error: unknown) => problem(error));
+  .catch(reportFailure);

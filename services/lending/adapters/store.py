@@ -153,6 +153,27 @@ class LendingStore:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
 
+    async def patrons_by_id(self, patron_ids: list[str]) -> dict[str, Patron]:
+        """The patrons among ``patron_ids`` (for lists that name borrowers), by id."""
+        cursor = self.patrons.find({"_id": {"$in": sorted(set(patron_ids))}})
+        return {document["_id"]: patron_from(document) async for document in cursor}
+
+    async def title_names(self, title_ids: list[str]) -> dict[str, str]:
+        cursor = self.titles.find({"_id": {"$in": sorted(set(title_ids))}}, {"title": 1})
+        return {document["_id"]: document.get("title", "") async for document in cursor}
+
+    async def library_names(self) -> dict[str, str]:
+        return {document["_id"]: document["name"] async for document in self.libraries.find({}, {"name": 1})}
+
+    async def set_pin_hash(self, patron_id: str, pin_hash: str) -> None:
+        await self.patrons.update_one(
+            {"_id": patron_id}, {"$set": {"pin_hash": pin_hash, "failed_sign_ins": 0, "locked_until": None}}
+        )
+
+    async def revoke_refresh_tokens(self, patron_id: str) -> int:
+        """Ends every refresh token of the patron (every device must sign in again); how many there were."""
+        return (await self.refresh_tokens.delete_many({"patron_id": patron_id})).deleted_count
+
     # -- idempotent requests ---------------------------------------------------------------------------------
 
     async def idempotent_result(self, key_id: str, session: Session = None) -> Document | None:

@@ -22,7 +22,7 @@ from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
 from lending.service_layer.reports import Reports, to_csv
-from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_curate_title, ensure_may_manage
+from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_curate_title, ensure_may_manage, may_manage
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sachso.kit.http import ClientAddress, require_roles
@@ -248,6 +248,19 @@ class LoanOut(BaseModel):
         )
 
 
+class StaffLoanOut(LoanOut):
+    """A loan as the library's staff see it: with the book's title and who borrowed it."""
+
+    title: str
+    borrower_name: str
+    borrower_card: str | None
+
+
+class PinChangeIn(BaseModel):
+    current_pin: str = Field(min_length=1, max_length=64)
+    new_pin: str = Field(pattern=r"^[0-9]{4,8}$", description="4 to 8 digits")
+
+
 class HoldIn(BaseModel):
     title_id: str = Field(min_length=1, max_length=100)
     auto_checkout: bool = False
@@ -335,6 +348,16 @@ def cards_router(cards: Cards, store: LendingStore) -> APIRouter:
         if found is None:
             raise NotFound("no reader card for this account")
         return PatronOut.model_validate(found, from_attributes=True)
+
+    @router.put("/v1/me/pin", status_code=204, summary="Change my PIN (my other devices must sign in again)")
+    async def change_pin(patron: Patron, body: PinChangeIn) -> Response:
+        await cards.change_pin(patron.subject, body.current_pin, body.new_pin)
+        return Response(status_code=204)
+
+    @router.post("/v1/me/sign-out-everywhere", status_code=204, summary="End my sessions on every device")
+    async def sign_out_everywhere(patron: Patron) -> Response:
+        await cards.sign_out_everywhere(patron.subject)
+        return Response(status_code=204)
 
     @router.get("/v1/libraries/{library_id}/card-applications", summary="Applications waiting for this library")
     async def pending(
@@ -499,13 +522,24 @@ def circulation_router(circulation: Circulation, store: LendingStore) -> APIRout
     async def resume(patron: Patron, hold_id: str) -> HoldOut:
         return HoldOut.of(await circulation.suspend_hold(hold_id, patron.subject, None))
 
-    @router.get("/v1/libraries/{library_id}/loans", summary="A library's loans (staff)")
+    @router.get("/v1/libraries/{library_id}/loans", summary="A library's loans, with title and borrower (staff)")
     async def library_loans(
         staff: Staff, library_id: str, status: Annotated[str, Query(pattern="^(active|returned|expired)$")] = "active"
-    ) -> list[LoanOut]:
+    ) -> list[StaffLoanOut]:
         ensure_may_manage(staff, library_id, await store.network())
         cursor = store.loans.find({"library_id": library_id, "status": status}).sort("starts_at", -1).limit(500)
-        return [LoanOut.of(loan_from(document)) async for document in cursor]
+        loans = [loan_from(document) async for document in cursor]
+        borrowers = await store.patrons_by_id([loan.patron_id for loan in loans])
+        titles = await store.title_names([loan.title_id for loan in loans])
+        return [
+            StaffLoanOut(
+                **LoanOut.of(loan).model_dump(),
+                title=titles.get(loan.title_id, ""),
+                borrower_name=borrowers[loan.patron_id].display_name if loan.patron_id in borrowers else "",
+                borrower_card=borrowers[loan.patron_id].card_number if loan.patron_id in borrowers else None,
+            )
+            for loan in loans
+        ]
 
     return router
 
@@ -536,6 +570,7 @@ def reports_router(reports: Reports, store: LendingStore) -> APIRouter:
         end: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$", description="last month, YYYY-MM")],
         by: Annotated[str, Query(pattern="^(library|title)$")] = "library",
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+        lang: Annotated[str, Query(pattern="^(en|vi)$", description="CSV headers: ids (en) or Vietnamese")] = "en",
     ) -> Response | list[ReportRowOut]:
         network = await store.network()
         ensure_may_manage(staff, library, network)
@@ -546,7 +581,7 @@ def reports_router(reports: Reports, store: LendingStore) -> APIRouter:
         if format == "csv":
             filename = f"sachso-{library}-{start}-{end}.csv"
             return Response(
-                to_csv(rows, by_title=by == "title"),
+                to_csv(rows, by_title=by == "title", language=lang, library_names=await store.library_names()),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
@@ -603,6 +638,16 @@ def staff_router(
             username=body.username, password=body.password, role=body.role, library_id=body.library_id
         )
         return {"id": staff_id, "username": body.username}
+
+    @router.get("/v1/staff/me/libraries", summary="The libraries I may manage (my library, and below it for admins)")
+    async def my_libraries(staff: Staff) -> list[LibraryOut]:
+        network = await store.network()
+        cursor = store.libraries.find({}).sort("_id", 1)
+        return [
+            LibraryOut(id=d["_id"], name=d["name"], kind=d["kind"], parent_id=d.get("parent_id"))
+            async for d in cursor
+            if may_manage(staff, d["_id"], network)
+        ]
 
     @router.post("/v1/publishers", status_code=201, summary="Register a publisher for the ingest API")
     async def create_publisher(_: ProvinceAdmin, body: PublisherIn) -> dict[str, str]:

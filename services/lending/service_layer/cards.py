@@ -21,6 +21,7 @@ from lending.domain.throttle import ApplicationLimits
 from lending.errors import (
     ApplicationNotFound,
     CardBlocked,
+    CurrentPinWrong,
     DuplicateRegistration,
     LibraryNotFound,
     SignInFailed,
@@ -30,7 +31,7 @@ from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from lending.service_layer.throttle import ApplicationThrottle, SignInThrottle
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.auth import Principal, Role, TokenIssuer
-from sachso.kit.errors import InvalidInput
+from sachso.kit.errors import InvalidInput, NotFound
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS
@@ -314,6 +315,20 @@ class Cards:
         if patron.status is CardStatus.BLOCKED:  # said only to whoever knows the PIN
             raise CardBlocked("this reader card is blocked; please contact your library")
         return await self._tokens_for(patron, self.clock())
+
+    async def change_pin(self, patron_id: str, current_pin: str, new_pin: str) -> None:
+        """A new PIN, given the current one. Every device signed in with the old one must sign in again."""
+        document = await self.store.patron_document(patron_id)
+        if document is None:
+            raise NotFound("no reader card for this account")
+        if not await self.secrets.matches(document.get("pin_hash"), current_pin):
+            raise CurrentPinWrong("the current PIN is wrong")
+        await self.store.set_pin_hash(patron_id, await self.secrets.hash(new_pin))
+        await self.store.revoke_refresh_tokens(patron_id)
+
+    async def sign_out_everywhere(self, patron_id: str) -> int:
+        """Ends the patron's sessions on every device (their refresh tokens; access tokens lapse within minutes)."""
+        return await self.store.revoke_refresh_tokens(patron_id)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token (once) for a new pair; the old one stops working."""

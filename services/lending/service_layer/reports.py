@@ -97,12 +97,36 @@ class Reports:
         ]
 
 
-def to_csv(rows: list[ReportRow], *, by_title: bool) -> str:
+VIETNAMESE_HEADERS = {
+    "month": "Tháng",
+    "library_id": "Thư viện",
+    "title_id": "Mã sách",
+    "title": "Tên sách",
+    "loans": "Lượt mượn",
+    "holds": "Lượt đặt trước",
+    "unique_borrowers": "Số bạn đọc",
+    "turnaways": "Lượt hết bản",
+}
+
+
+def to_csv(
+    rows: list[ReportRow], *, by_title: bool, language: str = "en", library_names: dict[str, str] | None = None
+) -> str:
+    """The report as CSV: field ids as headers (``en``, for programs), or Vietnamese headers and library names
+    (``vi``, for people opening it in a spreadsheet; with a byte-order mark so Excel reads UTF-8)."""
     identity = ["month", "library_id", *(["title_id", "title"] if by_title else [])]
     columns = [*identity, "loans", "holds", "unique_borrowers", "turnaways"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
+    if language == "vi":
+        buffer.write("\ufeff")
+        writer.writerow(VIETNAMESE_HEADERS)
+    else:
+        writer.writeheader()
+    names = library_names or {}
     for row in rows:
-        writer.writerow(asdict(row))
+        values = asdict(row)
+        if language == "vi":
+            values["library_id"] = names.get(row.library_id, row.library_id)
+        writer.writerow(values)
     return buffer.getvalue()

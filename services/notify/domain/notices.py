@@ -85,6 +85,29 @@ RULES: Mapping[NoticeKind, KindRules] = {
 }
 
 
+# Where in the reading app each kind of notice is acted on: push messages carry it (``url``) so that tapping one
+# opens that screen, as the links in emails do ({web_url}/holds, …). The app routes on these real paths.
+APP_PATHS: Mapping[NoticeKind, str] = {
+    NoticeKind.EMAIL_VERIFICATION: "/apply",
+    NoticeKind.CARD_APPROVED: "/signin",
+    NoticeKind.CARD_REJECTED: "/apply",
+    NoticeKind.HOLD_READY: "/holds",
+    NoticeKind.HOLD_LAPSING: "/holds",
+    NoticeKind.HOLD_EXPIRED: "/holds",
+    NoticeKind.LOAN_DUE_SOON: "/loans",
+    NoticeKind.LOAN_ENDED: "/loans",
+    NoticeKind.LICENSE_REVOKED: "/loans",
+}
+
+
+def app_path(kind: str) -> str:
+    """The app's path for a notice of ``kind``; the inbox for a kind the app does not know."""
+    try:
+        return APP_PATHS[NoticeKind(kind)]
+    except ValueError:
+        return "/inbox"
+
+
 @dataclass(frozen=True)
 class Recipient:
     """Who a notice is for, as notify's patron directory (or the event itself) knows her."""

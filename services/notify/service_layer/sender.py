@@ -26,7 +26,7 @@ from notify.adapters.email import EmailRejected, OutgoingEmail
 from notify.adapters.projections import MongoProjections, email_key
 from notify.adapters.subscriptions import MongoSubscriptions, Subscription
 from notify.adapters.webpush import PushGone, PushRejected, PushTarget
-from notify.domain.notices import Channel, NoticeKind
+from notify.domain.notices import Channel, NoticeKind, app_path
 from notify.domain.schedule import retry_delay
 from notify.service_layer.clock import Clock, system_clock
 from notify.service_layer.waiting import wait, wake_on_inserts
@@ -155,6 +155,7 @@ class DeliverySender:
             "lang": delivery.language.value,
             "title": delivery.subject,
             "body": delivery.summary,
+            "url": app_path(delivery.kind),
         }
         try:
             await self.pusher.send(PushTarget(device.endpoint, device.p256dh, device.auth), payload)

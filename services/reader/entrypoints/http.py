@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from reader.entrypoints.responses import respond
+from reader.entrypoints.responses import SECURITY_HEADERS, respond
 from reader.errors import FileTooLarge, PublicationNotFound
 from reader.service_layer.ingest import PDF_HREF, Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
@@ -257,6 +257,11 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
         watermark = f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
         image, etag = await streaming.page_image(grant.publication_id, page, width, watermark)
         return respond(request, Resource("image/webp", len(image), etag, data=image))
+
+    @router.get("/~sachso/pages/{page}/text", summary="A PDF page's text layer, its text alternative")
+    async def page_text(token: str, page: int) -> Response:
+        text = await streaming.page_text(await publication_of(token), page)
+        return Response(text, media_type="text/plain; charset=utf-8", headers=SECURITY_HEADERS)
 
     @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
     async def resource(request: Request, token: str, href: str) -> Response:

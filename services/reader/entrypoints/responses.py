@@ -19,6 +19,18 @@ MIN_COMPRESS = 1024
 # Publication files never change under an ETag (a new file is a new version); URLs carry a short-lived token.
 CACHE_CONTROL = "private, max-age=3600"
 LAST_MODIFIED = formatdate(0, usegmt=True)
+# Book content is the publisher's, not ours: opened directly as a document, a resource is sandboxed into an
+# opaque origin with no script, so it can never read the reading app's storage or act as the app, and it
+# loads nothing from elsewhere. (The app shows books through Readium's navigator, which fetches them and
+# applies the app's own policy.) Token-bearing URLs are never sent on as a referrer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+        "media-src 'self'; sandbox"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 async def _slice(resource: Resource, first: int, last: int) -> bytes:
@@ -45,6 +57,7 @@ def respond(request: Request, resource: Resource, *, cache_control: str = CACHE_
         "Accept-Ranges": "bytes",
         "Cache-Control": cache_control,
         "Last-Modified": LAST_MODIFIED,
+        **SECURITY_HEADERS,
     }
     if resource.compressible:
         headers["Vary"] = "Accept-Encoding"

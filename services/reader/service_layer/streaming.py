@@ -139,12 +139,25 @@ class Streaming:
         return image, f'"{document["version"]}-p{page}-w{width}{"-" + mark if mark else ""}"'
 
     async def search(self, publication_id: str, query: str) -> list[dict[str, Any]]:
+        passages = await self._cached_passages(await self.publication(publication_id))
+        return await asyncio.to_thread(search, passages, query)
+
+    async def page_text(self, publication_id: str, page: int) -> str:
+        """The text layer of a PDF page (empty for a scan without one): the page image's text alternative."""
         document = await self.publication(publication_id)
+        if document["format"] != "application/pdf":
+            raise ResourceNotFound("page texts exist for PDF publications")
+        passages = await self._cached_passages(document)
+        if not 1 <= page <= len(passages):
+            raise ResourceNotFound(f"page {page} is not between 1 and {len(passages)}")
+        return passages[page - 1].text
+
+    async def _cached_passages(self, document: Document) -> list[Passage]:
         passages = self._texts.get(document["version"])
         if passages is None:
             passages = await self._passages(document)
             self._texts[document["version"]] = passages
-        return await asyncio.to_thread(search, passages, query)
+        return passages
 
     async def _passages(self, document: Document) -> list[Passage]:
         if document["format"] == "application/pdf":

@@ -116,6 +116,7 @@ async def test_a_ready_hold_reaches_email_push_and_inbox(notify: Notify, push_se
     assert payload["kind"] == "hold-ready"
     assert payload["title"] == "Sách bạn chờ đã sẵn sàng: Dế Mèn phiêu lưu ký"
     assert payload["lang"] == "vi"
+    assert payload["url"] == "/holds"  # tapping it opens the holds in the app, as the email link does
     # VAPID (RFC 8292): a JWT for the push service's origin, signed by the key the server publishes
     scheme, _, credentials = request.headers["authorization"].partition(" ")
     assert scheme == "vapid"

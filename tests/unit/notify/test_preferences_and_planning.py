@@ -7,7 +7,17 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from notify.adapters.projections import preferences_document, preferences_from
-from notify.domain.notices import RULES, Channel, Language, Notice, NoticeKind, Recipient, delivery_id
+from notify.domain.notices import (
+    APP_PATHS,
+    RULES,
+    Channel,
+    Language,
+    Notice,
+    NoticeKind,
+    Recipient,
+    app_path,
+    delivery_id,
+)
 from notify.domain.planning import plan_notice
 from notify.domain.preferences import DEFAULT_TIME_ZONE, Preferences, QuietHours
 from notify.errors import InvalidPreferences
@@ -185,3 +195,10 @@ def test_a_notice_past_its_deadline_goes_nowhere() -> None:
 def test_delivery_ids_name_the_notice_and_the_channel() -> None:
     assert delivery_id("evt-9", Channel.INBOX) == "evt-9:inbox"
     assert delivery_id("evt-9", Channel.PUSH, "dev") == "evt-9:push:dev"
+
+
+def test_every_kind_of_notice_opens_a_screen_of_the_reading_app() -> None:
+    assert set(APP_PATHS) == set(NoticeKind)  # a new kind must say where it leads
+    assert app_path("hold-ready") == "/holds"
+    assert app_path("loan-due-soon") == "/loans"
+    assert app_path("something-new") == "/inbox"
