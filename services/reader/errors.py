@@ -40,6 +40,11 @@ class NotYourPublication(Forbidden):
     title = "This publication belongs to another publisher"
 
 
+class ReadOnlineOnly(Forbidden):
+    problem = "read-online-only"
+    title = "This document is read online only"
+
+
 class PublicationWithdrawn(Conflict):
     problem = "publication-withdrawn"
     title = "This publication has been withdrawn"

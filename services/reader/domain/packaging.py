@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -91,7 +92,8 @@ def zip_problems(entries: list[ZipEntry], limits: Limits) -> list[str]:
         problem = path_problem(entry.name)
         if problem:
             problems.append(problem)
-        normalised = posixpath.normpath(entry.name).casefold()
+        # names that differ only in case or Unicode form would be one resource to a reading system
+        normalised = unicodedata.normalize("NFC", posixpath.normpath(entry.name)).casefold()
         if normalised in seen:
             problems.append(f"entry {entry.name!r} appears twice")
         seen.add(normalised)

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from reader.entrypoints.responses import respond
 from reader.errors import FileTooLarge, PublicationNotFound
-from reader.service_layer.ingest import PDF_HREF, Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
+from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Resource, Streaming
@@ -261,9 +261,7 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
     @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
     async def resource(request: Request, token: str, href: str) -> Response:
         grant = await grant_of(token)
-        if grant.online_only and href == PDF_HREF:
-            raise Forbidden("this document is read online only: its pages are served as watermarked images")
-        return respond(request, await streaming.resource(grant.publication_id, href))
+        return respond(request, await streaming.resource(grant.publication_id, href, online_only=grant.online_only))
 
     return router
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import stat
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from reader.errors import UnreadableFile, UnsafeFile, UnsupportedFormat
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.events.v1 import reader_events_pb2
 from tests.corpus import CORPUS
+from tests.crafted import CHAPTER, epub_bytes
 from tests.integration.reader.conftest import ReaderUnderTest
 
 pytestmark = pytest.mark.integration
@@ -61,34 +60,6 @@ async def test_broken_books_are_flagged_or_refused_with_a_reason(reader: ReaderU
     assert any(warning.startswith("EPUBCheck OPF-030") for warning in live["warnings"])
     assert outcomes["debian-live-manual.en.epub"] == "flagged"
     assert outcomes["readium-Tiny-3-Bad.epub"].startswith("refused: none of the documents in the reading order")
-
-
-def epub_bytes(extra: list[tuple[zipfile.ZipInfo | str, bytes]], *, mimetype_first: bool = True) -> bytes:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        warnings.simplefilter("ignore")  # zipfile warns about the duplicate entry we write on purpose
-        if mimetype_first:
-            archive.writestr(zipfile.ZipInfo("mimetype"), b"application/epub+zip", compress_type=zipfile.ZIP_STORED)
-        if mimetype_first:
-            archive.writestr("META-INF/container.xml", CONTAINER)
-        archive.writestr("OPS/package.opf", PACKAGE)
-        archive.writestr("OPS/chapter.xhtml", CHAPTER)
-        for info, data in extra:
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-CONTAINER = b"""<?xml version="1.0"?>
-<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
-<rootfiles><rootfile full-path="OPS/package.opf" media-type="application/oebps-package+xml"/></rootfiles></container>"""
-PACKAGE = b"""<?xml version="1.0"?>
-<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">
-<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">urn:uuid:1</dc:identifier>
-<dc:title>Th\xc6\xb0 th\xe1\xbb\xad</dc:title><dc:language>vi</dc:language></metadata>
-<manifest><item id="c" href="chapter.xhtml" media-type="application/xhtml+xml"/></manifest>
-<spine><itemref idref="c"/></spine></package>"""
-CHAPTER = b"""<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>x</title></head>
-<body><p>Xin ch\xc3\xa0o</p></body></html>"""
 
 
 def symlink(name: str) -> zipfile.ZipInfo:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import os
+import unicodedata
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import grpc
 import pytest
@@ -27,6 +29,7 @@ from sachso.kit.auth import TokenVerifier
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.grpc_server import GrpcServer
 from tests.corpus import CORPUS
+from tests.crafted import chapter, epub_bytes, package
 from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.conftest import ReaderUnderTest
 
@@ -269,6 +272,80 @@ async def test_online_only_documents_are_watermarked_pages_and_never_the_file(re
     assert marked.status_code == 200
     assert marked.content != clean.content  # the patron's mark is drawn on the page
     assert marked.headers["etag"] != clean.headers["etag"]
+
+
+# Ways of writing a path in a request URL (dot segments percent-encoded: clients would remove plain ones, a
+# server on the wire gets them as they are). {} is the path; every variant must mean it, or nothing.
+SPELLINGS = [
+    "{}", "{}/", "%2f{}", ".%2f{}", "/{}", "//{}", "%2e/{}", "%2e%2e/{}", "x/%2e%2e/{}", "x%2f%2e%2e%2f{}",
+    "{}%2f%2e", "{}%5c", "%5c{}", ".%5c{}", "x%5c%2e%2e%5c{}", "{}%2f", "%252f{}", "%2e%252f{}", "{}%00",
+    "{}%20", "%2e%2e%2f{}", "%2fx%2f..%2f{}",
+]  # fmt: skip
+
+
+def spellings(path: str) -> list[str]:
+    return [spelling.format(path) for spelling in SPELLINGS] + [path.upper(), path.replace("a", "%61", 1)]
+
+
+async def test_no_spelling_of_the_file_of_an_online_only_document_serves_it(reader: ReaderUnderTest) -> None:
+    pdf = await published(reader, "debian-project-history.en.pdf", "pdf", title="A Brief History of Debian")
+    plain = reader.streaming_token(pdf)
+    rare = reader.drm.issue(
+        "ana", audience="sachso-streaming", ttl_seconds=300, pub=pdf, loan="loan-9", online_only=True
+    )
+    served, problems = 0, set()
+    for spelling in spellings("publication.pdf"):
+        for method in ("GET", "HEAD"):
+            refused = await reader.http.request(method, f"/v1/read/{rare}/{spelling}")
+            assert refused.status_code in (403, 404), (spelling, method, refused.status_code)
+            assert not refused.content.startswith(b"%PDF"), spelling
+            if method == "GET":
+                assert refused.headers["content-type"] == "application/problem+json", spelling
+            # the same spelling with a token that may have the file: it is either the file or nothing at all
+            allowed = await reader.http.request(method, f"/v1/read/{plain}/{spelling}")
+            assert allowed.status_code in (200, 404), (spelling, allowed.status_code)
+            if allowed.status_code == 200:
+                assert refused.status_code == 403, spelling
+                served += 1
+                if method == "GET":
+                    problems.add(refused.json()["type"].rsplit("/", 1)[1])
+                    assert allowed.content.startswith(b"%PDF")
+    assert served >= 2 * 15  # most spellings do name the file, and each of them is refused
+    assert problems == {"read-online-only"}
+
+
+async def test_spellings_of_an_epub_resource_mean_that_resource_or_nothing(
+    reader: ReaderUnderTest, tmp_path: Path
+) -> None:
+    name = "OPS/chương một.xhtml"
+    decomposed = unicodedata.normalize("NFD", name)  # as macOS writes names into a zip
+    opf = package(f'<item id="c" href="{quote(decomposed.removeprefix("OPS/"))}" media-type="application/xhtml+xml"/>',
+                  '<itemref idref="c"/>')  # fmt: skip
+    book = tmp_path / "book.epub"
+    book.write_bytes(epub_bytes([(decomposed, chapter("Chương một"))], opf=opf, chapter_path=""))
+    token = reader.streaming_token((await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata())).publication_id)
+    for path in (name, decomposed):
+        assert (await reader.http.get(f"/v1/read/{token}/{quote(path)}")).content == chapter("Chương một"), path
+        for spelling in spellings(quote(path)):
+            answer = await reader.http.get(f"/v1/read/{token}/{spelling}")
+            assert answer.status_code in (200, 404), spelling
+            if answer.status_code == 200:
+                assert answer.content == chapter("Chương một"), spelling
+    for path in ("META-INF/container.xml", "mimetype", "OPS/package.opf"):
+        for spelling in spellings(path):
+            answer = await reader.http.get(f"/v1/read/{token}/{spelling}")
+            if path == "OPS/package.opf" and answer.status_code == 200:
+                continue  # the package document is a resource of the book like any other
+            assert answer.status_code == 404, (spelling, answer.status_code)
+            assert answer.headers["content-type"] == "application/problem+json"
+
+    wasteland = reader.streaming_token(await published(reader, "wasteland-otf-obf.epub"))
+    manifest = (await reader.http.get(f"/v1/read/{wasteland}/manifest.json")).json()
+    font = next(link["href"] for link in manifest["resources"] if "encrypted" in link.get("properties", {}))
+    for spelling in spellings(font):
+        answer = await reader.http.get(f"/v1/read/{wasteland}/{spelling}")
+        if answer.status_code == 200:  # an obfuscated font is deobfuscated however its path is written
+            assert answer.content[:4] == b"OTTO", spelling
 
 
 async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
