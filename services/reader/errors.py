@@ -35,9 +35,14 @@ class ResourceNotFound(NotFound):
     title = "No such resource in this publication"
 
 
-class NotYourPublication(Forbidden):
-    problem = "not-your-publication"
-    title = "This publication belongs to another publisher"
+class FileAlreadyPublished(Conflict):
+    problem = "file-already-published"
+    title = "This file is already another of your publications"
+
+
+class IngestRace(Conflict):
+    problem = "ingest-in-progress"
+    title = "The same file is being ingested at this moment"
 
 
 class ReadOnlineOnly(Forbidden):

@@ -13,7 +13,7 @@ from lending.adapters.store import Document, LendingStore
 from lending.domain.licensing import License, LicenseTerms, copies_for, lending_order
 from lending.domain.network import Sharing
 from lending.domain.search import nfc, normalize_isbn, search_terms, words
-from lending.errors import LibraryNotFound, TitleNotFound
+from lending.errors import LibraryNotFound, PublicationOwnerMismatch, TitleNotFound
 from lending.service_layer.clock import Clock, new_id, system_clock
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.events.v1 import reader_events_pb2
@@ -87,12 +87,29 @@ class Catalogue:
         self.clock = clock
 
     async def record_publication(
-        self, publication_id: str, metadata: TitleMetadata, session: AsyncClientSession, emit: Emit
+        self,
+        publication_id: str,
+        metadata: TitleMetadata,
+        session: AsyncClientSession,
+        emit: Emit,
+        *,
+        publisher_id: str = "",
     ) -> str:
-        """Add or update the title of a publication (called by the reader-events consumer)."""
+        """Add or update the title of a publication (called by the reader-events consumer).
+
+        A title is the title of one publication, and so of one publisher: every publication is its own title
+        (the same book from two publishers is two titles), and an update naming another publisher than the
+        title's is refused, never applied."""
         existing = await self.store.titles.find_one({"publication_id": publication_id}, session=session)
+        owner = (existing or {}).get("publisher_id", "")
+        if owner and publisher_id and owner != publisher_id:
+            raise PublicationOwnerMismatch(
+                f"publication {publication_id} is {owner}'s; an update from {publisher_id} is not applied"
+            )
         title_id = existing["_id"] if existing else new_id()
         document = {**metadata.document(), "publication_id": publication_id, "withdrawn": False}
+        if publisher_id:
+            document["publisher_id"] = publisher_id
         await self.store.titles.update_one(
             {"_id": title_id},
             {"$set": document, "$setOnInsert": {"added_at": self.clock()}},

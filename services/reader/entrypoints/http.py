@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from reader.entrypoints.responses import respond
-from reader.errors import FileTooLarge, PublicationNotFound
+from reader.errors import FileTooLarge
 from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
 from reader.service_layer.revocations import Revocations
@@ -184,9 +184,9 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
 
     @router.get("/{publication_id}", summary="One of my publications: status, warnings, manifest")
     async def status(publisher: Publisher, publication_id: str) -> dict[str, Any]:
-        document = await ingest.publications.find_one({"_id": publication_id, "publisher_id": publisher.publisher_id})
-        if document is None:
-            raise PublicationNotFound(f"you have no publication {publication_id}")
+        if not publisher.publisher_id:
+            raise Forbidden("the token is not scoped to a publisher")
+        document = await ingest.owned(publisher.publisher_id, publication_id)
         return {key: document[key] for key in ("_id", "title", "format", "status", "flagged", "warnings", "manifest")}
 
     return router

@@ -141,10 +141,10 @@ async def test_upload_over_http_reingest_replace_and_withdraw(reader: ReaderUnde
     assert same_isbn.json()["id"] == publication_id  # the same book (ISBN): its file is replaced
     assert same_isbn.json()["file_replaced"] is True
 
-    kim_dong = reader.publisher("nxb-kim-dong")
+    kim_dong = reader.publisher("nxb-kim-dong")  # another publisher is told there is no such publication
     stolen = await reader.http.put(f"/v1/publications/{publication_id}/file", files=files, headers=kim_dong)
-    assert stolen.status_code == 403
-    assert (await reader.http.delete(f"/v1/publications/{publication_id}", headers=kim_dong)).status_code == 403
+    assert stolen.status_code == 404
+    assert (await reader.http.delete(f"/v1/publications/{publication_id}", headers=kim_dong)).status_code == 404
     assert (await reader.http.get(f"/v1/publications/{publication_id}", headers=kim_dong)).status_code == 404
     patron = await reader.http.post("/v1/publications", files=files, headers=reader.patron("ana"))
     assert patron.status_code == 403
@@ -162,3 +162,55 @@ async def test_upload_over_http_reingest_replace_and_withdraw(reader: ReaderUnde
     assert bad_metadata.status_code == 400
     no_file = await reader.http.post("/v1/publications", data={"metadata": "{}"}, headers=tre)
     assert no_file.status_code == 400
+
+
+async def test_the_same_file_from_another_publisher_is_another_publication(reader: ReaderUnderTest) -> None:
+    book = CORPUS / "epub" / "hefty-water.epub"
+    metadata = {"title": "Nước nặng", "isbn": "978-604-1-00000-1"}
+    files = {"file": ("hefty.epub", book.read_bytes(), "application/epub+zip")}
+    tre, kim_dong = reader.publisher("nxb-tre"), reader.publisher("nxb-kim-dong")
+    owned = await reader.http.post(
+        "/v1/publications", files=files, data={"metadata": json.dumps(metadata)}, headers=tre
+    )
+    assert owned.status_code == 201
+    original = owned.json()["id"]
+
+    same_bytes = {"title": "Heavy Water", "isbn": "978-604-1-00000-1"}  # same file, same ISBN, other publisher
+    other = await reader.http.post(
+        "/v1/publications", files=files, data={"metadata": json.dumps(same_bytes)}, headers=kim_dong
+    )
+    assert other.status_code == 201
+    assert other.json()["id"] != original
+    mine = await reader.http.get(f"/v1/publications/{original}", headers=tre)
+    assert mine.status_code == 200
+    assert mine.json()["title"] == "Nước nặng"
+    theirs = await reader.http.get(f"/v1/publications/{other.json()['id']}", headers=kim_dong)
+    assert theirs.json()["title"] == "Heavy Water"
+    assert (await reader.http.get(f"/v1/publications/{other.json()['id']}", headers=tre)).status_code == 404
+    stored = await reader.ingest.publications.find_one({"_id": original})
+    assert stored is not None
+    assert stored["publisher_id"] == "nxb-tre"
+    ingested = [reader_events_pb2.PublicationIngested.FromString(bytes(e["data"])) for e in await reader.events(
+        "PublicationIngested")]  # fmt: skip
+    assert {(event.publication_id, event.publisher_id) for event in ingested} == {
+        (original, "nxb-tre"),
+        (other.json()["id"], "nxb-kim-dong"),
+    }
+    assert await reader.events("PublicationUpdated") == []  # nothing of the first publisher's was touched
+
+    trees = {"file": ("trees.epub", (CORPUS / "epub" / "trees.epub").read_bytes(), "application/epub+zip")}
+    second = (await reader.http.post("/v1/publications", files=trees, headers=tre)).json()["id"]
+    clash = await reader.http.put(f"/v1/publications/{original}/file", files=trees, headers=tre)
+    assert clash.status_code == 409  # the file is already another of this publisher's publications: named
+    assert clash.json()["type"].endswith("/file-already-published")
+    assert clash.json()["publication_id"] == second
+
+    moby = {"file": ("moby.epub", (CORPUS / "epub" / "moby-dick.epub").read_bytes(), "application/epub+zip")}
+    replaced = await reader.http.put(f"/v1/publications/{original}/file", files=moby, headers=tre)
+    assert replaced.json()["file_replaced"] is True
+    again = await reader.http.post("/v1/publications", files=files, headers=tre)  # the first file, again, new
+    assert again.status_code == 201
+    assert again.json()["id"] not in (original, other.json()["id"], second)
+    kept = await reader.ingest.publications.find_one({"_id": original})
+    assert kept is not None
+    assert kept["title"] == "Moby-Dick"  # the publication that once held this file keeps its new one
