@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag
@@ -19,7 +20,7 @@ from xml.parsers import expat
 from ebooklib import epub
 from lxml import etree
 
-from reader.domain.packaging import Limits, ZipEntry, zip_problems
+from reader.domain.packaging import Limits, ZipEntry, sniffs_as_xml, zip_problems
 from reader.domain.publication import (
     Contributor,
     Encryption,
@@ -43,6 +44,9 @@ NS = {
     "comp": "http://www.idpf.org/2016/encryption#compression",
 }
 XML_SUFFIXES = (".xml", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg", ".smil", ".xht")
+XML_CHUNK = 64 * 1024
+# What reading a zip whose directory lies (sizes, CRCs, offsets, methods) raises, as zipfile and zlib report it.
+DAMAGED_ZIP: tuple[type[Exception], ...] = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
 _PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -61,42 +65,93 @@ def zip_entries(archive: zipfile.ZipFile) -> list[ZipEntry]:
 
 
 def check_archive(path: Path, limits: Limits) -> list[str]:
-    """Refuse unsafe archives; return warnings (XML that does not parse) for the rest."""
+    """Refuse unsafe or damaged archives; return warnings (XML that does not parse) for the rest.
+
+    Every entry is read once, whole: zipfile checks each against the size and CRC the directory declares (a
+    directory that lies is a damaged archive), and every entry, whatever its name, goes through the safe XML
+    parser, since any of them may be read as XML (a package document may be called ``package.dat``). An entry
+    that is not XML stops the parser at its first bytes and is simply read to its end.
+    """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except DAMAGED_ZIP as error:
         raise UnreadableFile(f"not a readable zip archive: {error}") from None
     with archive:
         problems = zip_problems(zip_entries(archive), limits)
         if problems:
             raise UnsafeFile("; ".join(problems[:5]))
-        warnings_: list[str] = []
+        parse_errors: dict[str, str] = {}
+        markup: set[str] = set()
         for info in archive.infolist():
-            if not info.filename.lower().endswith(XML_SUFFIXES):
+            if info.is_dir():
                 continue
-            problem, parse_error = xml_safety(archive.read(info))
+            checker = SafeXml()
+            try:
+                with archive.open(info) as entry:
+                    head = entry.read(XML_CHUNK)
+                    if sniffs_as_xml(head):
+                        markup.add(info.filename)
+                    chunk = head
+                    while chunk:
+                        checker.feed(chunk)
+                        chunk = entry.read(XML_CHUNK)
+            except DAMAGED_ZIP as error:
+                raise UnreadableFile(f"{info.filename}: the archive is damaged ({error})") from None
+            problem, parse_error = checker.close()
             if problem:
                 raise UnsafeFile(f"{info.filename}: {problem}")
             if parse_error:
-                warnings_.append(f"{info.filename} is not well-formed XML ({parse_error})")
-        return warnings_
+                parse_errors[info.filename] = parse_error
+        xml_documents = (
+            markup
+            | set(rootfile_paths(archive))
+            | {name for name in parse_errors if name.lower().endswith(XML_SUFFIXES)}
+        )
+        return [
+            f"{name} is not well-formed XML ({error})" for name, error in parse_errors.items() if name in xml_documents
+        ]
+
+
+def rootfile_paths(archive: zipfile.ZipFile) -> list[str]:
+    """The package documents ``META-INF/container.xml`` lists, in its order (read with the safe parser)."""
+    try:
+        root = etree.fromstring(archive.read("META-INF/container.xml"), _PARSER)
+    except (KeyError, etree.LxmlError):
+        return []
+    except DAMAGED_ZIP:
+        return []
+    if root is None:
+        return []
+    return [
+        unquote(rootfile.get("full-path", "")).lstrip("/")
+        for rootfile in root.iter("{urn:oasis:names:tc:opendocument:xmlns:container}rootfile")
+        if rootfile.get("full-path")
+    ]
 
 
 class _Refused(Exception):
     pass
 
 
-def xml_safety(data: bytes) -> tuple[str | None, str | None]:
-    """(why the document is unsafe, why it does not parse): each None when it is not so.
+class SafeXml:
+    """Expat fed chunk by chunk, refusing what makes XML unsafe to parse.
 
     Internal entities with plain replacement text are allowed (real books declare typographic quotes that way);
     external and parameter entities, and entities that refer to other entities (the "billion laughs" shape),
-    are refused. Expat never fetches anything: external references are refused before they could be.
+    are refused. Expat never fetches anything: external references are refused before they could be. After the
+    first syntax error the rest is ignored (a binary entry fails at its first bytes).
     """
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
-    def declared(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+    def __init__(self) -> None:
+        self._parser = expat.ParserCreate()
+        self._parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self._parser.EntityDeclHandler = self._declared
+        self._parser.ExternalEntityRefHandler = self._external
+        self.problem: str | None = None
+        self.parse_error: str | None = None
+
+    @staticmethod
+    def _declared(name: str, is_parameter: int, value: str | None, *_: object) -> None:
         if is_parameter:
             raise _Refused(f"declares the parameter entity %{name}; (not accepted)")
         if value is None:
@@ -104,18 +159,31 @@ def xml_safety(data: bytes) -> tuple[str | None, str | None]:
         if "&" in value or "%" in value:
             raise _Refused(f"the entity &{name}; refers to other entities (entity expansion is not accepted)")
 
-    def external(*_: object) -> int:
+    @staticmethod
+    def _external(*_: object) -> int:
         raise _Refused("refers to an external entity (not accepted)")
 
-    parser.EntityDeclHandler = declared
-    parser.ExternalEntityRefHandler = external
-    try:
-        parser.Parse(data, True)
-    except _Refused as refused:
-        return str(refused), None
-    except expat.ExpatError as error:
-        return None, str(error)
-    return None, None
+    def feed(self, data: bytes, final: bool = False) -> None:
+        if self.problem is not None or self.parse_error is not None:
+            return
+        try:
+            self._parser.Parse(data, final)
+        except _Refused as refused:
+            self.problem = str(refused)
+        except expat.ExpatError as error:
+            self.parse_error = str(error)
+
+    def close(self) -> tuple[str | None, str | None]:
+        """(why the document is unsafe, why it does not parse): each None when it is not so."""
+        self.feed(b"", final=True)
+        return self.problem, self.parse_error
+
+
+def xml_safety(data: bytes) -> tuple[str | None, str | None]:
+    """(why the document is unsafe, why it does not parse) for one whole document: see :class:`SafeXml`."""
+    checker = SafeXml()
+    checker.feed(data)
+    return checker.close()
 
 
 class _TolerantReader(epub.EpubReader):  # type: ignore[misc]

