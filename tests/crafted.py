@@ -89,3 +89,29 @@ def chapter(text: str) -> bytes:
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def pdf_bytes(*, info: dict[str, str] | None = None, encrypt: bytes | None = None, pages: int = 1) -> bytes:
+    """A small PDF written by hand: blank pages, an optional document information dictionary (Title, Author…)
+    and an optional /Encrypt dictionary (e.g. Adobe's ``/Filter /EBX_HANDLER``)."""
+    kids = " ".join(f"{3 + page} 0 R" for page in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"] * pages
+    trailer = f"/Size {len(objects) + 1 + bool(info) + bool(encrypt)} /Root 1 0 R"
+    if info:
+        # UTF-16BE text strings with a byte order mark: any title, Vietnamese included
+        fields = " ".join(f"/{key} <feff{value.encode('utf-16-be').hex()}>" for key, value in info.items())
+        objects.append(f"<< {fields} >>".encode())
+        trailer += f" /Info {len(objects)} 0 R"
+    if encrypt:
+        objects.append(encrypt)
+        trailer += f" /Encrypt {len(objects)} 0 R /ID [<{'00' * 16}><{'00' * 16}>]"
+    out = b"%PDF-1.6\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    return out + f"trailer\n<< {trailer} >>\nstartxref\n{xref}\n%%EOF\n".encode()

@@ -20,6 +20,11 @@ class UnsafeFile(InvalidInput):
     title = "The file was refused because it is unsafe to open"
 
 
+class DrmProtectedFile(InvalidInput):
+    problem = "drm-protected-publication"
+    title = "The file is DRM-protected; send the unprotected file (Sách Số protects it for lending itself)"
+
+
 class FileTooLarge(PayloadTooLarge):
     problem = "publication-too-large"
     title = "The file is larger than the ingest limit"

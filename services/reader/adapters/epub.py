@@ -21,6 +21,7 @@ from ebooklib import epub
 from lxml import etree
 
 from reader.domain.packaging import Limits, ZipEntry, sniffs_as_xml, zip_problems
+from reader.domain.protection import drm_protection
 from reader.domain.publication import (
     Contributor,
     Encryption,
@@ -299,6 +300,13 @@ def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
             scheme="http://readium.org/2014/01/lcp" if lcp else None,
         )
     return result
+
+
+def drm_protection_of(path: Path) -> str | None:
+    """Why a checked archive is DRM-protected (see :func:`reader.domain.protection.drm_protection`), or None."""
+    with zipfile.ZipFile(path) as archive:
+        algorithms = {path: encryption.algorithm for path, encryption in _encryption(archive).items()}
+        return drm_protection(archive.namelist(), algorithms)
 
 
 def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw, ImageFont
 
 from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument
-from reader.errors import UnreadableFile
+from reader.errors import DrmProtectedFile, UnreadableFile
 from sachso.kit.text import fold
 
 T = TypeVar("T")
@@ -49,6 +50,10 @@ def read_pdf(path: Path, fallback_title: str = "") -> PdfDocument:
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as error:
+        if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise DrmProtectedFile(
+                "the PDF is encrypted (a password or a DRM security handler such as Adobe's): send it unprotected"
+            ) from None
         raise UnreadableFile(f"not a readable PDF: {error}") from None
     try:
         info = document.get_metadata_dict(skip_empty=True)

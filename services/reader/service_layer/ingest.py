@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from reader.adapters.epub import check_archive, read_epub
+from reader.adapters.epub import check_archive, drm_protection_of, read_epub
 from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
 from reader.adapters.storage import ObjectStore
@@ -30,6 +30,7 @@ from reader.domain.ownership import derived_publication_id, fresh_publication_id
 from reader.domain.packaging import Format, Limits, ocf_warnings, sniff
 from reader.domain.publication import Contributor, Metadata
 from reader.errors import (
+    DrmProtectedFile,
     FileAlreadyPublished,
     FileTooLarge,
     IngestRace,
@@ -138,6 +139,9 @@ def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
         return Described(detected, document.metadata, manifest, {PDF_HREF: size}, (), size)
     assert directory is not None
     xml_warnings = [*check_archive(path, limits), *ocf_warnings(*directory)]
+    protection = drm_protection_of(path)
+    if protection is not None:
+        raise DrmProtectedFile(protection)
     package, sizes = read_epub(path)
     manifest = epub_manifest(package)
     present = [link for link in manifest["readingOrder"] if sizes.get(link["href"], -1) >= 0 and link["href"] in sizes]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from reader.errors import UnreadableFile, UnsafeFile, UnsupportedFormat
+from reader.errors import DrmProtectedFile, UnreadableFile, UnsafeFile, UnsupportedFormat
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.events.v1 import reader_events_pb2
 from tests.corpus import CORPUS
-from tests.crafted import CHAPTER, PACKAGE, container, epub_bytes
+from tests.crafted import CHAPTER, PACKAGE, container, epub_bytes, pdf_bytes
 from tests.integration.reader.conftest import ReaderUnderTest
 
 pytestmark = pytest.mark.integration
@@ -69,6 +69,11 @@ def symlink(name: str) -> zipfile.ZipInfo:
     return info
 
 
+ENCRYPTED_CHAPTER = b"""<?xml version="1.0"?>
+<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" xmlns:enc="http://www.w3.org/2001/04/xmlenc#">
+<enc:EncryptedData><enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/>
+<enc:CipherData><enc:CipherReference URI="OPS/chapter.xhtml"/></enc:CipherData></enc:EncryptedData></encryption>"""
+
 HOSTILE: dict[str, tuple[bytes, type[Exception], str]] = {
     "zip bomb": (epub_bytes([("OPS/bomb.xhtml", b"\0" * 60_000_000)]), UnsafeFile, "zip bomb"),
     "path traversal": (epub_bytes([("../../etc/cron.d/x", b"x")]), UnsafeFile, "path traversal"),
@@ -104,6 +109,33 @@ HOSTILE: dict[str, tuple[bytes, type[Exception], str]] = {
         ),
         UnsafeFile,
         "entity expansion",
+    ),
+    "an LCP-protected EPUB": (
+        (CORPUS / "lcp" / "wasteland-otf-obf_LCP_dan.epub").read_bytes(),
+        DrmProtectedFile,
+        r"DRM-protected: it carries a Readium LCP licence \(META-INF/license.lcpl\); encrypted resources",
+    ),
+    "an EPUB with Adobe DRM rights": (
+        epub_bytes([("META-INF/rights.xml", b'<?xml version="1.0"?><rights xmlns="http://ns.adobe.com/adept"/>')]),
+        DrmProtectedFile,
+        r"Adobe DRM rights \(META-INF/rights.xml\)",
+    ),
+    "an EPUB with encrypted resources and no licence": (
+        epub_bytes([("META-INF/encryption.xml", ENCRYPTED_CHAPTER)]),
+        DrmProtectedFile,
+        r"encrypted resources in META-INF/encryption.xml \(OPS/chapter.xhtml with http://www.w3.org/2001/04/xmlenc#aes256-cbc\)",
+    ),
+    "an Adobe-protected PDF": (
+        pdf_bytes(encrypt=b"<< /Filter /EBX_HANDLER /V 2 /R 3 >>"),
+        DrmProtectedFile,
+        "the PDF is encrypted",
+    ),
+    "a password-protected PDF": (
+        pdf_bytes(
+            encrypt=f"<< /Filter /Standard /V 2 /R 3 /Length 128 /P -4 /O <{'11' * 32}> /U <{'22' * 32}> >>".encode()
+        ),
+        DrmProtectedFile,
+        "the PDF is encrypted",
     ),
     "a picture": (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, UnsupportedFormat, "neither an EPUB"),
     "a zip that is not an EPUB": (epub_bytes([], mimetype_first=False), UnsupportedFormat, "neither an EPUB"),

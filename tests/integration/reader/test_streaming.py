@@ -21,6 +21,8 @@ from drm.entrypoints.grpc_api import DrmServicer
 from drm.service_layer.keys import ContentKeys as DrmContentKeys
 from drm.service_layer.keys import MasterKey
 from reader.adapters.content_keys import ContentKeys as ReaderContentKeys
+from reader.adapters.epub import read_epub
+from reader.domain.manifest import epub_manifest
 from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.drm.v1 import drm_service_pb2_grpc as drm_grpc
@@ -351,15 +353,25 @@ async def test_spellings_of_an_epub_resource_mean_that_resource_or_nothing(
 async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
     reader: ReaderUnderTest, tmp_path: Path, database: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    """A protected EPUB in the reader: every encrypted resource is served in clear, ranges inside deflated ones."""
+    """A protected EPUB in the reader: every encrypted resource is served in clear, ranges inside deflated ones.
+
+    Publisher ingest refuses protected files (test_ingest), so the book is placed as an operator would place one
+    delivered already protected, its content key stored in DRM."""
     original = CORPUS / "epub" / "wasteland-otf-obf.epub"
     content_key = os.urandom(32)
     protected = protect_epub(original, tmp_path / "protected.epub", content_key)
-    result = await reader.ingest.ingest("nxb-tre", protected.path, SubmittedMetadata())
+    package, sizes = read_epub(protected.path)
+    await reader.ingest.store.put_file("pub-protected/protected.epub", protected.path, "application/epub+zip")
+    await reader.ingest.publications.insert_one({
+        "_id": "pub-protected", "publisher_id": "nxb-tre", "format": "application/epub+zip", "status": "active",
+        "key": "pub-protected/protected.epub", "version": "protected", "manifest": epub_manifest(package),
+        "sizes": sorted([name, size] for name, size in sizes.items()),
+        "metadata": {"identifier": package.metadata.identifier},
+    })  # fmt: skip
     master = tmp_path / "master.b64"
     master.write_bytes(base64.b64encode(os.urandom(32)))
     keys = DrmContentKeys(database["content_keys"], [MasterKey.from_file(str(master))])
-    await keys.store(result.publication_id, content_key)
+    await keys.store("pub-protected", content_key)
     drm = GrpcServer(
         host="127.0.0.1",
         port=0,
@@ -376,7 +388,7 @@ async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{drm.port}") as channel:
             reader.streaming.content_key = ReaderContentKeys(channel, reader.accounts).get  # reader's service identity
-            token = reader.streaming_token(result.publication_id)
+            token = reader.streaming_token("pub-protected")
             with zipfile.ZipFile(original) as clear:
                 for href in protected.encrypted:
                     served = await reader.http.get(f"/v1/read/{token}/{href}", headers={"Accept-Encoding": "identity"})
