@@ -46,8 +46,11 @@ NS = {
 }
 XML_SUFFIXES = (".xml", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg", ".smil", ".xht")
 XML_CHUNK = 64 * 1024
-# What reading a zip whose directory lies (sizes, CRCs, offsets, methods) raises, as zipfile and zlib report it.
-DAMAGED_ZIP: tuple[type[Exception], ...] = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError)
+# What reading a zip whose directory lies (sizes, CRCs, offsets, methods, flags) raises, as zipfile and zlib
+# report it (RuntimeError: an entry flagged encrypted; UnicodeDecodeError: a name flagged UTF-8 that is not).
+DAMAGED_ZIP: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, RuntimeError, UnicodeDecodeError,
+)  # fmt: skip
 _PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -87,6 +90,7 @@ def check_archive(path: Path, limits: Limits) -> list[str]:
             if info.is_dir():
                 continue
             checker = SafeXml()
+            read = 0
             try:
                 with archive.open(info) as entry:
                     head = entry.read(XML_CHUNK)
@@ -94,10 +98,16 @@ def check_archive(path: Path, limits: Limits) -> list[str]:
                         markup.add(info.filename)
                     chunk = head
                     while chunk:
+                        read += len(chunk)
                         checker.feed(chunk)
                         chunk = entry.read(XML_CHUNK)
             except DAMAGED_ZIP as error:
                 raise UnreadableFile(f"{info.filename}: the archive is damaged ({error})") from None
+            if read != info.file_size:  # zipfile stops at the declared size, but not short of it
+                raise UnreadableFile(
+                    f"{info.filename}: the archive is damaged (the directory says {info.file_size} bytes, "
+                    f"the entry holds {read})"
+                )
             problem, parse_error = checker.close()
             if problem:
                 raise UnsafeFile(f"{info.filename}: {problem}")

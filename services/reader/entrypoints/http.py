@@ -124,10 +124,10 @@ class AnnotationIn(BaseModel):
 
 
 async def _form_upload(request: Request, max_bytes: int) -> tuple[UploadFile, MetadataIn]:
-    declared = request.headers.get("content-length")
-    if declared is None:
-        raise InvalidInput("send the upload with a Content-Length")
-    if int(declared) > max_bytes + 1024 * 1024:
+    declared = request.headers.get("content-length", "").strip()
+    if not (declared.isascii() and declared.isdigit()):
+        raise InvalidInput("send the upload with a Content-Length (a number of bytes)")
+    if len(declared.lstrip("0")) > 18 or int(declared) > max_bytes + 1024 * 1024:
         raise FileTooLarge(f"the upload has {declared} bytes; the limit is {max_bytes}")
     form = await request.form(max_files=1, max_fields=2, max_part_size=256 * 1024)
     upload = form.get("file")

@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from reader.adapters.epub import check_archive, drm_protection_of, read_epub
+from reader.adapters.epub import DAMAGED_ZIP, check_archive, drm_protection_of, read_epub
 from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
 from reader.adapters.storage import ObjectStore
@@ -118,7 +118,7 @@ def _zip_directory(path: Path) -> tuple[list[str], bytes | None] | None:
             names = archive.namelist()
             mimetype = archive.read("mimetype")[:100] if "mimetype" in names else None
             return names, mimetype
-    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+    except DAMAGED_ZIP:
         return None
 
 

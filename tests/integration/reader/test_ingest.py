@@ -210,6 +210,12 @@ async def test_upload_over_http_reingest_replace_and_withdraw(reader: ReaderUnde
     assert bad_metadata.status_code == 400
     no_file = await reader.http.post("/v1/publications", data={"metadata": "{}"}, headers=tre)
     assert no_file.status_code == 400
+    for length, status in (("9" * 5000, 413), ("12abc", 400), ("-1", 400)):
+        odd = await reader.http.post(
+            "/v1/publications", content=b"x", headers={**tre, "Content-Length": length, "Content-Type": "text/plain"}
+        )
+        assert odd.status_code == status, length
+        assert odd.headers["content-type"] == "application/problem+json"
 
 
 async def test_the_same_file_from_another_publisher_is_another_publication(reader: ReaderUnderTest) -> None:
