@@ -115,7 +115,7 @@ def check_archive(path: Path, limits: Limits) -> list[str]:
                 parse_errors[info.filename] = parse_error
         xml_documents = (
             markup
-            | set(rootfile_paths(archive))
+            | set(_container_rootfiles(archive))
             | {name for name in parse_errors if name.lower().endswith(XML_SUFFIXES)}
         )
         return [
@@ -123,21 +123,27 @@ def check_archive(path: Path, limits: Limits) -> list[str]:
         ]
 
 
-def rootfile_paths(archive: zipfile.ZipFile) -> list[str]:
-    """The package documents ``META-INF/container.xml`` lists, in its order (read with the safe parser)."""
+def rootfile_paths(container_xml: bytes) -> list[str]:
+    """The package documents a ``META-INF/container.xml`` lists, in its order (read with the safe parser).
+
+    EPUB 3 Multiple-Rendition Publications: the first is the default rendition, the one a reading system
+    without rendition selection must use."""
     try:
-        root = etree.fromstring(archive.read("META-INF/container.xml"), _PARSER)
-    except (KeyError, etree.LxmlError):
-        return []
-    except DAMAGED_ZIP:
+        root = etree.fromstring(container_xml, _PARSER)
+    except etree.LxmlError:
         return []
     if root is None:
         return []
-    return [
-        unquote(rootfile.get("full-path", "")).lstrip("/")
-        for rootfile in root.iter("{urn:oasis:names:tc:opendocument:xmlns:container}rootfile")
-        if rootfile.get("full-path")
-    ]
+    rootfiles = list(root.iter("{urn:oasis:names:tc:opendocument:xmlns:container}rootfile"))
+    packages = [r for r in rootfiles if (r.get("media-type") or "").strip() == "application/oebps-package+xml"]
+    return [unquote(r.get("full-path", "")).lstrip("/") for r in packages or rootfiles if r.get("full-path")]
+
+
+def _container_rootfiles(archive: zipfile.ZipFile) -> list[str]:
+    try:
+        return rootfile_paths(archive.read("META-INF/container.xml"))
+    except KeyError:
+        return []
 
 
 class _Refused(Exception):
@@ -207,6 +213,14 @@ class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
     def __init__(self, path: str) -> None:
         super().__init__(path, options={"ignore_ncx": False})
         self.missing: list[str] = []
+
+    def _load_container(self) -> None:
+        """The first package document (the default rendition), where ebooklib would keep the last."""
+        packages = rootfile_paths(self.read_file("META-INF/container.xml"))
+        if not packages:
+            raise epub.EpubException(-1, "META-INF/container.xml lists no package document")
+        self.opf_file = packages[0]
+        self.opf_dir = posixpath.dirname(self.opf_file)
 
     def read_file(self, name: str) -> bytes:
         try:
