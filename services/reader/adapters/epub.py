@@ -12,9 +12,10 @@ import posixpath
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urlsplit
 from xml.parsers import expat
 
 from ebooklib import epub
@@ -32,6 +33,7 @@ from reader.domain.publication import (
     Rendition,
     SpineItem,
 )
+from reader.domain.resource_paths import archive_index, resolve_reference
 from reader.errors import UnreadableFile, UnsafeFile
 
 NS = {
@@ -204,7 +206,8 @@ def xml_safety(data: bytes) -> tuple[str | None, str | None]:
 
 
 class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
-    """ebooklib's reader, recording missing files instead of failing on the first one."""
+    """ebooklib's reader (for the package's metadata), reading missing files as empty instead of failing on the
+    first one; which items are missing is decided from the archive's own directory in :func:`read_epub`."""
 
     def _parse_nav(self, data: bytes, base_path: str, navtype: str = "toc") -> None:
         if data:  # a navigation document missing from the archive is a warning, read from the NCX if any
@@ -212,7 +215,6 @@ class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
 
     def __init__(self, path: str) -> None:
         super().__init__(path, options={"ignore_ncx": False})
-        self.missing: list[str] = []
 
     def _load_container(self) -> None:
         """The first package document (the default rendition), where ebooklib would keep the last."""
@@ -226,10 +228,8 @@ class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
         try:
             return super().read_file(name)  # type: ignore[no-any-return]
         except KeyError:
-            normalised = posixpath.normpath(name)
-            if name in ("META-INF/container.xml",):
+            if name == "META-INF/container.xml":
                 raise
-            self.missing.append(normalised)
             return b""
 
 
@@ -237,24 +237,26 @@ def _text(element: Any) -> str:
     return " ".join("".join(element.itertext()).split()) if element is not None else ""
 
 
-def _join(base_dir: str, href: str) -> str:
-    path, fragment = urldefrag(unquote(href))
-    joined = posixpath.normpath(posixpath.join(base_dir, path)) if path else ""
-    return f"{joined}#{fragment}" if fragment else joined
+Resolve = Callable[[str], str]  # a reference in one document -> the container path it names (fragment kept)
 
 
-def _nav_entries(ol: Any, base_dir: str) -> tuple[NavEntry, ...]:
+def _resolver(document_path: str, entries: Mapping[str, str]) -> Resolve:
+    base_dir = posixpath.dirname(document_path)
+    return lambda href: resolve_reference(base_dir, href, entries)
+
+
+def _nav_entries(ol: Any, resolve: Resolve) -> tuple[NavEntry, ...]:
     entries = []
     for li in ol.findall("xhtml:li", NS):
         anchor = li.find("xhtml:a", NS)
         label = anchor if anchor is not None else li.find("xhtml:span", NS)
         child = li.find("xhtml:ol", NS)
-        href = _join(base_dir, anchor.get("href", "")) if anchor is not None else ""
-        entries.append(NavEntry(_text(label), href, _nav_entries(child, base_dir) if child is not None else ()))
+        href = resolve(anchor.get("href", "")) if anchor is not None else ""
+        entries.append(NavEntry(_text(label), href, _nav_entries(child, resolve) if child is not None else ()))
     return tuple(entries)
 
 
-def _parse_nav(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+def _parse_nav(content: bytes, resolve: Resolve) -> dict[str, tuple[NavEntry, ...]]:
     root = etree.fromstring(content, _PARSER)
     if root is None:
         return {}
@@ -263,40 +265,42 @@ def _parse_nav(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]
         kind = nav.get("{%s}type" % NS["epub"], "")  # noqa: UP031
         ol = nav.find("xhtml:ol", NS)
         if ol is not None and kind in ("toc", "landmarks", "page-list"):
-            found.setdefault(kind, _nav_entries(ol, base_dir))
+            found.setdefault(kind, _nav_entries(ol, resolve))
     return found
 
 
-def _ncx_points(parent: Any, base_dir: str) -> tuple[NavEntry, ...]:
+def _ncx_points(parent: Any, resolve: Resolve) -> tuple[NavEntry, ...]:
     entries = []
     for point in parent.findall("ncx:navPoint", NS):
         label = point.find("ncx:navLabel/ncx:text", NS)
         content = point.find("ncx:content", NS)
-        href = _join(base_dir, content.get("src", "")) if content is not None else ""
-        entries.append(NavEntry(_text(label), href, _ncx_points(point, base_dir)))
+        href = resolve(content.get("src", "")) if content is not None else ""
+        entries.append(NavEntry(_text(label), href, _ncx_points(point, resolve)))
     return tuple(entries)
 
 
-def _parse_ncx(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+def _parse_ncx(content: bytes, resolve: Resolve) -> dict[str, tuple[NavEntry, ...]]:
     root = etree.fromstring(content, _PARSER)
     if root is None:
         return {}
     result: dict[str, tuple[NavEntry, ...]] = {}
     nav_map = root.find("ncx:navMap", NS)
     if nav_map is not None:
-        result["toc"] = _ncx_points(nav_map, base_dir)
+        result["toc"] = _ncx_points(nav_map, resolve)
     page_list = root.find("ncx:pageList", NS)
     if page_list is not None:
         pages = []
         for target in page_list.findall("ncx:pageTarget", NS):
             content_el = target.find("ncx:content", NS)
-            href = _join(base_dir, content_el.get("src", "")) if content_el is not None else ""
+            href = resolve(content_el.get("src", "")) if content_el is not None else ""
             pages.append(NavEntry(_text(target.find("ncx:navLabel/ncx:text", NS)), href))
         result["page-list"] = tuple(pages)
     return result
 
 
 def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
+    """The entries of ``META-INF/encryption.xml`` by container path (its references are relative to the root)."""
+    resolve = _resolver("", archive_index(archive.namelist()))
     try:
         data = archive.read("META-INF/encryption.xml")
     except KeyError:
@@ -316,7 +320,7 @@ def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
             key_info.get("Type") or ""
         )
         original = compression.get("OriginalLength") if compression is not None else None
-        result[posixpath.normpath(unquote(reference.get("URI", "")))] = Encryption(
+        result[resolve(reference.get("URI", ""))] = Encryption(
             algorithm=method.get("Algorithm", ""),
             compression="deflate" if compression is not None and compression.get("Method") == "8" else None,
             original_length=int(original) if original and original.isdigit() else None,
@@ -403,15 +407,16 @@ def read_epub(path: Path) -> tuple[EpubPackage, dict[str, int]]:
         except (epub.EpubException, KeyError, etree.LxmlError, AttributeError, TypeError) as error:
             raise UnreadableFile(f"not a readable EPUB package: {error}") from None
     opf = reader.container
-    opf_dir = reader.opf_dir
     with zipfile.ZipFile(path) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
+        entries = archive_index(sizes)
         encryption = _encryption(archive)
         package_el = opf.getroot()
         items: list[Item] = []
         manifest_el = package_el.find("opf:manifest", NS)
+        in_package = _resolver(reader.opf_file, entries)
         for element in manifest_el.findall("opf:item", NS) if manifest_el is not None else []:
-            href = _join(opf_dir, element.get("href", ""))
+            href = in_package(element.get("href", ""))
             media_type = (element.get("media-type") or "application/octet-stream").strip()
             items.append(
                 Item(
@@ -436,20 +441,21 @@ def read_epub(path: Path) -> tuple[EpubPackage, dict[str, int]]:
         navigation: dict[str, tuple[NavEntry, ...]] = {}
         nav_item = next((item for item in items if "nav" in item.properties and item.present), None)
         if nav_item is not None:
-            navigation = _parse_nav(archive.read(nav_item.href), posixpath.dirname(nav_item.href))
+            navigation = _parse_nav(archive.read(nav_item.href), _resolver(nav_item.href, entries))
         toc_id = spine_el.get("toc") if spine_el is not None else None
         ncx = next((i for i in items if i.id == toc_id or i.media_type == "application/x-dtbncx+xml"), None)
         if ncx is not None and ncx.present:
-            for kind, entries in _parse_ncx(archive.read(ncx.href), posixpath.dirname(ncx.href)).items():
+            for kind, listed in _parse_ncx(archive.read(ncx.href), _resolver(ncx.href, entries)).items():
                 if not navigation.get(kind):
-                    navigation[kind] = entries
+                    navigation[kind] = listed
     metadata, rendition = _metadata(book, opf)
     cover_id = next((i.id for i in items if "cover-image" in i.properties), None)
     if cover_id is None:  # EPUB 2: <meta name="cover" content="item-id"/>
         meta_cover = package_el.find("opf:metadata/opf:meta[@name='cover']", NS)
         cover_id = meta_cover.get("content") if meta_cover is not None else None
     warnings_ = [
-        f"{missing} is listed in the package but missing from the archive" for missing in sorted(set(reader.missing))
+        f"{missing} is listed in the package but missing from the archive"
+        for missing in sorted({item.href for item in items if not item.present and not urlsplit(item.href).scheme})
     ]
     if not spine:
         warnings_.append("the spine is empty")

@@ -17,8 +17,10 @@ check its plain spelling meets.
 
 from __future__ import annotations
 
+import posixpath
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote, urldefrag, urlsplit
 
 # The container's own files: its directory (container.xml, encryption.xml, an LCP licence, rights.xml) and the
 # mimetype entry. They describe the container and are never resources of the publication.
@@ -62,3 +64,22 @@ def archive_index(names: Iterable[str]) -> dict[str, str]:
         if canonical is not None:
             index.setdefault(canonical, name)
     return index
+
+
+def resolve_reference(base_dir: str, href: str, entries: Mapping[str, str]) -> str:
+    """A reference made in a document of folder ``base_dir`` (a package, navigation or NCX document), as the
+    container path it names, its fragment kept.
+
+    Percent-escapes are decoded once (a reference is a URL); a path starting with ``/`` is relative to the
+    container's root, which is the root of every path here (OCF); the result is the archive entry's own spelling
+    when one has the same canonical path (``entries``, from :func:`archive_index`), so the manifest names exactly
+    what the archive holds. A reference with a scheme (a remote resource) is kept as it is.
+    """
+    if urlsplit(href).scheme:
+        return href
+    path, fragment = urldefrag(href)
+    path = unquote(path)
+    if path:
+        canonical = canonical_path(path if path.startswith("/") else posixpath.join(base_dir, path))
+        path = entries.get(canonical, canonical) if canonical is not None else posixpath.normpath(path).lstrip("/")
+    return f"{path}#{fragment}" if fragment else path

@@ -32,3 +32,24 @@ def test_the_first_package_in_the_container_is_the_default_rendition(tmp_path: P
     manifest = manifest_of(write(tmp_path / "book.epub", book))
     assert manifest["metadata"]["title"] == "Bản mặc định"
     assert [link["href"] for link in manifest["readingOrder"]] == ["OPS/chapter.xhtml"]
+
+
+def test_references_from_the_container_root_are_resolved(tmp_path: Path) -> None:
+    """A reference starting with '/' is relative to the container's root (W3C pkg-manifest root-relative)."""
+    opf = package(
+        '<item id="c" href="/OPS/chapter.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="n" href="/OPS/nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+        '<item id="s" href="/Styles/book%20style.css" media-type="text/css"/>',
+        '<itemref idref="c"/>',
+    )
+    nav = """<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">
+<head><title>nav</title></head><body><nav epub:type="toc"><ol><li><a href="/OPS/chapter.xhtml#p1">Một</a></li>
+</ol></nav></body></html>""".encode()
+    book = epub_bytes([("OPS/nav.xhtml", nav), ("Styles/book style.css", b"p { margin: 0 }")], opf=opf)
+    package_, sizes = read_epub(write(tmp_path / "book.epub", book))
+    manifest = epub_manifest(package_)
+    assert [link["href"] for link in manifest["readingOrder"]] == ["OPS/chapter.xhtml"]
+    assert sorted(link["href"] for link in manifest["resources"]) == ["OPS/nav.xhtml", "Styles/book style.css"]
+    assert manifest["toc"] == [{"href": "OPS/chapter.xhtml#p1", "title": "Một"}]
+    assert all(item.present and item.href in sizes for item in package_.items)
+    assert package_.warnings == ()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reader.domain.packaging import Limits, ZipEntry, zip_problems
-from reader.domain.resource_paths import archive_index, canonical_path, servable
+from reader.domain.resource_paths import archive_index, canonical_path, resolve_reference, servable
 
 # What the HTTP layer hands over once it has percent-decoded the request path (e.g. %2f -> /, %5c -> \).
 SPELLINGS_OF_THE_PDF = [
@@ -113,3 +113,21 @@ def test_a_canonical_path_is_final(text: str) -> None:
         assert "\\" not in canonical
         assert ".." not in canonical.split("/")
         assert canonical == unicodedata.normalize("NFC", canonical)
+
+
+@pytest.mark.parametrize(
+    ("base", "href", "expected"),
+    [
+        ("OPS", "chapter.xhtml", "OPS/chapter.xhtml"),
+        ("OPS", "/OPS/chapter.xhtml", "OPS/chapter.xhtml"),  # container-root-relative
+        ("OPS/text", "../images/a%20b.png", "OPS/images/a b.png"),
+        ("OPS", "chapter.xhtml#p%C3%A0", "OPS/chapter.xhtml#p%C3%A0"),  # the fragment is kept as written
+        ("OPS", "ch%23apter.xhtml", "OPS/ch#apter.xhtml"),  # an escaped # is part of the name
+        ("OPS", "https://example.org/a.mp3", "https://example.org/a.mp3"),  # a remote resource
+        ("OPS", "chương.xhtml", unicodedata.normalize("NFD", "OPS/chương.xhtml")),  # the archive's spelling
+        ("", "/", ""),
+    ],
+)
+def test_references_resolve_to_container_paths(base: str, href: str, expected: str) -> None:
+    entries = archive_index([unicodedata.normalize("NFD", "OPS/chương.xhtml"), "OPS/chapter.xhtml"])
+    assert resolve_reference(base, href, entries) == expected
