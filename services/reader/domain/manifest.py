@@ -1,6 +1,7 @@
 """Readium Web Publication Manifests (RWPM) and positions lists, from an EPUB package or a PDF.
 
-Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine,
+Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine (every
+entry, a repeated one too),
 ``resources`` every other manifest item (non-linear spine items included), the
 navigation document is ``contents``, the cover image ``cover``; fixed layout, spreads, orientation and page
 progression become ``metadata.presentation`` and ``readingProgression``; ``properties.page`` comes from
@@ -103,8 +104,8 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
     reading_order = []
     for spine_item in package.spine:
         item = package.item(spine_item.idref)
-        if item is None or item.id in in_spine or not spine_item.linear:
-            continue
+        if item is None or not spine_item.linear:
+            continue  # a spine item repeated is read again: every entry is kept, in order
         in_spine.add(item.id)
         properties: dict[str, Any] = {}
         for prop in spine_item.properties:

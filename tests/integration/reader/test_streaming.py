@@ -31,7 +31,7 @@ from sachso.kit.auth import TokenVerifier
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.grpc_server import GrpcServer
 from tests.corpus import CORPUS
-from tests.crafted import chapter, epub_bytes, package
+from tests.crafted import chapter, container, epub_bytes, package
 from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.conftest import ReaderUnderTest
 
@@ -354,6 +354,37 @@ async def test_spellings_of_an_epub_resource_mean_that_resource_or_nothing(
         answer = await reader.http.get(f"/v1/read/{wasteland}/{spelling}")
         if answer.status_code == 200:  # an obfuscated font is deobfuscated however its path is written
             assert answer.content[:4] == b"OTTO", spelling
+
+
+async def test_every_link_of_w3c_shaped_books_is_served(reader: ReaderUnderTest, tmp_path: Path) -> None:
+    """Container-root-relative hrefs, a repeated spine item and two renditions: every link of the manifest (and
+    of the positions list) answers with the archive's bytes."""
+    opf = package(
+        '<item id="c" href="/OPS/chapter.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="d" href="second.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="s" href="/Styles/book%20style.css" media-type="text/css"/>',
+        '<itemref idref="c"/><itemref idref="d"/><itemref idref="c"/>',
+    )
+    other = package('<item id="x" href="other.xhtml" media-type="application/xhtml+xml"/>', '<itemref idref="x"/>')
+    book = tmp_path / "w3c.epub"
+    book.write_bytes(
+        epub_bytes(
+            [("OPS/second.xhtml", chapter("Hai")), ("Styles/book style.css", b"p{margin:0}"),
+             ("OPS/other.opf", other), ("OPS/other.xhtml", chapter("Khác"))],
+            opf=opf, container=container("OPS/package.opf", "OPS/other.opf"),
+        )
+    )  # fmt: skip
+    token = reader.streaming_token((await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata())).publication_id)
+    manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()
+    hrefs = [link["href"] for link in manifest["readingOrder"]]
+    assert hrefs == ["OPS/chapter.xhtml", "OPS/second.xhtml", "OPS/chapter.xhtml"]
+    with zipfile.ZipFile(book) as archive:
+        for link in manifest["readingOrder"] + manifest["resources"]:
+            served = await reader.http.get(f"/v1/read/{token}/{quote(link['href'])}")
+            assert served.status_code == 200, link["href"]
+            assert served.content == archive.read(link["href"])
+    positions = (await reader.http.get(f"/v1/read/{token}/~readium/positions")).json()
+    assert [p["href"] for p in positions["positions"]] == hrefs
 
 
 async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(

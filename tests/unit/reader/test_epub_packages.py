@@ -53,3 +53,21 @@ def test_references_from_the_container_root_are_resolved(tmp_path: Path) -> None
     assert manifest["toc"] == [{"href": "OPS/chapter.xhtml#p1", "title": "Một"}]
     assert all(item.present and item.href in sizes for item in package_.items)
     assert package_.warnings == ()
+
+
+def test_every_spine_entry_is_in_the_reading_order_a_repeated_one_too(tmp_path: Path) -> None:
+    """W3C pkg-spine-duplicate-item: four spine entries over two items are four reading-order entries."""
+    opf = package(
+        CHAPTER_ITEM + '<item id="d" href="second.xhtml" media-type="application/xhtml+xml"/>',
+        '<itemref idref="c"/><itemref idref="d"/><itemref idref="c"/><itemref idref="d" linear="no"/>'
+        '<itemref idref="d"/>',
+    )
+    book = epub_bytes([("OPS/second.xhtml", chapter("Hai"))], opf=opf)
+    manifest = manifest_of(write(tmp_path / "book.epub", book))
+    assert [link["href"] for link in manifest["readingOrder"]] == [
+        "OPS/chapter.xhtml",
+        "OPS/second.xhtml",
+        "OPS/chapter.xhtml",
+        "OPS/second.xhtml",
+    ]
+    assert manifest["resources"] == []  # the items are in the reading order, so not among the resources
