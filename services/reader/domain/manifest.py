@@ -4,7 +4,8 @@ Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrde
 entry, a repeated one too),
 ``resources`` every other manifest item (non-linear spine items included), the
 navigation document is ``contents``, the cover image ``cover``; fixed layout, spreads, orientation and page
-progression become ``metadata.presentation`` and ``readingProgression``; ``properties.page`` comes from
+progression become ``metadata.presentation`` and ``readingProgression`` (``ltr`` or ``rtl``, from the language when
+the book does not say: :mod:`reader.domain.direction`); ``properties.page`` comes from
 ``page-spread-*``; ``contains`` lists MathML, SVG and scripts; encrypted resources say how.
 
 Hrefs are container paths relative to the manifest's URL, so the manifest and its resources share one base.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reader.domain.direction import reading_progression
 from reader.domain.publication import EpubPackage, Item, Metadata, NavEntry, PdfDocument
 
 CONTEXT = "https://readium.org/webpub-manifest/context.jsonld"
@@ -85,8 +87,7 @@ def _nav(entries: tuple[NavEntry, ...]) -> list[dict[str, Any]]:
 def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> dict[str, Any]:
     """The RWPM of an EPUB package."""
     metadata = _metadata(package.metadata)
-    progression = {"ltr": "ltr", "rtl": "rtl"}.get(package.page_progression, "auto")
-    metadata["readingProgression"] = progression
+    metadata["readingProgression"] = reading_progression(package.page_progression, package.metadata.languages)
     rendition = package.rendition
     presentation: dict[str, Any] = {"layout": "fixed" if rendition.layout == "pre-paginated" else "reflowable"}
     if rendition.spread != "auto":

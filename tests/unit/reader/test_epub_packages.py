@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reader.adapters.epub import read_epub
 from reader.domain.manifest import epub_manifest
 from tests.crafted import chapter, container, epub_bytes, package, write
@@ -71,3 +73,12 @@ def test_every_spine_entry_is_in_the_reading_order_a_repeated_one_too(tmp_path: 
         "OPS/second.xhtml",
     ]
     assert manifest["resources"] == []  # the items are in the reading order, so not among the resources
+
+
+@pytest.mark.parametrize(("language", "expected"), [("ar", "rtl"), ("he", "rtl"), ("vi", "ltr"), ("", "ltr")])
+def test_a_book_that_does_not_say_turns_as_its_language_is_written(
+    tmp_path: Path, language: str, expected: str
+) -> None:
+    """W3C pkg-spine-ppd: no page-progression-direction, so the primary language decides; never 'auto'."""
+    book = epub_bytes(opf=package(CHAPTER_ITEM, '<itemref idref="c"/>', language=language))
+    assert manifest_of(write(tmp_path / "book.epub", book))["metadata"]["readingProgression"] == expected
