@@ -24,6 +24,7 @@ from lxml import etree
 from reader.domain.packaging import Limits, ZipEntry, sniffs_as_xml, zip_problems
 from reader.domain.protection import drm_protection
 from reader.domain.publication import (
+    XML_WHITE_SPACE,
     Contributor,
     Encryption,
     EpubPackage,
@@ -32,9 +33,11 @@ from reader.domain.publication import (
     NavEntry,
     Rendition,
     SpineItem,
+    clean_text,
 )
 from reader.domain.resource_paths import archive_index, resolve_reference
 from reader.errors import UnreadableFile, UnsafeFile
+from sachso.kit.text import nfc
 
 NS = {
     "opf": "http://www.idpf.org/2007/opf",
@@ -234,7 +237,7 @@ class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
 
 
 def _text(element: Any) -> str:
-    return " ".join("".join(element.itertext()).split()) if element is not None else ""
+    return clean_text("".join(element.itertext())) if element is not None else ""
 
 
 Resolve = Callable[[str], str]  # a reference in one document -> the container path it names (fragment kept)
@@ -353,7 +356,7 @@ def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
     for kind, default_role in (("creator", "aut"), ("contributor", "ctb")):
         for value, attrs in values(kind):
             role = attrs.get("{%s}role" % NS["opf"]) or refines.get(attrs.get("id", ""), {}).get("role") or default_role  # noqa: UP031
-            contributors.append(Contributor(" ".join(value.split()), role))
+            contributors.append(Contributor(clean_text(value), role))
     titles = values("title")
     main_title = titles[0][0] if titles else ""
     subtitle = ""
@@ -376,14 +379,14 @@ def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
     dates = values("date")
     published = next((v for v, a in dates if a.get("{%s}event" % NS["opf"], "publication") == "publication"), "")  # noqa: UP031
     metadata = Metadata(
-        title=" ".join(main_title.split()),
+        title=clean_text(main_title),
         identifier=identifier.strip(),
-        subtitle=subtitle,
+        subtitle=clean_text(subtitle),
         languages=tuple(v.strip() for v, _ in values("language") if v.strip()),
         contributors=tuple(contributors),
-        publisher=next((v.strip() for v, _ in values("publisher")), ""),
-        description=next((v.strip() for v, _ in values("description")), ""),
-        subjects=tuple(v.strip() for v, _ in values("subject") if v.strip()),
+        publisher=next((clean_text(v) for v, _ in values("publisher")), ""),
+        description=next((nfc(v).strip(XML_WHITE_SPACE) for v, _ in values("description")), ""),
+        subjects=tuple(clean_text(v) for v, _ in values("subject") if clean_text(v)),
         published=published.strip(),
         modified=metas.get("dcterms:modified", "").strip(),
         isbn=isbn.replace("-", "").strip(),

@@ -153,8 +153,9 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
             keep_upload(upload.file, path)
             await upload.close()
             result = await ingest.ingest(
-                publisher.publisher_id, path, metadata.submitted(), publication_id=publication_id
-            )
+                publisher.publisher_id, path, metadata.submitted(), publication_id=publication_id,
+                file_name=upload.filename,
+            )  # fmt: skip
         return IngestOut.of(result)
 
     @router.post(

@@ -28,7 +28,7 @@ from reader.adapters.storage import ObjectStore
 from reader.domain.manifest import epub_manifest, pdf_manifest
 from reader.domain.ownership import derived_publication_id, fresh_publication_id
 from reader.domain.packaging import Format, Limits, ocf_warnings, sniff
-from reader.domain.publication import Contributor, Metadata
+from reader.domain.publication import Contributor, Metadata, choose_title, clean_text
 from reader.errors import (
     DrmProtectedFile,
     FileAlreadyPublished,
@@ -122,7 +122,7 @@ def _zip_directory(path: Path) -> tuple[list[str], bytes | None] | None:
         return None
 
 
-def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
+def describe(path: Path, limits: Limits) -> Described:
     """Check and read a file (blocking: run it off the event loop)."""
     size = path.stat().st_size
     if size > limits.max_file_bytes:
@@ -134,7 +134,7 @@ def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
     if detected is None:
         raise UnsupportedFormat("the file is neither an EPUB (OCF zip with its mimetype first) nor a PDF")
     if detected is Format.PDF:
-        document = read_pdf(path, fallback_title)
+        document = read_pdf(path)
         manifest = pdf_manifest(document, href=PDF_HREF)
         return Described(detected, document.metadata, manifest, {PDF_HREF: size}, (), size)
     assert directory is not None
@@ -155,7 +155,7 @@ def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
 def merged_metadata(found: Metadata, submitted: SubmittedMetadata) -> Metadata:
     authors = tuple(Contributor(nfc(name)) for name in submitted.authors)
     return Metadata(
-        title=nfc(submitted.title or found.title),
+        title=clean_text(submitted.title) or found.title,
         identifier=found.identifier,
         subtitle=nfc(submitted.subtitle or found.subtitle),
         languages=(submitted.language,) if submitted.language else found.languages,
@@ -236,19 +236,32 @@ class Ingest:
         await self.publications.create_index([("publisher_id", 1), ("isbn", 1)])
 
     async def ingest(
-        self, publisher_id: str, path: Path, submitted: SubmittedMetadata, *, publication_id: str | None = None
+        self,
+        publisher_id: str,
+        path: Path,
+        submitted: SubmittedMetadata,
+        *,
+        publication_id: str | None = None,
+        file_name: str | None = None,
     ) -> IngestResult:
-        """Accept a file as a new publication, or as the new file of ``publication_id`` (or of the same book)."""
-        described = await self.pdf.run(describe, path, self.limits, submitted.title)
+        """Accept a file as a new publication, or as the new file of ``publication_id`` (or of the same book).
+
+        ``file_name`` is the uploaded file's own name: the title of last resort."""
+        described = await self.pdf.run(describe, path, self.limits)
         file_digest = await asyncio.to_thread(digest, path)
         report: EpubCheckReport | None = None
         if described.format is Format.EPUB and self.epubcheck is not None:
             report = await self.epubcheck.check(path)
             if report.problems:
                 described = replace(described, warnings=(*described.warnings, *report.problems[:20]))
-        metadata = merged_metadata(described.metadata, submitted)
-        if not metadata.title:
-            raise UnreadableFile("the book has no title: give one in the metadata")
+        title, title_warnings = choose_title(submitted.title, described.metadata.title, file_name)
+        if not title:
+            raise UnreadableFile("the book has no title, in the file or in its name: give one in the metadata")
+        metadata = replace(merged_metadata(described.metadata, submitted), title=title)
+        if not described.manifest["metadata"].get("title"):
+            manifest = {**described.manifest, "metadata": {**described.manifest["metadata"], "title": title}}
+            described = replace(described, manifest=manifest)
+        described = replace(described, warnings=(*described.warnings, *title_warnings))
         upload = CheckedUpload(path, described, metadata, submitted.terms, file_digest, report)
         for attempt in (1, 2):
             try:

@@ -24,13 +24,15 @@ BROKEN = sorted((CORPUS / "epub-broken").glob("*.epub"))
 
 async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnderTest) -> None:
     for book in BOOKS:
-        title = book.stem if book.suffix == ".pdf" else ""  # these PDFs carry no title of their own
-        result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(title=title))
+        result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(), file_name=book.name)
         assert result.created, book.name
         document = await reader.ingest.publications.find_one({"_id": result.publication_id})
         assert document is not None
         manifest = document["manifest"]
         assert manifest["metadata"]["title"], book.name
+        if book.suffix == ".pdf":  # these PDFs carry no title of their own: their names give one, with a warning
+            assert manifest["metadata"]["title"] == document["title"] == book.stem
+            assert any("taken from its name" in warning for warning in document["warnings"]), book.name
         assert manifest["readingOrder"], book.name
         objects = await reader.s3.list_objects_v2(Bucket=reader.bucket, Prefix=f"{result.publication_id}/")
         assert objects["KeyCount"] == 1, book.name
@@ -268,3 +270,46 @@ async def test_the_same_file_from_another_publisher_is_another_publication(reade
     kept = await reader.ingest.publications.find_one({"_id": original})
     assert kept is not None
     assert kept["title"] == "Moby-Dick"  # the publication that once held this file keeps its new one
+
+
+async def test_a_pdf_without_a_title_is_named_after_its_file_and_refused_only_when_nothing_names_it(
+    reader: ReaderUnderTest,
+) -> None:
+    tre = reader.publisher("nxb-tre")
+    untitled = pdf_bytes(pages=2)
+    named = await reader.http.post(
+        "/v1/publications", files={"file": ("Địa_chí Đắk Lắk.pdf", untitled, "application/pdf")}, headers=tre
+    )
+    assert named.status_code == 201, named.text
+    assert named.json()["status"] == "flagged"
+    status = (await reader.http.get(f"/v1/publications/{named.json()['id']}", headers=tre)).json()
+    assert status["title"] == status["manifest"]["metadata"]["title"] == "Địa chí Đắk Lắk"
+
+    nameless = await reader.http.post(
+        "/v1/publications",
+        files={"file": ("___.pdf", pdf_bytes(pages=3), "application/pdf")},
+        headers=reader.publisher("nxb-kim-dong"),
+    )
+    assert nameless.status_code == 400
+    assert nameless.json()["type"].endswith("/unreadable-publication")
+    assert "give one in the metadata" in nameless.json()["detail"]
+    given = await reader.http.post(
+        "/v1/publications",
+        files={"file": ("___.pdf", pdf_bytes(pages=3), "application/pdf")},
+        data={"metadata": json.dumps({"title": "Sổ tay\u00a0địa chí"})},
+        headers=reader.publisher("nxb-kim-dong"),
+    )
+    assert given.status_code == 201
+    assert (await reader.ingest.publications.find_one({"_id": given.json()["id"]}) or {})[
+        "title"
+    ] == "Sổ tay\u00a0địa chí"
+
+    embedded = await reader.http.post(
+        "/v1/publications",
+        files={"file": ("x.pdf", pdf_bytes(info={"Title": "100\u00a0bài\n thơ"}), "application/pdf")},
+        headers=tre,
+    )
+    assert embedded.json()["status"] == "accepted"
+    document = await reader.ingest.publications.find_one({"_id": embedded.json()["id"]})
+    assert document is not None
+    assert document["title"] == document["manifest"]["metadata"]["title"] == "100\u00a0bài thơ"

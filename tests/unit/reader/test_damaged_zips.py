@@ -54,7 +54,7 @@ def outcome(data: bytes) -> str:
         path = Path(folder) / "upload"
         path.write_bytes(data)
         try:
-            describe(path, Limits(), "fallback")
+            describe(path, Limits())
         except ServiceError as error:  # refused with a reason: what the HTTP edge answers as a problem
             return f"{error.status} {error.problem}"
     return "described"
@@ -78,7 +78,7 @@ def test_a_directory_that_lies_about_an_entry_is_a_damaged_archive(field: str, c
         path = Path(folder) / "upload"
         path.write_bytes(data)
         with pytest.raises(UnreadableFile, match=r"OPS/chapter\.xhtml: the archive is damaged"):
-            describe(path, Limits(), "")
+            describe(path, Limits())
 
 
 def test_spare_compressed_bytes_after_a_complete_entry_do_no_harm() -> None:
