@@ -1,7 +1,7 @@
 """Readium Web Publication Manifests (RWPM) and positions lists, from an EPUB package or a PDF.
 
 Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine (every
-entry, a repeated one too),
+entry: a repeated one too, told apart by ``?occurrence=n``),
 ``resources`` every other manifest item (non-linear spine items included), the
 navigation document is ``contents``, the cover image ``cover``; fixed layout, spreads, orientation and page
 progression become ``metadata.presentation`` and ``readingProgression`` (``ltr`` or ``rtl``, from the language when
@@ -25,7 +25,15 @@ POSITION_CHARS = 1024  # Readium: one position per 1,024 bytes of a reflowable r
 
 _RELATORS = {"aut": "author", "trl": "translator", "edt": "editor", "ill": "illustrator", "art": "artist",
              "clr": "colorist", "nrt": "narrator", "pbl": "publisher"}  # fmt: skip
+# A resource the spine repeats is read again at each place: the places after the first are told apart by a query
+# (the RWPM wants reading-order links unique; the resource served is the same, a query does not change it).
+OCCURRENCE = "occurrence"
 _CONTAINS = {"mathml": "mathml", "svg": "svg", "scripted": "js", "remote-resources": "remote-resources"}
+
+
+def path_of(href: str) -> str:
+    """The resource an href of the manifest names (a repeated place's query left out)."""
+    return href.split("?", 1)[0]
 
 
 def _metadata(metadata: Metadata, *, book_type: str = "http://schema.org/Book") -> dict[str, Any]:
@@ -102,6 +110,7 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
     metadata["presentation"] = presentation
 
     in_spine: set[str] = set()
+    occurrences: dict[str, int] = {}
     reading_order = []
     for spine_item in package.spine:
         item = package.item(spine_item.idref)
@@ -116,7 +125,11 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
                 properties["layout"] = "fixed"
             elif prop == "rendition:layout-reflowable":
                 properties["layout"] = "reflowable"
-        reading_order.append(_link(item, properties=properties))
+        link = _link(item, properties=properties)
+        occurrence = occurrences[item.href] = occurrences.get(item.href, 0) + 1
+        if occurrence > 1:
+            link["href"] = f"{item.href}?{OCCURRENCE}={occurrence}"
+        reading_order.append(link)
 
     resources = []
     for item in package.items:
@@ -177,7 +190,7 @@ def positions(manifest: dict[str, Any], lengths: dict[str, int]) -> list[dict[st
         elif link.get("properties", {}).get("layout", layout) == "fixed":
             count = 1
         else:
-            count = max(1, math.ceil(lengths.get(link["href"], 0) / POSITION_CHARS))
+            count = max(1, math.ceil(lengths.get(path_of(link["href"]), 0) / POSITION_CHARS))
         counted.append((link, count))
     total = sum(count for _, count in counted)
     result = []
