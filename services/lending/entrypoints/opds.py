@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
@@ -153,7 +154,9 @@ def opds_router(
             properties["availability"] = {"state": "ready", "since": _iso(loan.starts_at), "until": _iso(loan.due_at)}
         elif hold is not None:
             state = "ready" if hold.hold.state.value == "ready" else "reserved"
-            properties["availability"] = {"state": state, "until": _iso(hold.hold.ready_until)}
+            properties["availability"] = {"state": state}
+            if hold.hold.ready_until is not None:  # a waiting hold has no end yet (OPDS: until is a date-time)
+                properties["availability"]["until"] = _iso(hold.hold.ready_until)
             properties["holds"] = {"position": hold.position}
         elif availability is not None:
             free = availability.available is None or availability.available > 0
@@ -256,7 +259,7 @@ def opds_router(
 
         def href(**changes: Any) -> str:
             params = {"query": query, "language": language, "library": library, "page": page, **changes}
-            encoded = "&".join(f"{key}={value}" for key, value in params.items() if value not in (None, ""))
+            encoded = urlencode({key: value for key, value in params.items() if value not in (None, "")})
             return f"{base}/opds/publications?{encoded}"
 
         links = [
