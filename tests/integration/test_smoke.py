@@ -35,6 +35,7 @@ from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS, READER_EVENTS
 from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import wait_until
+from tests.official_schemas import VALIDATE_RESPONSES
 
 pytestmark = pytest.mark.integration
 
@@ -218,7 +219,7 @@ async def test_the_journey_across_all_services(
     admin = accounts.issue("admin", audience="sachso", roles=[Role.PROVINCE_ADMIN], library_id="daklak")
     lending_url, reader_url, drm_url = (endpoints[name].http_url for name in ("lending", "reader", "drm"))
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(timeout=60, event_hooks=VALIDATE_RESPONSES) as http:  # official schemas
         book = CORPUS / "epub" / "trees.epub"
         files = {"file": (book.name, book.read_bytes(), "application/epub+zip")}
         ingested = await http.post(

@@ -8,16 +8,20 @@ progression become ``metadata.presentation`` and ``readingProgression`` (``ltr``
 the book does not say: :mod:`reader.domain.direction`); ``properties.page`` comes from
 ``page-spread-*``; ``contains`` lists MathML, SVG and scripts; encrypted resources say how.
 
-Hrefs are container paths relative to the manifest's URL, so the manifest and its resources share one base.
+Hrefs are the URLs of container paths relative to the manifest's URL (percent-encoded: :func:`url_of`), so the
+manifest and its resources share one base.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from reader.domain.direction import reading_progression
 from reader.domain.publication import EpubPackage, Item, Metadata, NavEntry, PdfDocument
+from reader.domain.resource_paths import container_path_of, url_of
 
 CONTEXT = "https://readium.org/webpub-manifest/context.jsonld"
 WEBPUB = "application/webpub+json"
@@ -31,19 +35,73 @@ OCCURRENCE = "occurrence"
 _CONTAINS = {"mathml": "mathml", "svg": "svg", "scripted": "js", "remote-resources": "remote-resources"}
 
 
-def path_of(href: str) -> str:
-    """The resource an href of the manifest names (a repeated place's query left out)."""
-    return href.split("?", 1)[0]
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+_UUID = re.compile(r"(?:urn:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.IGNORECASE)
+_ISBN = re.compile(r"(?:urn:isbn:|isbn:?\s*)?([0-9][0-9 -]{8,16}[0-9X])", re.IGNORECASE)
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def identifiers(identifier: str) -> dict[str, Any]:
+    """The package identifier as the RWPM wants it: ``identifier`` is a URI (a bare UUID or ISBN becomes its URN);
+    any other identifier is kept as an ``altIdentifier`` value."""
+    value = identifier.strip()
+    if not value:
+        return {}
+    if uuid := _UUID.fullmatch(value):
+        return {"identifier": f"urn:uuid:{uuid[1].lower()}"}
+    isbn = _ISBN.fullmatch(value)
+    digits = re.sub(r"[^0-9X]", "", isbn[1].upper()) if isbn else ""
+    if len(digits) in (10, 13):
+        return {"identifier": f"urn:isbn:{digits}"}
+    if _URI.fullmatch(value):
+        return {"identifier": value}
+    return {"altIdentifier": [{"value": value}]}
+
+
+def _moment(value: str) -> datetime | None:
+    """A date or date and time as written in a package (``2012``, ``2012-03``, ISO 8601), or None."""
+    value = value.strip()
+    partial = _PARTIAL_DATE.fullmatch(value)
+    if partial:
+        value = f"{partial[1]}-{partial[2] or '01'}-{partial[3] or '01'}"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _date_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def published(value: str) -> str | None:
+    """RFC 3339 ``date`` (a year or month alone is its first day) or ``date-time``, or None when not a date."""
+    moment = _moment(value)
+    if moment is None:
+        return None
+    return moment.date().isoformat() if _PARTIAL_DATE.fullmatch(value.strip()) else _date_time(moment)
+
+
+def modified(value: str) -> str | None:
+    """RFC 3339 ``date-time`` (a date alone is its midnight, UTC), or None when not a date."""
+    moment = _moment(value)
+    return _date_time(moment) if moment is not None else None
+
+
+def languages(tags: tuple[str, ...]) -> list[str]:
+    """BCP 47 tags (``en_US`` written ``en-US``); what is not a language tag is left out."""
+    return [tag for tag in (raw.strip().replace("_", "-") for raw in tags) if _LANGUAGE.fullmatch(tag)]
 
 
 def _metadata(metadata: Metadata, *, book_type: str = "http://schema.org/Book") -> dict[str, Any]:
-    result: dict[str, Any] = {"@type": book_type, "title": metadata.title}
-    if metadata.identifier:
-        result["identifier"] = metadata.identifier
+    result: dict[str, Any] = {"@type": book_type, "title": metadata.title, **identifiers(metadata.identifier)}
     if metadata.subtitle:
         result["subtitle"] = metadata.subtitle
-    if metadata.languages:
-        result["language"] = list(metadata.languages) if len(metadata.languages) > 1 else metadata.languages[0]
+    tags = languages(metadata.languages)
+    if tags:
+        result["language"] = tags if len(tags) > 1 else tags[0]
     for contributor in metadata.contributors:
         role = _RELATORS.get(contributor.role, "contributor")
         result.setdefault(role, []).append({"name": contributor.name})
@@ -53,15 +111,15 @@ def _metadata(metadata: Metadata, *, book_type: str = "http://schema.org/Book") 
         result["description"] = metadata.description
     if metadata.subjects:
         result["subject"] = [{"name": subject} for subject in metadata.subjects]
-    if metadata.published:
-        result["published"] = metadata.published
-    if metadata.modified:
-        result["modified"] = metadata.modified
+    if published(metadata.published):
+        result["published"] = published(metadata.published)
+    if modified(metadata.modified):
+        result["modified"] = modified(metadata.modified)
     return result
 
 
 def _link(item: Item, *, rel: str | None = None, properties: dict[str, Any] | None = None) -> dict[str, Any]:
-    link: dict[str, Any] = {"href": item.href, "type": item.media_type}
+    link: dict[str, Any] = {"href": url_of(item.href), "type": item.media_type}
     if rel:
         link["rel"] = rel
     props = dict(properties or {})
@@ -85,7 +143,7 @@ def _link(item: Item, *, rel: str | None = None, properties: dict[str, Any] | No
 def _nav(entries: tuple[NavEntry, ...]) -> list[dict[str, Any]]:
     links = []
     for entry in entries:
-        link: dict[str, Any] = {"href": entry.href, "title": entry.title}
+        link: dict[str, Any] = {"href": url_of(entry.href), "title": entry.title}
         if entry.children:
             link["children"] = _nav(entry.children)
         links.append(link)
@@ -128,7 +186,7 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
         link = _link(item, properties=properties)
         occurrence = occurrences[item.href] = occurrences.get(item.href, 0) + 1
         if occurrence > 1:
-            link["href"] = f"{item.href}?{OCCURRENCE}={occurrence}"
+            link["href"] = f"{url_of(item.href)}?{OCCURRENCE}={occurrence}"
         reading_order.append(link)
 
     resources = []
@@ -168,7 +226,7 @@ def pdf_manifest(
         "@context": CONTEXT,
         "metadata": metadata,
         "links": [{"rel": "self", "href": self_href, "type": WEBPUB}],
-        "readingOrder": [{"href": href, "type": "application/pdf", "length": document.size}],
+        "readingOrder": [{"href": url_of(href), "type": "application/pdf", "length": document.size}],
         "resources": [],
     }
     if document.outline:
@@ -190,7 +248,7 @@ def positions(manifest: dict[str, Any], lengths: dict[str, int]) -> list[dict[st
         elif link.get("properties", {}).get("layout", layout) == "fixed":
             count = 1
         else:
-            count = max(1, math.ceil(lengths.get(path_of(link["href"]), 0) / POSITION_CHARS))
+            count = max(1, math.ceil(lengths.get(container_path_of(link["href"]), 0) / POSITION_CHARS))
         counted.append((link, count))
     total = sum(count for _, count in counted)
     result = []

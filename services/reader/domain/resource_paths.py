@@ -20,12 +20,17 @@ from __future__ import annotations
 import posixpath
 import unicodedata
 from collections.abc import Iterable, Mapping
-from urllib.parse import unquote, urldefrag, urlsplit
+from urllib.parse import quote, unquote, urldefrag, urlsplit
 
 # The container's own files: its directory (container.xml, encryption.xml, an LCP licence, rights.xml) and the
 # mimetype entry. They describe the container and are never resources of the publication.
 NEVER_SERVED_FOLDERS = ("META-INF",)
 NEVER_SERVED_FILES = ("mimetype",)
+REMOTE_SCHEMES = ("http", "https")
+# Written as they are in a URL path (RFC 3986 pchar less ':', so that a first segment never reads as a scheme);
+# everything else — spaces, '%', '?', '#', non-ASCII letters — is percent-encoded.
+_PATH_SAFE = "/!$&'()*+,;=@"
+_FRAGMENT_SAFE = _PATH_SAFE + ":?%"
 
 
 def canonical_path(requested: str) -> str | None:
@@ -73,9 +78,9 @@ def resolve_reference(base_dir: str, href: str, entries: Mapping[str, str]) -> s
     Percent-escapes are decoded once (a reference is a URL); a path starting with ``/`` is relative to the
     container's root, which is the root of every path here (OCF); the result is the archive entry's own spelling
     when one has the same canonical path (``entries``, from :func:`archive_index`), so the manifest names exactly
-    what the archive holds. A reference with a scheme (a remote resource) is kept as it is.
+    what the archive holds. A remote resource (an http or https URL) is kept as it is.
     """
-    if urlsplit(href).scheme:
+    if is_remote(href):
         return href
     path, fragment = urldefrag(href)
     path = unquote(path)
@@ -83,3 +88,22 @@ def resolve_reference(base_dir: str, href: str, entries: Mapping[str, str]) -> s
         canonical = canonical_path(path if path.startswith("/") else posixpath.join(base_dir, path))
         path = entries.get(canonical, canonical) if canonical is not None else posixpath.normpath(path).lstrip("/")
     return f"{path}#{fragment}" if fragment else path
+
+
+def is_remote(reference: str) -> bool:
+    return urlsplit(reference).scheme.lower() in REMOTE_SCHEMES
+
+
+def url_of(reference: str) -> str:
+    """The URL, relative to the manifest, of a container path (its fragment kept): what a manifest's ``href``
+    holds. A remote resource's URL is its own."""
+    if is_remote(reference):
+        return reference
+    path, hash_, fragment = reference.partition("#")
+    return quote(path, safe=_PATH_SAFE) + (hash_ + quote(fragment, safe=_FRAGMENT_SAFE) if hash_ else "")
+
+
+def container_path_of(href: str) -> str:
+    """The container path a manifest's ``href`` names: the inverse of :func:`url_of`, its query (a repeated
+    reading-order place) and fragment left out."""
+    return unquote(urldefrag(href)[0].split("?", 1)[0])

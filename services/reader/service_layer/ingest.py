@@ -25,10 +25,11 @@ from reader.adapters.epub import DAMAGED_ZIP, check_archive, drm_protection_of, 
 from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
 from reader.adapters.storage import ObjectStore
-from reader.domain.manifest import epub_manifest, path_of, pdf_manifest
+from reader.domain.manifest import epub_manifest, pdf_manifest
 from reader.domain.ownership import derived_publication_id, fresh_publication_id
 from reader.domain.packaging import Format, Limits, ocf_warnings, sniff
 from reader.domain.publication import Contributor, Metadata, choose_title, clean_text
+from reader.domain.resource_paths import container_path_of
 from reader.errors import (
     DrmProtectedFile,
     FileAlreadyPublished,
@@ -144,7 +145,7 @@ def describe(path: Path, limits: Limits) -> Described:
         raise DrmProtectedFile(protection)
     package, sizes = read_epub(path)
     manifest = epub_manifest(package)
-    present = [link for link in manifest["readingOrder"] if path_of(link["href"]) in sizes]
+    present = [link for link in manifest["readingOrder"] if container_path_of(link["href"]) in sizes]
     if not present:
         raise UnreadableFile(
             "none of the documents in the reading order is in the archive; " + "; ".join(package.warnings[:3])

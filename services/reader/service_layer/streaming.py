@@ -18,8 +18,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from reader.adapters.pdf import PdfEngine, page_texts, render_page
 from reader.adapters.storage import BookCache
 from reader.domain import fonts, lcp_content
-from reader.domain.manifest import path_of, positions
-from reader.domain.resource_paths import archive_index, canonical_path, servable
+from reader.domain.manifest import positions
+from reader.domain.resource_paths import archive_index, canonical_path, container_path_of, servable
 from reader.domain.text_search import Passage, search
 from reader.errors import PublicationNotFound, ReadOnlineOnly, ResourceLocked, ResourceNotFound
 from reader.service_layer.ingest import PDF_HREF
@@ -166,9 +166,9 @@ class Streaming:
             return [Passage(PDF_HREF, "application/pdf", text, f"page={n}") for n, text in enumerate(texts, 1)]
         passages = []
         for link in document["manifest"]["readingOrder"]:
-            if path_of(link["href"]) != link["href"]:
+            if "?" in link["href"]:
                 continue  # a place the spine repeats: its text is found at the first place
-            data = await self.cache.entry(document["key"], link["href"], MAX_RESOURCE_BYTES)
+            data = await self.cache.entry(document["key"], container_path_of(link["href"]), MAX_RESOURCE_BYTES)
             if data:
                 passages.append(Passage(link["href"], link["type"], await asyncio.to_thread(_plain_text, data)))
         return passages
@@ -196,7 +196,7 @@ class _BookIndex:
         links: dict[str, dict[str, Any]] = {}
         for collection in ("readingOrder", "resources"):
             for link in document["manifest"].get(collection, []):
-                canonical = canonical_path(path_of(link["href"]))
+                canonical = canonical_path(container_path_of(link["href"]))
                 if canonical is not None:
                     links.setdefault(canonical, link)
         return cls(archive_index(name for name, _ in document["sizes"]), links)

@@ -30,6 +30,7 @@ from lending.service_layer.staff import Accounts
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
 from sachso.kit.outbox import Outbox
+from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
@@ -115,7 +116,9 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
     for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lending") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://lending", event_hooks=VALIDATE_RESPONSES
+    ) as http:
         verifier = TokenVerifier(
             ["http://lending/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
         )

@@ -6,6 +6,7 @@ import pytest
 
 from sachso.events.v1 import lending_events_pb2
 from tests.integration.lending.conftest import Lending
+from tests.official_schemas import validated
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,7 @@ async def test_anonymous_browsing_and_the_authentication_document(lending: Lendi
     (flow,) = document["authentication"]
     assert flow["type"] == "http://opds-spec.org/auth/oauth/password"
     assert (await lending.http.get("/opds/auth")).json() == document
+    assert {OPDS, AUTH} <= set(validated)  # feeds and the authentication document met their official schemas
     assert (await lending.http.get("/opds/shelf", headers={"Authorization": "Bearer junk"})).status_code == 401
 
 

@@ -15,14 +15,17 @@ from sachso.events.v1 import reader_events_pb2
 from tests.corpus import CORPUS
 from tests.crafted import CHAPTER, PACKAGE, container, epub_bytes, pdf_bytes
 from tests.integration.reader.conftest import ReaderUnderTest
+from tests.official_schemas import POSITIONS, validated
 
 pytestmark = pytest.mark.integration
 
 BOOKS = sorted((CORPUS / "epub").glob("*.epub")) + sorted((CORPUS / "pdf").glob("*.pdf"))
+WEBPUB = "application/webpub+json"
 BROKEN = sorted((CORPUS / "epub-broken").glob("*.epub"))
 
 
 async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnderTest) -> None:
+    titled_by_name = 0
     for book in BOOKS:
         result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(), file_name=book.name)
         assert result.created, book.name
@@ -30,14 +33,21 @@ async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnder
         assert document is not None
         manifest = document["manifest"]
         assert manifest["metadata"]["title"], book.name
-        if book.suffix == ".pdf":  # these PDFs carry no title of their own: their names give one, with a warning
-            assert manifest["metadata"]["title"] == document["title"] == book.stem
+        if book.suffix == ".pdf" and document["title"] == book.stem:  # no title of its own: its name, and a warning
+            assert manifest["metadata"]["title"] == book.stem
             assert any("taken from its name" in warning for warning in document["warnings"]), book.name
+            titled_by_name += 1
         assert manifest["readingOrder"], book.name
         objects = await reader.s3.list_objects_v2(Bucket=reader.bucket, Prefix=f"{result.publication_id}/")
         assert objects["KeyCount"] == 1, book.name
         if book.suffix == ".epub":
             assert document["epubcheck"]["fatals"] == 0, book.name
+        token = reader.streaming_token(result.publication_id)  # the client's hook validates both (official schemas)
+        assert (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 200, book.name
+        assert (await reader.http.get(f"/v1/read/{token}/~readium/positions")).status_code == 200, book.name
+    assert titled_by_name == 2  # R-intro and R-refman carry no title of their own
+    assert validated.count(WEBPUB) >= len(BOOKS)
+    assert validated.count(POSITIONS) >= len(BOOKS)
     events = await reader.events("PublicationIngested")
     assert len(events) == len(BOOKS)
     titles = {reader_events_pb2.PublicationIngested.FromString(bytes(e["data"])).metadata.title for e in events}
@@ -55,6 +65,8 @@ async def test_broken_books_are_flagged_or_refused_with_a_reason(reader: ReaderU
             assert result.flagged, book.name
             assert result.warnings, book.name
             outcomes[book.name] = "flagged"
+            token = reader.streaming_token(result.publication_id)  # a flagged book's manifest is valid too
+            assert (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 200, book.name
     assert outcomes["debian-debmake-doc.en.epub"] == "flagged"
     live = await reader.ingest.publications.find_one({"title": "debian-live-manual.en"})
     assert live is not None

@@ -10,7 +10,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import grpc
 import pytest
@@ -380,10 +380,9 @@ async def test_every_link_of_w3c_shaped_books_is_served(reader: ReaderUnderTest,
     assert hrefs == ["OPS/chapter.xhtml", "OPS/second.xhtml", "OPS/chapter.xhtml?occurrence=2"]
     with zipfile.ZipFile(book) as archive:
         for link in manifest["readingOrder"] + manifest["resources"]:
-            path, _, query = link["href"].partition("?")
-            served = await reader.http.get(f"/v1/read/{token}/{quote(path)}" + (f"?{query}" if query else ""))
+            served = await reader.http.get(f"/v1/read/{token}/{link['href']}")  # hrefs are URLs
             assert served.status_code == 200, link["href"]
-            assert served.content == archive.read(path)
+            assert served.content == archive.read(unquote(link["href"].partition("?")[0]))
     positions = (await reader.http.get(f"/v1/read/{token}/~readium/positions")).json()
     assert [p["href"] for p in positions["positions"]] == hrefs
 
@@ -427,6 +426,8 @@ async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
         async with grpc.aio.insecure_channel(f"127.0.0.1:{drm.port}") as channel:
             reader.streaming.content_key = ReaderContentKeys(channel, reader.accounts).get  # reader's service identity
             token = reader.streaming_token("pub-protected")
+            manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()  # encryption extension
+            assert manifest["readingOrder"][0]["properties"]["encrypted"]["scheme"] == "http://readium.org/2014/01/lcp"
             with zipfile.ZipFile(original) as clear:
                 for href in protected.encrypted:
                     served = await reader.http.get(f"/v1/read/{token}/{href}", headers={"Accept-Encoding": "identity"})

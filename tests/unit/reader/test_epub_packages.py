@@ -10,13 +10,17 @@ import pytest
 from reader.adapters.epub import read_epub
 from reader.domain.manifest import epub_manifest
 from tests.crafted import chapter, container, epub_bytes, package, write
+from tests.official_schemas import PUBLICATION, assert_valid
 
 CHAPTER_ITEM = '<item id="c" href="chapter.xhtml" media-type="application/xhtml+xml"/>'
 
 
 def manifest_of(path: Path) -> dict[str, Any]:
+    """The manifest of a crafted book, which must be valid against the official RWPM schema."""
     package_, _ = read_epub(path)
-    return epub_manifest(package_)
+    manifest = epub_manifest(package_)
+    assert_valid(manifest, PUBLICATION)
+    return manifest
 
 
 def test_the_first_package_in_the_container_is_the_default_rendition(tmp_path: Path) -> None:
@@ -49,9 +53,9 @@ def test_references_from_the_container_root_are_resolved(tmp_path: Path) -> None
 </ol></nav></body></html>""".encode()
     book = epub_bytes([("OPS/nav.xhtml", nav), ("Styles/book style.css", b"p { margin: 0 }")], opf=opf)
     package_, sizes = read_epub(write(tmp_path / "book.epub", book))
-    manifest = epub_manifest(package_)
+    manifest = manifest_of(tmp_path / "book.epub")
     assert [link["href"] for link in manifest["readingOrder"]] == ["OPS/chapter.xhtml"]
-    assert sorted(link["href"] for link in manifest["resources"]) == ["OPS/nav.xhtml", "Styles/book style.css"]
+    assert sorted(link["href"] for link in manifest["resources"]) == ["OPS/nav.xhtml", "Styles/book%20style.css"]
     assert manifest["toc"] == [{"href": "OPS/chapter.xhtml#p1", "title": "Một"}]
     assert all(item.present and item.href in sizes for item in package_.items)
     assert package_.warnings == ()

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reader.domain.packaging import Limits, ZipEntry, zip_problems
-from reader.domain.resource_paths import archive_index, canonical_path, resolve_reference, servable
+from reader.domain.resource_paths import (
+    archive_index,
+    canonical_path,
+    container_path_of,
+    resolve_reference,
+    servable,
+    url_of,
+)
 
 # What the HTTP layer hands over once it has percent-decoded the request path (e.g. %2f -> /, %5c -> \).
 SPELLINGS_OF_THE_PDF = [
@@ -131,3 +138,21 @@ def test_a_canonical_path_is_final(text: str) -> None:
 def test_references_resolve_to_container_paths(base: str, href: str, expected: str) -> None:
     entries = archive_index([unicodedata.normalize("NFD", "OPS/chương.xhtml"), "OPS/chapter.xhtml"])
     assert resolve_reference(base, href, entries) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("OPS/chapter.xhtml", "OPS/chapter.xhtml"),
+        ("OPS/book style.css", "OPS/book%20style.css"),
+        ("OPS/chương.xhtml#mục-1", "OPS/ch%C6%B0%C6%A1ng.xhtml#m%E1%BB%A5c-1"),
+        ("OPS/100%?#.xhtml", "OPS/100%25%3F#.xhtml"),  # '#' starts the fragment; '%' and '?' are escaped
+        ("chapter:1.xhtml", "chapter%3A1.xhtml"),  # never read as a scheme
+        ("https://example.org/a b.mp3", "https://example.org/a b.mp3"),  # a remote resource's URL is its own
+    ],
+)
+def test_container_paths_are_written_as_urls_and_read_back(path: str, url: str) -> None:
+    assert url_of(path) == url
+    if not path.startswith("https:"):
+        assert container_path_of(url) == path.partition("#")[0]
+        assert container_path_of(url + "?occurrence=2") == path.partition("#")[0]
