@@ -103,7 +103,9 @@ class Platform:
     def _environment(self, name: str, ports: Mapping[str, ServiceEndpoints]) -> dict[str, str]:
         prefix = name.upper() + "_"
         stack = self.stack_env
-        jwks = ",".join(f"{ports[issuer].http_url}/.well-known/jwks.json" for issuer in SIGNING_SERVICES)
+        jwks = ",".join(
+            f"sachso-{issuer}={ports[issuer].http_url}/.well-known/jwks.json" for issuer in SIGNING_SERVICES
+        )
         values = {
             "ENVIRONMENT": "dev",
             "HTTP_PORT": str(ports[name].http_port),
@@ -129,6 +131,7 @@ class Platform:
         if name in SIGNING_SERVICES:
             values["SIGNING_KEY_FILES"] = str(ensure_signing_key(self.state_dir / "keys" / name))
         if name == "lending":
+            values["PUBLIC_URL"] = ports["lending"].http_url
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
             values["DRM_GRPC_TARGET"] = ports["drm"].grpc_target
         if name == "drm":

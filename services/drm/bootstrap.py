@@ -44,6 +44,7 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
         database = infrastructure.database
         keys = ContentKeys(database["content_keys"], masters)
         moved = await keys.rewrap()  # after a master key rotation, every content key moves under the new one
+        lending = LendingClient(lending_channel, issuer)
         licences = Licences(
             database,
             infrastructure.outbox,
@@ -55,11 +56,11 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
             streaming_audience=settings.streaming_audience,
             streaming_seconds=settings.streaming_token_seconds,
             rights=(settings.lcp_print_pages, settings.lcp_copy_characters),
+            ask_lending=lending.active_loan,
         )
         await licences.ensure_indexes()
         protection = Protection(database["publications"], keys, s3, settings.s3_bucket)
         infrastructure.add_consumer(drm_consumers(DrmHandlers(protection, licences, infrastructure.outbox)))
-        lending = LendingClient(lending_channel, issuer)
         servicer = DrmServicer(licences, keys)
 
         def register_grpc(server: grpc.aio.Server) -> None:

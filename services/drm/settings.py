@@ -12,6 +12,8 @@ class DrmSettings(PlatformSettings, S3Settings, SigningSettings):
     model_config = SettingsConfigDict(env_prefix="DRM_", frozen=True, extra="ignore")
 
     service_name: str = "drm"
+    # every request's database work ends within this (503 with Retry-After after it): see README, "Outages"
+    request_deadline_seconds: float = Field(6.0, ge=0)
     issuer: str = "sachso-drm"
     # LCP provider: its certificate and private key sign every licence (see README: production profile).
     lcp_provider: str = "https://sachso.vn"

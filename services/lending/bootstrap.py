@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
 from lending.adapters.store import LendingStore
+from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
 from lending.entrypoints.http import (
@@ -22,7 +23,7 @@ from lending.entrypoints.http import (
     staff_router,
 )
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
-from lending.service_layer.cards import Cards
+from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
@@ -46,6 +47,8 @@ def http_routers(
     accounts: Accounts,
     drm_public_url: str,
     hashed_passphrase: HashedPassphrase = no_passphrase,
+    *,
+    public_url: str,
 ) -> list[APIRouter]:
     """Every HTTP route of lending (the integration tests serve exactly these)."""
     return [
@@ -56,8 +59,8 @@ def http_routers(
         catalogue_router(catalogue, store),
         circulation_router(circulation, store),
         reports_router(Reports(store), store),
-        staff_router(accounts, cards, catalogue, store),
-        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase),
+        staff_router(accounts, cards, catalogue, circulation, store),
+        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase, public_url=public_url),
     ]
 
 
@@ -75,7 +78,10 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         outbox = infrastructure.outbox
         circulation = Circulation(store, outbox)
         catalogue = Catalogue(store, outbox)
-        cards = Cards(store, outbox, issuer)
+        limits = ApplicationLimits.of(
+            settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day
+        )
+        cards = Cards(store, outbox, issuer, application_limits=limits)
         accounts = Accounts(store, issuer, cards.secrets)
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
         infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run
@@ -96,9 +102,11 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                 accounts,
                 settings.drm_public_url.rstrip("/"),
                 hashed_passphrase,
+                public_url=settings.public_url,
             ),
             grpc_services=[lending_service_pb2.DESCRIPTOR.services_by_name["LendingService"].full_name],
             register_grpc=register_grpc,
+            principal_check=CardAccess(store).ensure_not_blocked,
         )
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed, Unauthenticated
+from sachso.kit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthenticated,
+)
 
 
 class SignInFailed(Unauthenticated):
@@ -10,9 +18,27 @@ class SignInFailed(Unauthenticated):
     title = "Card number or PIN is wrong"
 
 
-class SignInLocked(Unauthenticated):
+class SignInLocked(TooManyRequests):
+    """Too many attempts from this client, or on this credential from unknown clients (429, ``Retry-After``)."""
+
     problem = "sign-in-locked"
-    title = "Too many wrong PINs; try again later"
+    title = "Too many sign-in attempts; try again later"
+
+
+class ApplicationsThrottled(TooManyRequests):
+    problem = "too-many-applications"
+    title = "Too many card applications; try again later"
+
+
+class IdempotencyKeyInvalid(InvalidInput):
+    problem = "idempotency-key-invalid"
+    title = "The Idempotency-Key header is not valid"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    status = 422  # draft-ietf-httpapi-idempotency-key-header: a key reused for another request
+    problem = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
 
 
 class InvalidNetwork(InvalidInput):
@@ -28,6 +54,11 @@ class LoanPeriodNotAllowed(InvalidInput):
 class NoCopyAvailable(PreconditionFailed):
     problem = "no-copy-available"
     title = "No copy is available; place a hold"
+
+
+class TitleNotLendable(PreconditionFailed):
+    problem = "title-not-lendable"
+    title = "This title cannot be borrowed: the library has no readable file of it yet"
 
 
 class LoanLimitReached(PreconditionFailed):
@@ -68,6 +99,16 @@ class LoanNotActive(PreconditionFailed):
 class CardCannotBorrow(Forbidden):
     problem = "card-cannot-borrow"
     title = "Your reader card does not allow borrowing"
+
+
+class CardBlocked(Forbidden):
+    problem = "card-blocked"
+    title = "This reader card is blocked; please contact your library"
+
+
+class CardStateError(PreconditionFailed):
+    problem = "card-state"
+    title = "The reader card is not in a state that allows this"
 
 
 class TitleNotFound(NotFound):

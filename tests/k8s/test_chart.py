@@ -188,10 +188,12 @@ def test_each_service_gets_exactly_the_settings_it_reads(
         port["name"]: port["containerPort"] for port in container(rendered.get("Deployment", name(service)))["ports"]
     }
     assert (settings.http_port, settings.grpc_port) == (ports["http"], ports["grpc"])
+    assert settings.trusted_proxy_hops == 1, "behind the ingress, rate limits must key on the caller, not the proxy"
     assert environment[f"{prefix}MONGO_URI"].startswith("secret:"), "the MongoDB URI carries credentials"
     jwks = environment[f"{prefix}JWKS_URLS"].split(",")
     assert jwks == [
-        f"http://{name(issuer)}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json" for issuer in ("lending", "drm")
+        f"sachso-{issuer}=http://{name(issuer)}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json"
+        for issuer in ("lending", "drm")
     ]
     if service in ("reader", "drm"):
         assert environment[f"{prefix}S3_SECRET_ACCESS_KEY"].startswith("secret:")

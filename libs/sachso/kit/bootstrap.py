@@ -25,7 +25,7 @@ from sachso.kit.auth import TokenVerifier
 from sachso.kit.consumer import HandlerRegistry, IdempotentConsumer
 from sachso.kit.grpc_server import GrpcServer
 from sachso.kit.health import ReadinessCheck, kafka_check, mongo_check
-from sachso.kit.http import create_http_app
+from sachso.kit.http import PrincipalCheck, create_http_app
 from sachso.kit.kafka import create_consumer, create_producer, ensure_topics
 from sachso.kit.mongo import create_mongo_client
 from sachso.kit.outbox import KafkaEventPublisher, Outbox, OutboxRelay
@@ -81,6 +81,7 @@ class Infrastructure:
         grpc_services: Iterable[str] = (),
         register_grpc: Callable[[grpc.aio.Server], None] = lambda server: None,
         untraced: Iterable[str] = (),
+        principal_check: PrincipalCheck | None = None,
     ) -> ServiceProcess:
         """The HTTP app and gRPC server of this service, with its workers, ready for the runtime."""
         app = create_http_app(
@@ -90,8 +91,11 @@ class Infrastructure:
             readiness=self.readiness,
             untraced=list(untraced),
             cors_origins=[origin.strip() for origin in self.settings.cors_origins.split(",") if origin.strip()],
+            request_deadline_seconds=self.settings.request_deadline_seconds,
         )
         app.state.token_verifier = self.verifier
+        app.state.trusted_proxy_hops = self.settings.trusted_proxy_hops
+        app.state.principal_check = principal_check
         for router in routers:
             app.include_router(router)
         grpc_server = GrpcServer(
@@ -139,6 +143,7 @@ async def platform_infrastructure(
             audience=settings.jwt_audience,
             http=http,
             cache_seconds=settings.jwks_cache_seconds,
+            grants=settings.issuer_grants,
         )
         outbox = Outbox(mongo, database, source=f"/sachso/{settings.service_name}")
         await outbox.ensure_indexes()

@@ -44,6 +44,10 @@ class ServiceError(Exception):
         body.update(self.extensions)
         return body
 
+    def http_headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the body (``Retry-After`` for throttling and outages)."""
+        return {}
+
     def http_body(self, instance: str | None = None) -> tuple[dict[str, Any], str]:
         """The HTTP response body and its media type: problem details, unless a protocol prescribes another
         (an OPDS catalogue answers 401 with its authentication document)."""
@@ -106,10 +110,31 @@ class UnsupportedMediaType(ServiceError):
     title = "Unsupported media type"
 
 
-class DependencyUnavailable(ServiceError):
+class _RetryLater(ServiceError):
+    """An answer that tells the caller when to try again (``Retry-After``, seconds; ``retry_after`` in the body)."""
+
+    default_retry_after: ClassVar[int] = 1
+
+    def __init__(self, detail: str, *, retry_after: int | None = None, **extensions: Any) -> None:
+        self.retry_after = max(1, int(retry_after if retry_after is not None else self.default_retry_after))
+        super().__init__(detail, retry_after=self.retry_after, **extensions)
+
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRequests(_RetryLater):
+    status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    problem = "too-many-requests"
+    title = "Too many requests; try again later"
+
+
+class DependencyUnavailable(_RetryLater):
     """A database, broker or peer service did not answer; the caller may retry."""
 
     status = 503
     grpc_code = grpc.StatusCode.UNAVAILABLE
     problem = "dependency-unavailable"
     title = "Temporarily unavailable"
+    default_retry_after = 2

@@ -8,13 +8,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
+import pymongo
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from pymongo.errors import PyMongoError
 
 from sachso.kit.auth import Principal, TokenVerifier
 from sachso.kit.errors import ServiceError, Unauthenticated
+from sachso.kit.mongo import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,17 @@ class _EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def guarded(request: Any, context: Any) -> Any:
             try:
                 _principal.set(await self._authenticate(metadata))
-                return await inner(request, context)
+                with pymongo.timeout(context.time_remaining()):  # the caller's deadline bounds our database work
+                    return await inner(request, context)
             except ServiceError as error:
                 await context.abort(error.grpc_code, error.detail)
+            except PyMongoError as error:
+                unavailable = database_unavailable(error)
+                if unavailable is None:
+                    log.exception("unhandled database error in gRPC method", extra={"method": method})
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
+                else:
+                    await context.abort(unavailable.grpc_code, unavailable.detail)
             except Exception:
                 log.exception("unhandled error in gRPC method", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")

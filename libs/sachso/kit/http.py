@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import pymongo
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,11 +16,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import make_asgi_app
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import PROBLEM_TYPE_BASE, Forbidden, ServiceError, Unauthenticated
+from sachso.kit.mongo import database_unavailable
 from sachso.kit.observability import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Correlation-Id"
 ReadinessCheck = Callable[[], Awaitable[None]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+PrincipalCheck = Callable[[Principal], Awaitable[None]]
 
 
 def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -37,6 +41,7 @@ def problem_response(status: int, body: Mapping[str, Any], headers: Mapping[str,
 async def _service_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, Unauthenticated) else {}
+    headers |= error.http_headers()
     body, media_type = error.http_body(instance=request.url.path)
     return JSONResponse(body, status_code=error.status, media_type=media_type, headers=headers)
 
@@ -68,6 +73,14 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, body, error.headers)
 
 
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    unavailable = database_unavailable(error)
+    if unavailable is None:
+        return await _unexpected_error(request, error)
+    log.warning("database unavailable", extra={"path": request.url.path, "error": repr(error)})
+    return await _service_error(request, unavailable)
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
     body = {
@@ -79,6 +92,22 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
         "correlation_id": current_trace_id(),
     }
     return problem_response(500, body)
+
+
+class _DeadlineMiddleware:
+    """Gives each request's database work a deadline (``pymongo.timeout``): operations and transaction retries
+    stop there, so an outage answers 503 in seconds and a write never commits long after its caller gave up."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pymongo.timeout(self.seconds):
+            await self.app(scope, receive, send)
 
 
 class _CorrelationIdMiddleware:
@@ -113,18 +142,23 @@ def create_http_app(
     description: str = "",
     untraced: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
+    request_deadline_seconds: float = 0.0,
 ) -> FastAPI:
     """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed.
 
     ``untraced``: URL patterns not to trace (high-volume reads such as streaming resources, where a span per
     request would cost more than it tells). ``cors_origins``: browser origins that may call the API (a web app
-    served elsewhere); bearer tokens, not cookies, so credentials stay off.
+    served elsewhere); bearer tokens, not cookies, so credentials stay off. ``request_deadline_seconds``: the
+    deadline of each request's database work (0: none); database outages answer 503 problem details either way.
     """
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PyMongoError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    if request_deadline_seconds > 0:
+        app.add_middleware(_DeadlineMiddleware, seconds=request_deadline_seconds)
     app.add_middleware(_CorrelationIdMiddleware)
     if cors_origins:
         app.add_middleware(
@@ -170,11 +204,36 @@ async def authenticated_principal(
     """The caller's principal from ``Authorization: Bearer``; 401 problem details otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("this endpoint needs a bearer token")
+    return await verified_principal(request, credentials.credentials)
+
+
+async def verified_principal(request: Request, token: str) -> Principal:
+    """Verify ``token`` with the app's verifier, then ask the app's ``principal_check`` (if any) whether this
+    principal may still act: a service can withdraw access before tokens expire (a blocked reader card)."""
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+    principal = await verifier.verify(token)
+    check: PrincipalCheck | None = getattr(request.app.state, "principal_check", None)
+    if check is not None:
+        await check(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticated_principal)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's network address, for rate limits: the peer, or behind ``trusted_proxy_hops`` proxies (an
+    ingress, a load balancer) the address the outermost trusted one saw in ``X-Forwarded-For``. Entries a client
+    wrote itself lie to the left of those and are never used."""
+    hops: int = getattr(request.app.state, "trusted_proxy_hops", 0)
+    peer = request.client.host if request.client else "unknown"
+    if hops <= 0:
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    return forwarded[-hops] if len(forwarded) >= hops else peer
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

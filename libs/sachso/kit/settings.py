@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sachso.kit.auth import DEFAULT_ISSUER_GRANTS, IssuerGrant, Role
 
 Environment = Literal["dev", "test", "production"]
 
@@ -32,6 +34,9 @@ class BaseServiceSettings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(50051, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    # Proxies in front of the service that append the caller to X-Forwarded-For (an ingress: 1). Rate limits key on
+    # the address the outermost of them saw; 0 trusts no header and uses the peer address.
+    trusted_proxy_hops: int = Field(0, ge=0, le=5)
     # Browser origins allowed to call the HTTP API (comma-separated, e.g. "https://sachso.daklak.gov.vn"); empty: none.
     cors_origins: str = ""
 
@@ -44,6 +49,9 @@ class MongoSettings(BaseServiceSettings):
     # Production MongoDB keeps retryable writes on; the local test server must turn them off
     # (see ../shared/docs/local-infrastructure.md).
     mongo_retry_writes: bool = True
+    # Each HTTP request's database work (transaction retries included) ends by this deadline (pymongo.timeout) and
+    # answers 503 with Retry-After; 0: no deadline (services with long uploads keep it off).
+    request_deadline_seconds: float = Field(0.0, ge=0)
 
 
 class KafkaSettings(BaseServiceSettings):
@@ -72,15 +80,41 @@ class S3Settings(BaseServiceSettings):
     s3_bucket: str
 
 
+class GrantSetting(BaseModel):
+    """One issuer's grant as configured: ``{"roles": ["service"], "audiences": ["sachso"]}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    roles: tuple[Role, ...] = ()
+    audiences: tuple[str, ...] = ()
+
+
+def _default_grants() -> dict[str, GrantSetting]:
+    return {
+        issuer: GrantSetting(roles=tuple(sorted(grant.roles)), audiences=tuple(sorted(grant.audiences)))
+        for issuer, grant in DEFAULT_ISSUER_GRANTS.items()
+    }
+
+
 class AuthSettings(BaseServiceSettings):
     """Where bearer tokens are verified from: JWKS endpoints of the issuers this service trusts."""
 
-    # Comma-separated JWKS URLs (lending issues user tokens, drm issues streaming tokens).
+    # Comma-separated JWKS URLs, each best pinned to its issuer: "sachso-lending=http://lending/.well-known/jwks.json".
+    # A bare URL speaks for the issuer its JWKS document declares.
     jwks_urls: str
     # Comma-separated issuers whose tokens this service accepts.
     jwt_issuers: str = "sachso-lending,sachso-drm,sachso-reader"
     jwt_audience: str = "sachso"
     jwks_cache_seconds: float = Field(300.0, gt=0)
+    # What each issuer may assert (JSON): roles and audiences. The defaults let only lending sign people in;
+    # DRM and the reader may only speak as services (and DRM for streaming).
+    jwt_issuer_grants: dict[str, GrantSetting] = Field(default_factory=_default_grants)
+
+    @property
+    def issuer_grants(self) -> dict[str, IssuerGrant]:
+        return {
+            issuer: IssuerGrant.of(grant.roles, grant.audiences) for issuer, grant in self.jwt_issuer_grants.items()
+        }
 
     @property
     def jwks_url_list(self) -> list[str]:

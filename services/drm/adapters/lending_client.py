@@ -1,4 +1,4 @@
-"""Asking lending over gRPC, as a service: may this loan be renewed, and renew it."""
+"""Asking lending over gRPC, as a service: a loan DRM has not heard of yet, may this loan be renewed, renew it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import grpc
 
+from drm.service_layer.licences import LoanFacts
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.errors import DependencyUnavailable, NotFound, PreconditionFailed
 from sachso.lending.v1 import lending_service_pb2 as pb
@@ -20,6 +21,24 @@ class LendingClient:
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         token = self.issuer.issue("drm", audience="sachso", roles=[Role.SERVICE], ttl_seconds=60)
         return (("authorization", f"Bearer {token}"),)
+
+    async def active_loan(self, loan_id: str) -> LoanFacts | None:
+        """The loan as lending has it now, or None when lending has no active loan ``loan_id``."""
+        try:
+            answer = await self.stub.GetLoan(pb.GetLoanRequest(loan_id=loan_id), metadata=self._metadata(), timeout=3)
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            raise DependencyUnavailable(f"lending did not answer: {error.code().name}") from None
+        loan = answer.loan
+        return LoanFacts(
+            loan_id=loan.loan_id,
+            patron_id=loan.patron_id,
+            publication_id=loan.publication_id,
+            starts_at=loan.starts_at.ToDatetime(tzinfo=UTC),
+            due_at=loan.due_at.ToDatetime(tzinfo=UTC),
+            online_only=loan.online_only,
+        )
 
     async def renew(self, loan_id: str) -> datetime:
         """Renew the loan in lending (which applies its rules); its new due time."""

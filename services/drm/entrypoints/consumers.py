@@ -76,6 +76,16 @@ class DrmHandlers:
         assert isinstance(loan, lending_events_pb2.LoanExpired)
         await self._with_events(session, lambda emit: self.licences.loan_ended(loan.loan_id, False, session, emit))
 
+    async def patron_blocked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, lending_events_pb2.PatronBlocked)
+        await self.licences.patron_blocked(payload.patron_id, True, payload.blocked_at.ToDatetime(), session)
+
+    async def patron_unblocked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, lending_events_pb2.PatronUnblocked)
+        await self.licences.patron_blocked(payload.patron_id, False, payload.unblocked_at.ToDatetime(), session)
+
 
 def drm_consumers(handlers: DrmHandlers) -> HandlerRegistry:
     registry = HandlerRegistry(GROUP, [READER_EVENTS.name, LENDING_EVENTS.name])
@@ -85,4 +95,6 @@ def drm_consumers(handlers: DrmHandlers) -> HandlerRegistry:
     registry.register(lending_events_pb2.LoanRenewed, handlers.loan_renewed)
     registry.register(lending_events_pb2.LoanReturned, handlers.loan_returned)
     registry.register(lending_events_pb2.LoanExpired, handlers.loan_expired)
+    registry.register(lending_events_pb2.PatronBlocked, handlers.patron_blocked)
+    registry.register(lending_events_pb2.PatronUnblocked, handlers.patron_unblocked)
     return registry

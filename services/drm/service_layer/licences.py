@@ -32,6 +32,25 @@ Document = dict[str, Any]
 RenewLoan = Callable[[str], Awaitable[datetime]]
 
 
+@dataclass(frozen=True)
+class LoanFacts:
+    """A loan as lending states it (its event, or its answer when asked directly)."""
+
+    loan_id: str
+    patron_id: str
+    publication_id: str
+    starts_at: datetime
+    due_at: datetime
+    online_only: bool = False
+
+
+AskLending = Callable[[str], Awaitable[LoanFacts | None]]
+
+
+async def lending_not_asked(loan_id: str) -> LoanFacts | None:
+    return None
+
+
 class LicenceNotFound(NotFound):
     problem = "licence-not-found"
     title = "No such licence"
@@ -45,6 +64,11 @@ class PassphraseMissing(PreconditionFailed):
 class OnlineOnly(Forbidden):
     problem = "online-only"
     title = "This document is lent for reading online only"
+
+
+class PatronBlocked(Forbidden):
+    problem = "card-blocked"
+    title = "This reader card is blocked; please contact your library"
 
 
 class LicenceEnded(Conflict):
@@ -101,10 +125,12 @@ class Licences:
         streaming_audience: str = "sachso-streaming",
         streaming_seconds: int = 300,
         rights: tuple[int, int] = (10, 2000),
+        ask_lending: AskLending = lending_not_asked,
     ) -> None:
         self.licences = database["licences"]
         self.publications = database["publications"]
         self.passphrases = database["passphrases"]
+        self.blocked_patrons = database["blocked_patrons"]  # from lending's PatronBlocked / PatronUnblocked
         self.outbox = outbox
         self.keys = keys
         self.provider = provider
@@ -114,6 +140,7 @@ class Licences:
         self.streaming_audience = streaming_audience
         self.streaming_seconds = streaming_seconds
         self.rights = rights
+        self.ask_lending = ask_lending
 
     async def ensure_indexes(self) -> None:
         await self.licences.create_index("loan_id", unique=True)
@@ -217,6 +244,20 @@ class Licences:
             )
         )
 
+    async def patron_blocked(self, patron_id: str, blocked: bool, at: datetime, session: AsyncClientSession) -> None:
+        """Lending blocked (or unblocked) a card: no licence, renewal or streaming token for her meanwhile.
+        The later of two changes wins, so events out of order end in the right state."""
+        known = await self.blocked_patrons.find_one({"_id": patron_id}, session=session)
+        if known is not None and _aware(known["changed_at"]) > _aware(at):
+            return  # a later change arrived first
+        await self.blocked_patrons.update_one(
+            {"_id": patron_id}, {"$set": {"blocked": blocked, "changed_at": _aware(at)}}, upsert=True, session=session
+        )
+
+    async def _ensure_not_blocked(self, patron_id: str) -> None:
+        if await self.blocked_patrons.find_one({"_id": patron_id, "blocked": True}, {"_id": 1}):
+            raise PatronBlocked("this reader card is blocked; please contact your library")
+
     # -- patrons ---------------------------------------------------------------------------------------------
 
     async def set_passphrase(self, patron_id: str, passphrase: str, hint: str) -> None:
@@ -237,11 +278,31 @@ class Licences:
 
     async def _own_licence(self, loan_id: str, patron_id: str) -> Document:
         document = await self.licences.find_one({"loan_id": loan_id})
+        if document is None:
+            document = await self._learn_loan_from_lending(loan_id, patron_id)
         if document is None or document.get("patron_id") != patron_id:
             raise LicenceNotFound(f"you have no licence for loan {loan_id}")
         if Status(document["status"]) not in LIVE:
             raise LicenceEnded(f"the licence is {document['status']}")
+        await self._ensure_not_blocked(patron_id)
         return document
+
+    async def _learn_loan_from_lending(self, loan_id: str, patron_id: str) -> Document | None:
+        """A licence asked for right after checkout, before ``LoanCreated`` arrived: ask lending, and record what
+        it says exactly as the event would (the event, when it comes, changes nothing). Reading apps do not
+        retry a 404, so this must not wait for the broker."""
+        facts = await self.ask_lending(loan_id)
+        if facts is None or facts.patron_id != patron_id:
+            return None
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
+            await self.loan_created(
+                facts.loan_id, facts.patron_id, facts.publication_id, facts.starts_at, facts.due_at, session,
+                online_only=facts.online_only,
+            )  # fmt: skip
+
+        await self.outbox.transaction(work)
+        return await self.licences.find_one({"loan_id": loan_id})
 
     async def licence_for(self, loan_id: str, patron_id: str) -> dict[str, Any]:
         """The signed LCP licence of the patron's loan."""
@@ -438,6 +499,7 @@ class Licences:
         document = await self._by_id(licence_id)
         if Status(document["status"]) not in LIVE:
             raise StatusRequestRefused("renew", f"the licence is {document['status']}")
+        await self._ensure_not_blocked(document.get("patron_id", ""))
         try:
             new_end = await renew_loan(document["loan_id"])
         except (Conflict, PreconditionFailed) as refused:

@@ -14,12 +14,14 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from lending.domain.holds import OPEN_STATES, Hold, HoldState
 from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, LibraryNetwork, Sharing
 from lending.domain.patrons import CardStatus, Patron, Verification
 from lending.domain.policy import LendingPolicy
+from lending.domain.titles import STAFF_RECORD_PREFIX
 
 Document = dict[str, Any]
 Session = AsyncClientSession | None
@@ -50,6 +52,9 @@ class LendingStore:
         self.holds = database["holds"]
         self.refresh_tokens = database["refresh_tokens"]
         self.turnaways = database["turnaways"]  # a patron wanted a copy and none was free (for reports)
+        self.idempotency_keys = database["idempotency_keys"]  # what a keyed request did (kept a day)
+        self.rate_counters = database["rate_counters"]  # throttling counters, one per key and fixed window
+        self.sign_in_clients = database["sign_in_clients"]  # clients a credential signed in from recently
 
     async def ensure_indexes(self) -> None:
         await self.patrons.create_index("card_number", unique=True, sparse=True)
@@ -70,9 +75,13 @@ class LendingStore:
         await self.holds.create_index([("state", ASCENDING), ("ready_until", ASCENDING)])
         await self.holds.create_index("patron_id")
         await self.refresh_tokens.create_index("expires_at", expireAfterSeconds=0)
+        await self.refresh_tokens.create_index("patron_id")
         await self.loans.create_index([("library_id", ASCENDING), ("starts_at", ASCENDING)])
         await self.holds.create_index([("patron_library_id", ASCENDING), ("placed_at", ASCENDING)])
         await self.turnaways.create_index([("library_id", ASCENDING), ("at", ASCENDING)])
+        await self.rate_counters.create_index("expires_at", expireAfterSeconds=0)
+        await self.idempotency_keys.create_index("expires_at", expireAfterSeconds=0)
+        await self.sign_in_clients.create_index("expires_at", expireAfterSeconds=0)
 
     # -- libraries -------------------------------------------------------------------------------------------
 
@@ -132,6 +141,103 @@ class LendingStore:
     async def patron(self, patron_id: str, session: Session = None) -> Patron | None:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
+
+    # -- idempotent requests ---------------------------------------------------------------------------------
+
+    async def idempotent_result(self, key_id: str, session: Session = None) -> Document | None:
+        return await self.idempotency_keys.find_one({"_id": key_id}, session=session)
+
+    async def record_idempotent_result(
+        self, key_id: str, fingerprint: str, result_id: str, expires_at: datetime, session: Session
+    ) -> None:
+        """Recorded in the same transaction as the result, so a key names a result only if it exists."""
+        await self.idempotency_keys.insert_one(
+            {"_id": key_id, "fingerprint": fingerprint, "result_id": result_id, "expires_at": expires_at},
+            session=session,
+        )
+
+    async def loan_document(self, loan_id: str, session: Session = None) -> Document | None:
+        return await self.loans.find_one({"_id": loan_id}, session=session)
+
+    # -- titles ----------------------------------------------------------------------------------------------
+
+    async def set_title_added_by(self, title_id: str, library_id: str, session: Session = None) -> None:
+        """The library whose staff added a title by hand (it looks after the record until others license it)."""
+        await self.titles.update_one({"_id": title_id}, {"$set": {"added_by_library_id": library_id}}, session=session)
+
+    async def unreadable_title_with_isbn(self, isbn: str, session: Session = None) -> Document | None:
+        """A record staff typed in (no file yet) with this ISBN: the publication ingested for it adopts it."""
+        return await self.titles.find_one(
+            {"isbn": isbn, "publication_id": {"$regex": f"^{STAFF_RECORD_PREFIX}"}, "readable": {"$ne": True}},
+            session=session,
+        )
+
+    async def title_online_only(self, title_id: str) -> bool:
+        title = await self.titles.find_one({"_id": title_id}, {"online_only": 1})
+        return bool(title and title.get("online_only"))
+
+    # -- rate limits and sign-in throttling ------------------------------------------------------------------
+
+    async def count_attempt(self, key: str, window_end: datetime) -> int:
+        """Count one more attempt on ``key`` (atomic: concurrent attempts get distinct counts); the new count."""
+        for _ in range(5):  # two first attempts racing to create the counter: the loser increments it
+            try:
+                counter = await self.rate_counters.find_one_and_update(
+                    {"_id": key},
+                    {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": window_end}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return int(counter["count"])
+        raise RuntimeError(f"could not count attempt {key}")
+
+    async def uncount_attempt(self, key: str) -> None:
+        await self.rate_counters.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+
+    async def reset_attempts(self, key: str) -> None:
+        await self.rate_counters.update_one({"_id": key}, {"$set": {"count": 0}})
+
+    async def is_known_sign_in_client(self, credential: str, client: str) -> bool:
+        return await self.sign_in_clients.find_one({"_id": f"{credential}|{client}"}, {"_id": 1}) is not None
+
+    async def remember_sign_in_client(self, credential: str, client: str, until: datetime) -> None:
+        await self.sign_in_clients.update_one(
+            {"_id": f"{credential}|{client}"}, {"$set": {"expires_at": until}}, upsert=True
+        )
+
+    async def set_card_status(
+        self, patron_id: str, expected: CardStatus, status: CardStatus, session: Session = None
+    ) -> Document | None:
+        """Move a card from ``expected`` to ``status``; the card as it was, or None when it was not ``expected``."""
+        return await self.patrons.find_one_and_update(
+            {"_id": patron_id, "status": expected.value},
+            {"$set": {"status": status.value, "status_changed_at": datetime.now(UTC)}},
+            session=session,
+        )
+
+    async def card_status(self, patron_id: str) -> CardStatus | None:
+        document = await self.patrons.find_one({"_id": patron_id}, {"status": 1})
+        return CardStatus(document["status"]) if document else None
+
+    async def forget_refresh_tokens(self, patron_id: str, session: Session = None) -> None:
+        await self.refresh_tokens.delete_many({"patron_id": patron_id}, session=session)
+
+    async def set_holds_card_blocked(self, patron_id: str, blocked: bool, session: Session = None) -> None:
+        await self.holds.update_many(
+            {"patron_id": patron_id, "state": HoldState.WAITING.value},
+            {"$set": {"card_blocked": blocked}},
+            session=session,
+        )
+
+    async def active_loan_documents(self, patron_id: str, session: Session = None) -> list[Document]:
+        return [doc async for doc in self.loans.find({"patron_id": patron_id, "status": "active"}, session=session)]
+
+    async def ready_holds(self, patron_id: str, session: Session = None) -> list[Hold]:
+        cursor = self.holds.find({"patron_id": patron_id, "state": HoldState.READY.value}, session=session)
+        return [hold_from(document) async for document in cursor]
 
     # -- licences --------------------------------------------------------------------------------------------
 
@@ -305,6 +411,7 @@ def hold_document(hold: Hold) -> Document:
         "suspended_until": hold.suspended_until,
         "ready_until": hold.ready_until,
         "license_id": hold.license_id,
+        "card_blocked": hold.card_blocked,
     }
     if hold.state in OPEN_STATES:
         document["open_key"] = f"{hold.patron_id}:{hold.title_id}"
@@ -325,4 +432,5 @@ def hold_from(document: Document) -> Hold:
         suspended_until=utc(document.get("suspended_until")),
         ready_until=utc(document.get("ready_until")),
         license_id=document.get("license_id"),
+        card_blocked=bool(document.get("card_blocked")),
     )

@@ -38,12 +38,14 @@ class Hold:
     suspended_until: datetime | None = None
     ready_until: datetime | None = None
     license_id: str | None = None
+    # the patron's card is blocked: she keeps her place but is skipped until the block is lifted
+    card_blocked: bool = False
 
     def queue_key(self) -> tuple[datetime, str]:
         return (self.placed_at, self.id)
 
     def is_suspended(self, now: datetime) -> bool:
-        return self.suspended_until is not None and self.suspended_until > now
+        return self.card_blocked or (self.suspended_until is not None and self.suspended_until > now)
 
 
 def queue(holds: Iterable[Hold]) -> list[Hold]:

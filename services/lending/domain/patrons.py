@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from lending.errors import ApplicationStateError, CardCannotBorrow, VerificationFailed
+from sachso.kit.errors import InvalidInput
 
 VERIFICATION_CODE_LIFETIME = timedelta(minutes=15)
 MAX_VERIFICATION_ATTEMPTS = 5
@@ -48,6 +51,24 @@ class Patron:
         refusal = self.borrowing_refusal(now)
         if refusal:
             raise CardCannotBorrow(refusal)
+
+
+_NAME_PUNCTUATION = frozenset(" .'’-")
+_LINK_LIKE = re.compile(r"[^\W\d_]\.[^\W\d_]", re.UNICODE)  # "evil.example": a dot between letters
+
+
+def person_name(raw: str) -> str:
+    """A reader's name as she gives it, NFC, or :class:`InvalidInput`: letters (any script, with Vietnamese
+    diacritics), spaces and the punctuation names use. No digits, symbols or link-like text: the name is shown to
+    staff and other services, and must never carry a message."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not name or len(name) > 100:
+        raise InvalidInput("give your name (at most 100 characters)")
+    if any(not (char.isalpha() or char in _NAME_PUNCTUATION or unicodedata.category(char) == "Mn") for char in name):
+        raise InvalidInput("a name has letters, spaces, apostrophes, hyphens and dots only")
+    if _LINK_LIKE.search(name):
+        raise InvalidInput("a name cannot look like a web address")
+    return name
 
 
 def hash_code(patron_id: str, code: str) -> str:

@@ -34,6 +34,7 @@ class LendingHandlers:
             session,
             emitted.append,
             publisher_id=publication.publisher_id,
+            readable=True,
         )
         await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
 

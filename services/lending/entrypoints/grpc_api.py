@@ -9,7 +9,7 @@ import grpc
 from lending.adapters.store import LendingStore
 from lending.domain.patrons import CardStatus
 from lending.errors import LoanNotFound
-from lending.service_layer.circulation import Circulation, Loan
+from lending.service_layer.circulation import ACTIVE, Circulation, Loan
 from lending.service_layer.clock import timestamp
 from sachso.kit.auth import Role
 from sachso.kit.errors import Forbidden, InvalidInput, NotFound
@@ -33,7 +33,7 @@ def _service_only() -> None:
         raise Forbidden("only platform services may call lending over gRPC")
 
 
-def _loan(loan: Loan) -> lending_pb2.Loan:
+def _loan(loan: Loan, *, online_only: bool = False) -> lending_pb2.Loan:
     return lending_pb2.Loan(
         loan_id=loan.id,
         patron_id=loan.patron_id,
@@ -41,6 +41,7 @@ def _loan(loan: Loan) -> lending_pb2.Loan:
         starts_at=timestamp(loan.starts_at),
         due_at=timestamp(loan.due_at),
         renewals=loan.renewals,
+        online_only=online_only,
     )
 
 
@@ -59,6 +60,16 @@ class LendingServicer(lending_pb2_grpc.LendingServiceServicer):
         if loan is None:
             raise LoanNotFound("the patron has no active loan of this publication")
         return lending_pb2.GetActiveLoanResponse(loan=_loan(loan))
+
+    async def GetLoan(self, request: lending_pb2.GetLoanRequest, context: Context) -> lending_pb2.GetLoanResponse:
+        _service_only()
+        if not request.loan_id:
+            raise InvalidInput("loan_id is required")
+        loan = await self.circulation.loan(request.loan_id)
+        if loan.status != ACTIVE:
+            raise LoanNotFound("the loan has ended")
+        online_only = await self.store.title_online_only(loan.title_id)
+        return lending_pb2.GetLoanResponse(loan=_loan(loan, online_only=online_only))
 
     async def GetPatron(self, request: lending_pb2.GetPatronRequest, context: Context) -> lending_pb2.GetPatronResponse:
         _service_only()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from lending.adapters.store import LendingStore, patron_from
@@ -17,14 +17,15 @@ from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, Sharing
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
+from lending.domain.titles import unlendable_reason
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
 from lending.service_layer.reports import Reports, to_csv
-from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_manage
+from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_curate_title, ensure_may_manage
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from sachso.kit.http import require_roles
+from sachso.kit.http import ClientAddress, require_roles
 
 Patron = Annotated[Principal, Depends(require_roles(Role.PATRON))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -144,9 +145,16 @@ class TitleOut(BaseModel):
     subjects: list[str]
     library_ids: list[str]
     online_only: bool = False
+    lendable: bool = Field(True, description="whether a patron may borrow (or hold) it at all")
+    unlendable_reason: str | None = Field(
+        None, description="why not: 'no-readable-publication' (no file ingested yet) or 'withdrawn'"
+    )
 
     @classmethod
     def of(cls, document: dict[str, Any]) -> TitleOut:
+        reason = unlendable_reason(
+            document.get("publication_id"), document.get("readable"), bool(document.get("withdrawn"))
+        )
         return cls(
             id=document["_id"],
             publication_id=document.get("publication_id"),
@@ -158,6 +166,8 @@ class TitleOut(BaseModel):
             subjects=document.get("subjects", []),
             library_ids=document.get("library_ids", []),
             online_only=bool(document.get("online_only")),
+            lendable=reason is None,
+            unlendable_reason=reason,
         )
 
 
@@ -281,20 +291,20 @@ def auth_router(cards: Cards, accounts: Accounts) -> APIRouter:
     router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
 
     @router.post("/token", summary="Sign in with reader card number and PIN")
-    async def card_token(body: CardSignIn) -> TokenOut:
-        return TokenOut.of(await cards.sign_in(body.card_number, body.pin))
+    async def card_token(body: CardSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await cards.sign_in(body.card_number, body.pin, client))
 
     @router.post("/refresh", summary="Trade a refresh token for a new pair (single use)")
     async def refresh(body: RefreshIn) -> TokenOut:
         return TokenOut.of(await cards.refresh(body.refresh_token))
 
     @router.post("/staff-token", summary="Sign in as library staff")
-    async def staff_token(body: StaffSignIn) -> TokenOut:
-        return TokenOut.of(await accounts.staff_sign_in(body.username, body.password))
+    async def staff_token(body: StaffSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await accounts.staff_sign_in(body.username, body.password, client))
 
     @router.post("/publisher-token", summary="Client credentials for a publisher's ingest API access")
-    async def publisher_token(body: PublisherSignIn) -> TokenOut:
-        return TokenOut.of(await accounts.publisher_sign_in(body.publisher_id, body.secret))
+    async def publisher_token(body: PublisherSignIn, client: ClientAddress) -> TokenOut:
+        return TokenOut.of(await accounts.publisher_sign_in(body.publisher_id, body.secret, client))
 
     return router
 
@@ -303,13 +313,14 @@ def cards_router(cards: Cards, store: LendingStore) -> APIRouter:
     router = APIRouter(tags=["reader cards"])
 
     @router.post("/v1/card-applications", status_code=201, summary="Apply for a reader card remotely")
-    async def apply(body: ApplicationIn) -> ApplicationOut:
+    async def apply(body: ApplicationIn, client: ClientAddress) -> ApplicationOut:
         application = await cards.apply(
             library_id=body.library_id,
             display_name=body.display_name,
             email=body.email,
             pin=body.pin,
             preferred_language=body.preferred_language,
+            client=client,
         )
         return ApplicationOut(application_id=application.patron_id, status=application.status)
 
@@ -411,9 +422,9 @@ def catalogue_router(catalogue: Catalogue, store: LendingStore) -> APIRouter:
             detail.availability = AvailabilityOut(**availability.__dict__)
         return detail
 
-    @router.post("", status_code=201, summary="Add a title by hand (staff)")
-    async def add(_: Staff, body: TitleIn) -> TitleOut:
-        title_id = await catalogue.add_title(_metadata(body))
+    @router.post("", status_code=201, summary="Add a title by hand (staff; their library looks after it)")
+    async def add(staff: Staff, body: TitleIn) -> TitleOut:
+        title_id = await catalogue.add_title(_metadata(body), added_by_library_id=staff.library_id)
         return TitleOut.of(await catalogue.title(title_id))
 
     @router.post("/{title_id}/licenses", status_code=201, summary="Record a licence a library acquired")
@@ -442,9 +453,21 @@ def circulation_router(circulation: Circulation, store: LendingStore) -> APIRout
     async def my_loans(patron: Patron, include_ended: bool = False) -> list[LoanOut]:
         return [LoanOut.of(loan) for loan in await circulation.loans_of(patron.subject, active_only=not include_ended)]
 
-    @router.post("/v1/loans", status_code=201, summary="Borrow a title")
-    async def checkout(patron: Patron, body: CheckoutIn) -> LoanOut:
-        return LoanOut.of(await circulation.checkout(patron.subject, body.title_id, body.period))
+    @router.post(
+        "/v1/loans",
+        status_code=201,
+        summary="Borrow a title (send an Idempotency-Key to retry safely: the same key never lends twice)",
+    )
+    async def checkout(
+        patron: Patron,
+        body: CheckoutIn,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    ) -> LoanOut:
+        done = await circulation.checkout_once(patron.subject, body.title_id, body.period, idempotency_key)
+        if done.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return LoanOut.of(done.loan)
 
     @router.post("/v1/loans/{loan_id}/renew", summary="Renew my loan")
     async def renew(patron: Patron, loan_id: str) -> LoanOut:
@@ -564,7 +587,9 @@ class PublisherIn(BaseModel):
     secret: str = Field(min_length=24, max_length=200)
 
 
-def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: LendingStore) -> APIRouter:
+def staff_router(
+    accounts: Accounts, cards: Cards, catalogue: Catalogue, circulation: Circulation, store: LendingStore
+) -> APIRouter:
     router = APIRouter(tags=["staff"])
 
     @router.post("/v1/staff", status_code=201, summary="Create a staff account in a library you administer")
@@ -594,25 +619,37 @@ def staff_router(accounts: Accounts, cards: Cards, catalogue: Catalogue, store: 
         await managed_patron(staff, library_id, patron_id)
         return PatronOut.model_validate(await cards.renew_card(patron_id), from_attributes=True)
 
-    @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/block", status_code=204, summary="Block a card")
+    @router.post(
+        "/v1/libraries/{library_id}/patrons/{patron_id}/block",
+        status_code=204,
+        summary="Block a card: sign-in and reading stop, loans are returned, holds wait skipped",
+    )
     async def block(staff: Staff, library_id: str, patron_id: str) -> Response:
         await managed_patron(staff, library_id, patron_id)
-        await cards.set_blocked(patron_id, True)
+        await circulation.block_card(patron_id)
         return Response(status_code=204)
 
     @router.post("/v1/libraries/{library_id}/patrons/{patron_id}/unblock", status_code=204, summary="Unblock")
     async def unblock(staff: Staff, library_id: str, patron_id: str) -> Response:
         await managed_patron(staff, library_id, patron_id)
-        await cards.set_blocked(patron_id, False)
+        await circulation.unblock_card(patron_id)
         return Response(status_code=204)
 
-    @router.put("/v1/titles/{title_id}/online-only", summary="Lend a rare document for online reading only (staff)")
-    async def online_only(_: Staff, title_id: str, body: OnlineOnlyIn) -> TitleOut:
+    async def curated_title(staff: Principal, title_id: str) -> None:
+        ensure_may_curate_title(staff, await catalogue.title(title_id), await store.network())
+
+    @router.put(
+        "/v1/titles/{title_id}/online-only",
+        summary="Lend a rare document for online reading only (staff managing every library that holds it)",
+    )
+    async def online_only(staff: Staff, title_id: str, body: OnlineOnlyIn) -> TitleOut:
+        await curated_title(staff, title_id)
         await catalogue.set_online_only(title_id, body.online_only)
         return TitleOut.of(await catalogue.title(title_id))
 
-    @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff)")
-    async def edit_title(_: Staff, title_id: str, body: TitleIn) -> TitleOut:
+    @router.put("/v1/titles/{title_id}", summary="Correct a title's metadata (staff managing every library holding it)")
+    async def edit_title(staff: Staff, title_id: str, body: TitleIn) -> TitleOut:
+        await curated_title(staff, title_id)
         await catalogue.edit_title(title_id, _metadata(body))
         return TitleOut.of(await catalogue.title(title_id))
 

@@ -14,19 +14,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lending.adapters.store import LendingStore
-from lending.errors import NoCopyAvailable, SignInFailed, SignInLocked
+from lending.domain.titles import has_readable_publication
+from lending.errors import CardBlocked, NoCopyAvailable, SignInFailed, SignInLocked
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Availability, Catalogue
 from lending.service_layer.circulation import Circulation, HoldView, Loan
-from sachso.kit.auth import Principal, Role, TokenVerifier
+from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Unauthenticated
+from sachso.kit.http import ClientAddress, verified_principal
 
 OPDS = "application/opds+json"
 OPDS_PUBLICATION = "application/opds-publication+json"
@@ -77,7 +79,13 @@ def authentication_document(base: str) -> dict[str, Any]:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The configured public URL of lending (set on every OPDS request by the router), never the Host header."""
+    return str(request.state.opds_base)
+
+
+def _query(params: dict[str, Any]) -> str:
+    """A query string with every value percent-encoded (``&``, ``#``, spaces, Vietnamese), empty ones left out."""
+    return urlencode({key: value for key, value in params.items() if value not in (None, "")}, quote_via=quote)
 
 
 def _feed_response(body: dict[str, Any], media_type: str = OPDS) -> JSONResponse:
@@ -91,9 +99,8 @@ def _iso(moment: datetime | None) -> str | None:
 async def patron_or_none(request: Request, credentials: Credentials) -> Principal | None:
     if credentials is None:
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        principal = await verifier.verify(credentials.credentials)
+        principal = await verified_principal(request, credentials.credentials)
     except Unauthenticated as error:
         raise OpdsAuthenticationRequired(error.detail, authentication_document(_base(request))) from None
     return principal if Role.PATRON in principal.roles else None
@@ -123,8 +130,17 @@ def opds_router(
     store: LendingStore,
     drm_public_url: str,
     hashed_passphrase: HashedPassphrase = no_passphrase,
+    *,
+    public_url: str,
 ) -> APIRouter:
-    router = APIRouter(prefix="/opds", tags=["OPDS 2.0"])
+    """``public_url``: where reading apps reach lending; every link is built from it, so a request's Host header
+    (which anyone can set) never lands in a feed a cache or an app keeps."""
+    base_url = public_url.rstrip("/")
+
+    async def links_from_public_url(request: Request) -> None:
+        request.state.opds_base = base_url
+
+    router = APIRouter(prefix="/opds", tags=["OPDS 2.0"], dependencies=[Depends(links_from_public_url)])
 
     def publication(
         base: str,
@@ -150,7 +166,9 @@ def opds_router(
         properties: dict[str, Any] = {
             "indirectAcquisition": [{"type": LCP_LICENSE, "child": [{"type": "application/epub+zip"}]}]
         }
-        if loan is not None:
+        if not has_readable_publication(title.get("publication_id"), title.get("readable")):
+            properties["availability"] = {"state": "unavailable"}  # no file yet: nothing to lend
+        elif loan is not None:
             properties["availability"] = {"state": "ready", "since": _iso(loan.starts_at), "until": _iso(loan.due_at)}
         elif hold is not None:
             state = "ready" if hold.hold.state.value == "ready" else "reserved"
@@ -165,10 +183,14 @@ def opds_router(
                 properties["copies"] = {"total": availability.copies, "available": availability.available or 0}
             properties["holds"] = {"total": availability.holds}
         links: list[dict[str, Any]] = [
-            {"rel": "self", "href": f"{base}/opds/publications/{title['_id']}", "type": OPDS_PUBLICATION},
+            {
+                "rel": "self",
+                "href": f"{base}/opds/publications/{quote(title['_id'], safe='')}",
+                "type": OPDS_PUBLICATION,
+            },
             {
                 "rel": BORROW,
-                "href": f"{base}/opds/publications/{title['_id']}/borrow",
+                "href": f"{base}/opds/publications/{quote(title['_id'], safe='')}/borrow",
                 "type": OPDS_PUBLICATION,
                 "properties": properties,
             },
@@ -202,7 +224,11 @@ def opds_router(
                 ],
                 "navigation": [
                     {"title": "Tất cả sách", "href": f"{base}/opds/publications", "type": OPDS, "rel": "collection"},
-                    {"title": "Sách tiếng Việt", "href": f"{base}/opds/publications?language=vi", "type": OPDS},
+                    {
+                        "title": "Sách tiếng Việt",
+                        "href": f"{base}/opds/publications?{_query({'language': 'vi'})}",
+                        "type": OPDS,
+                    },
                     {
                         "title": "Tủ sách của tôi",
                         "href": f"{base}/opds/shelf",
@@ -219,6 +245,7 @@ def opds_router(
 
     @router.post("/oauth/token", summary="OAuth 2.0 token endpoint (password and refresh_token grants)")
     async def token(
+        client: ClientAddress,
         grant_type: Annotated[str, Form()],
         username: Annotated[str | None, Form()] = None,
         password: Annotated[str | None, Form()] = None,
@@ -226,14 +253,14 @@ def opds_router(
     ) -> JSONResponse:
         try:
             if grant_type == "password" and username and password:
-                pair: TokenPair = await cards.sign_in(username, password)
+                pair: TokenPair = await cards.sign_in(username, password, client)
             elif grant_type == "refresh_token" and refresh_token:
                 pair = await cards.refresh(refresh_token)
             else:
                 return _oauth_error(
                     "unsupported_grant_type" if grant_type not in {"password", "refresh_token"} else "invalid_request"
                 )
-        except (SignInFailed, SignInLocked) as error:
+        except (SignInFailed, SignInLocked, CardBlocked) as error:
             return _oauth_error("invalid_grant", error.detail)
         return JSONResponse(
             {
@@ -259,8 +286,7 @@ def opds_router(
 
         def href(**changes: Any) -> str:
             params = {"query": query, "language": language, "library": library, "page": page, **changes}
-            encoded = urlencode({key: value for key, value in params.items() if value not in (None, "")})
-            return f"{base}/opds/publications?{encoded}"
+            return f"{base}/opds/publications?{_query(params)}"
 
         links = [
             {"rel": "self", "href": href(), "type": OPDS},

@@ -10,32 +10,31 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from pymongo import ReturnDocument
+from cachetools import TTLCache
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from lending.adapters.store import LendingStore, patron_from, utc, verification_from
 from lending.domain import patrons as cards
 from lending.domain.patrons import CardStatus, Patron
-from lending.domain.search import nfc
+from lending.domain.throttle import ApplicationLimits
 from lending.errors import (
     ApplicationNotFound,
+    CardBlocked,
     DuplicateRegistration,
     LibraryNotFound,
     SignInFailed,
-    SignInLocked,
     VerificationFailed,
 )
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
+from lending.service_layer.throttle import ApplicationThrottle, SignInThrottle
 from sachso.events.v1 import lending_events_pb2 as events
-from sachso.kit.auth import Role, TokenIssuer
+from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import InvalidInput
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.topics import LENDING_EVENTS
 
-MAX_FAILED_SIGN_INS = 5
-SIGN_IN_LOCK = timedelta(minutes=15)
 ACCESS_TOKEN_SECONDS = 15 * 60
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
 AUDIENCE = "sachso"
@@ -55,7 +54,8 @@ class Application:
     status: CardStatus
 
 
-def _patron_event(patron_id: str, payload: object) -> OutboundEvent:
+def patron_event(patron_id: str, payload: object) -> OutboundEvent:
+    """Patron events are keyed by patron, so one card's story stays in order."""
     return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)  # type: ignore[arg-type]
 
 
@@ -64,13 +64,24 @@ class Secrets:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self.hasher = hasher or PasswordHasher()
+        self._stand_in: str | None = None
 
     async def hash(self, secret: str) -> str:
         return await asyncio.to_thread(self.hasher.hash, secret)
 
     async def matches(self, hashed: str | None, secret: str) -> bool:
+        """Whether ``secret`` is the one ``hashed`` was made from. Without a hash (an unknown card or user) a
+        stand-in hash is checked all the same, so the answer takes as long and nothing tells the two apart."""
+        if hashed is None:
+            if self._stand_in is None:
+                self._stand_in = await self.hash(secrets.token_urlsafe(16))
+            await self._verify(self._stand_in, secret)
+            return False
+        return await self._verify(hashed, secret)
+
+    async def _verify(self, hashed: str, secret: str) -> bool:
         try:
-            return hashed is not None and await asyncio.to_thread(self.hasher.verify, hashed, secret)
+            return await asyncio.to_thread(self.hasher.verify, hashed, secret)
         except VerificationError:
             return False
 
@@ -83,20 +94,34 @@ class Cards:
         issuer: TokenIssuer,
         secrets_: Secrets | None = None,
         clock: Clock = system_clock,
+        throttle: SignInThrottle | None = None,
+        application_limits: ApplicationLimits | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.issuer = issuer
         self.secrets = secrets_ or Secrets()
         self.clock = clock
+        self.throttle = throttle or SignInThrottle(store, clock=clock)
+        self.applications = ApplicationThrottle(store, application_limits, clock=clock)
 
     async def apply(
-        self, *, library_id: str, display_name: str, email: str, pin: str, preferred_language: str = "vi"
+        self,
+        *,
+        library_id: str,
+        display_name: str,
+        email: str,
+        pin: str,
+        preferred_language: str = "vi",
+        client: str = "unknown",
     ) -> Application:
-        """A person applies for a card at ``library_id``; a one-time code goes to her email."""
+        """A person applies for a card at ``library_id``; a one-time code goes to her email. Applications are
+        rate-limited per client and per address (:class:`ApplicationThrottle`) before anything is written."""
         if not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise InvalidInput("the PIN must be 4 to 8 digits")
+        display_name = cards.person_name(display_name)
         email = email.strip().lower()
+        await self.applications.admit(client, email)
         pin_hash = await self.secrets.hash(pin)
         code = f"{secrets.randbelow(1_000_000):06d}"
 
@@ -111,7 +136,7 @@ class Cards:
                     {
                         "_id": patron_id,
                         "library_id": library_id,
-                        "display_name": nfc(display_name.strip()),
+                        "display_name": display_name,
                         "email": email,
                         "email_key": f"{library_id}:{email}",
                         "preferred_language": preferred_language,
@@ -125,12 +150,12 @@ class Cards:
             except DuplicateKeyError:
                 raise DuplicateRegistration(f"{email} already has a card or an application at this library") from None
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronRegistered(
                         patron_id=patron_id,
                         library_id=library_id,
-                        display_name=nfc(display_name.strip()),
+                        display_name=display_name,
                         email=email,
                         preferred_language=preferred_language,
                         registered_at=timestamp(now),
@@ -138,7 +163,7 @@ class Cards:
                 )
             )
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.EmailVerificationRequested(
                         patron_id=patron_id,
@@ -146,7 +171,7 @@ class Cards:
                         code=code,
                         expires_at=timestamp(expires_at),
                         preferred_language=preferred_language,
-                        display_name=nfc(display_name.strip()),
+                        display_name=display_name,
                     ),
                 )
             )
@@ -210,7 +235,7 @@ class Cards:
                 session=session,
             )
             emit(
-                _patron_event(
+                patron_event(
                     patron_id,
                     events.PatronRejected(
                         patron_id=patron_id,
@@ -245,7 +270,7 @@ class Cards:
             session=session,
         )
         emit(
-            _patron_event(
+            patron_event(
                 patron.id,
                 events.PatronApproved(
                     patron_id=patron.id,
@@ -263,15 +288,6 @@ class Cards:
             **{**patron.__dict__, "status": CardStatus.ACTIVE, "card_number": number, "card_expires_at": expires_at}
         )
 
-    async def set_blocked(self, patron_id: str, blocked: bool) -> None:
-        status = CardStatus.BLOCKED if blocked else CardStatus.ACTIVE
-        expected = CardStatus.ACTIVE if blocked else CardStatus.BLOCKED
-        result = await self.store.patrons.update_one(
-            {"_id": patron_id, "status": expected.value}, {"$set": {"status": status.value}}
-        )
-        if result.matched_count == 0:
-            raise ApplicationNotFound(f"no {expected} card {patron_id}")
-
     async def renew_card(self, patron_id: str) -> Patron:
         now = self.clock()
         document = await self.store.patron_document(patron_id)
@@ -284,29 +300,20 @@ class Cards:
 
     # -- sign-in -------------------------------------------------------------------------------------------
 
-    async def sign_in(self, card_number: str, pin: str) -> TokenPair:
-        """Card number and PIN give an access and a refresh token; five wrong PINs lock the card a while."""
-        now = self.clock()
-        document = await self.store.patrons.find_one({"card_number": card_number.strip().upper()})
-        if document is None:
-            await self.secrets.matches(None, pin)
+    async def sign_in(self, card_number: str, pin: str, client: str = "unknown") -> TokenPair:
+        """Card number and PIN give an access and a refresh token. The attempt is counted before the PIN is
+        checked (:class:`SignInThrottle`); an unknown card number is answered exactly like a wrong PIN."""
+        number = card_number.strip().upper()
+        attempt = await self.throttle.admit(f"card:{number}", client)
+        document = await self.store.patrons.find_one({"card_number": number})
+        if not await self.secrets.matches(document.get("pin_hash") if document else None, pin):
             raise SignInFailed("card number or PIN is wrong")
-        locked_until = utc(document.get("locked_until"))
-        if locked_until is not None and locked_until > now:
-            raise SignInLocked(f"too many wrong PINs; try again after {locked_until:%H:%M} UTC")
-        if not await self.secrets.matches(document.get("pin_hash"), pin):
-            counted = await self.store.patrons.find_one_and_update(
-                {"_id": document["_id"]}, {"$inc": {"failed_sign_ins": 1}}, return_document=ReturnDocument.AFTER
-            )
-            if counted is not None and counted["failed_sign_ins"] >= MAX_FAILED_SIGN_INS:
-                await self.store.patrons.update_one(
-                    {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": now + SIGN_IN_LOCK}}
-                )
-            raise SignInFailed("card number or PIN is wrong")
-        await self.store.patrons.update_one(
-            {"_id": document["_id"]}, {"$set": {"failed_sign_ins": 0, "locked_until": None}}
-        )
-        return await self._tokens_for(patron_from(document), now)
+        assert document is not None
+        await self.throttle.succeeded(attempt)
+        patron = patron_from(document)
+        if patron.status is CardStatus.BLOCKED:  # said only to whoever knows the PIN
+            raise CardBlocked("this reader card is blocked; please contact your library")
+        return await self._tokens_for(patron, self.clock())
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token (once) for a new pair; the old one stops working."""
@@ -315,8 +322,10 @@ class Cards:
         if token is None or utc(token["expires_at"]) <= now:  # type: ignore[operator]
             raise SignInFailed("the refresh token is unknown, used or expired; sign in again")
         patron = await self.store.patron(token["patron_id"])
-        if patron is None or patron.status in {CardStatus.BLOCKED, CardStatus.REJECTED}:
+        if patron is None or patron.status is CardStatus.REJECTED:
             raise SignInFailed("this card can no longer sign in")
+        if patron.status is CardStatus.BLOCKED:
+            raise CardBlocked("this reader card is blocked; please contact your library")
         return await self._tokens_for(patron, now)
 
     async def _tokens_for(self, patron: Patron, now: datetime) -> TokenPair:
@@ -337,3 +346,23 @@ class Cards:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CardAccess:
+    """Refuses a patron's access token as soon as her card is blocked (each replica asks the database, with a
+    memory of ``remember_seconds``, so a block takes effect everywhere within seconds, not when tokens expire)."""
+
+    def __init__(self, store: LendingStore, remember_seconds: float = 2.0) -> None:
+        self.store = store
+        self._recent: TTLCache[str, CardStatus | None] = TTLCache(maxsize=100_000, ttl=remember_seconds)
+
+    async def ensure_not_blocked(self, principal: Principal) -> None:
+        if Role.PATRON not in principal.roles:
+            return
+        if principal.subject in self._recent:
+            status = self._recent[principal.subject]
+        else:
+            status = await self.store.card_status(principal.subject)
+            self._recent[principal.subject] = status
+        if status is CardStatus.BLOCKED:
+            raise CardBlocked("this reader card is blocked; please contact your library")

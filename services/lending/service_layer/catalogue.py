@@ -13,6 +13,7 @@ from lending.adapters.store import Document, LendingStore
 from lending.domain.licensing import License, LicenseTerms, copies_for, lending_order
 from lending.domain.network import Sharing
 from lending.domain.search import nfc, normalize_isbn, search_terms, words
+from lending.domain.titles import STAFF_RECORD_PREFIX
 from lending.errors import LibraryNotFound, PublicationOwnerMismatch, TitleNotFound
 from lending.service_layer.clock import Clock, new_id, system_clock
 from sachso.events.v1 import lending_events_pb2 as events
@@ -94,8 +95,10 @@ class Catalogue:
         emit: Emit,
         *,
         publisher_id: str = "",
+        readable: bool | None = None,
     ) -> str:
-        """Add or update the title of a publication (called by the reader-events consumer).
+        """Add or update the title of a publication (called by the reader-events consumer, ``readable``: the file
+        is ingested). A record staff typed in with the same ISBN and no file yet becomes this publication's title.
 
         A title is the title of one publication, and so of one publisher: every publication is its own title
         (the same book from two publishers is two titles), and an update naming another publisher than the
@@ -106,10 +109,14 @@ class Catalogue:
             raise PublicationOwnerMismatch(
                 f"publication {publication_id} is {owner}'s; an update from {publisher_id} is not applied"
             )
+        if existing is None and readable and metadata.isbn:
+            existing = await self.store.unreadable_title_with_isbn(normalize_isbn(metadata.isbn), session)
         title_id = existing["_id"] if existing else new_id()
         document = {**metadata.document(), "publication_id": publication_id, "withdrawn": False}
         if publisher_id:
             document["publisher_id"] = publisher_id
+        if readable is not None:
+            document["readable"] = readable
         await self.store.titles.update_one(
             {"_id": title_id},
             {"$set": document, "$setOnInsert": {"added_at": self.clock()}},
@@ -140,9 +147,23 @@ class Catalogue:
             {"publication_id": publication_id}, {"$set": {"withdrawn": True}}, session=session
         )
 
-    async def add_title(self, metadata: TitleMetadata, publication_id: str | None = None) -> str:
+    async def add_title(
+        self, metadata: TitleMetadata, publication_id: str | None = None, *, added_by_library_id: str | None = None
+    ) -> str:
+        """A title for an ingested publication (imports, tests) or, without one, a record staff typed in: that
+        one is catalogued but not lendable until a publication with its ISBN is ingested."""
+
         async def work(session: AsyncClientSession, emit: Emit) -> str:
-            return await self.record_publication(publication_id or f"staff:{new_id()}", metadata, session, emit)
+            title_id = await self.record_publication(
+                publication_id or f"{STAFF_RECORD_PREFIX}{new_id()}",
+                metadata,
+                session,
+                emit,
+                readable=publication_id is not None,
+            )
+            if added_by_library_id:
+                await self.store.set_title_added_by(title_id, added_by_library_id, session)
+            return title_id
 
         return await self.outbox.transaction(work)
 

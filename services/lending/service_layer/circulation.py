@@ -12,17 +12,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from lending.adapters.store import Document, LendingStore, hold_from, utc
 from lending.domain import holds as hold_queue
+from lending.domain import idempotency
 from lending.domain.holds import Hold, HoldState
 from lending.domain.licensing import License, copies_for, lending_order, serves
 from lending.domain.network import LibraryNetwork
-from lending.domain.patrons import Patron
+from lending.domain.patrons import CardStatus, Patron
+from lending.domain.titles import has_readable_publication
 from lending.errors import (
     AlreadyBorrowed,
     AlreadyOnHold,
     CardCannotBorrow,
+    CardStateError,
     HoldLimitReached,
     HoldNotFound,
     HoldNotNeeded,
@@ -32,7 +36,9 @@ from lending.errors import (
     NoCopyAvailable,
     RenewalRefused,
     TitleNotFound,
+    TitleNotLendable,
 )
+from lending.service_layer.cards import patron_event
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.events import OutboundEvent
@@ -55,6 +61,12 @@ class Loan:
     renewals: int
     status: str
     ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    loan: Loan
+    replayed: bool  # the answer to an earlier attempt with the same Idempotency-Key
 
 
 @dataclass(frozen=True)
@@ -132,29 +144,60 @@ class Circulation:
 
     async def checkout(self, patron_id: str, title_id: str, period: timedelta | None = None) -> Loan:
         """Lend a copy of ``title_id`` to the patron for ``period`` (within her library's policy)."""
+        return (await self.checkout_once(patron_id, title_id, period, None)).loan
 
-        async def work(session: AsyncClientSession, emit: Emit) -> Loan:
-            now = self.clock()
-            patron, title = await self._patron_and_title(patron_id, title_id, session)
-            patron.ensure_can_borrow(now)
-            policy = await self.store.policy(patron.library_id)
-            policy.period(period)  # refuse a period outside policy before anything else
-            await self._ensure_may_borrow(patron, title_id, policy.max_loans, session)
-            holds = await self.store.open_holds(title_id, session)
-            ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
-            reserved = await self.store.license(ready.license_id, session) if ready and ready.license_id else None
-            if ready is not None and reserved is not None:  # the copy reserved for her ready hold
-                await self.store.update_hold(ready.id, HoldState.READY, {"state": "fulfilled"}, session)
-                license_ = reserved
-            else:
-                license_ = await self._take_any_copy(patron, title_id, holds, session, now)
-            return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
+    async def checkout_once(
+        self, patron_id: str, title_id: str, period: timedelta | None, idempotency_key: str | None
+    ) -> Checkout:
+        """:meth:`checkout`, at most once per ``idempotency_key``: a retry with the same key and request gets the
+        loan the first attempt made (``replayed``), recorded in the loan's own transaction so the key never
+        names a loan that does not exist; a different request under the same key is refused."""
+        key = idempotency.key_id(patron_id, "checkout", idempotency_key) if idempotency_key else None
+        request = idempotency.fingerprint(title_id=title_id, period=period.total_seconds() if period else None)
+
+        async def work(session: AsyncClientSession, emit: Emit) -> Checkout:
+            if key is not None:
+                done = await self.store.idempotent_result(key, session)
+                if done is not None:
+                    idempotency.ensure_same_request(done["fingerprint"], request)
+                    loan_document = await self.store.loan_document(done["result_id"], session)
+                    assert loan_document is not None  # recorded in the loan's transaction
+                    return Checkout(loan_from(loan_document), replayed=True)
+            loan = await self._checkout(patron_id, title_id, period, session, emit)
+            if key is not None:
+                expires_at = self.clock() + idempotency.KEEP_FOR
+                await self.store.record_idempotent_result(key, request, loan.id, expires_at, session)
+            return Checkout(loan, replayed=False)
 
         try:
-            return await self.outbox.transaction(work)
+            try:
+                return await self.outbox.transaction(work)
+            except DuplicateKeyError:
+                if key is None:
+                    raise
+                return await self.outbox.transaction(work)  # a concurrent attempt with the same key won: replay it
         except NoCopyAvailable:
             await self._record_turnaway(patron_id, title_id)
             raise
+
+    async def _checkout(
+        self, patron_id: str, title_id: str, period: timedelta | None, session: AsyncClientSession, emit: Emit
+    ) -> Loan:
+        now = self.clock()
+        patron, title = await self._patron_and_title(patron_id, title_id, session)
+        patron.ensure_can_borrow(now)
+        policy = await self.store.policy(patron.library_id)
+        policy.period(period)  # refuse a period outside policy before anything else
+        await self._ensure_may_borrow(patron, title_id, policy.max_loans, session)
+        holds = await self.store.open_holds(title_id, session)
+        ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
+        reserved = await self.store.license(ready.license_id, session) if ready and ready.license_id else None
+        if ready is not None and reserved is not None:  # the copy reserved for her ready hold
+            await self.store.update_hold(ready.id, HoldState.READY, {"state": "fulfilled"}, session)
+            license_ = reserved
+        else:
+            license_ = await self._take_any_copy(patron, title_id, holds, session, now)
+        return await self._lend(patron, title, license_, policy.due_at(now, period), now, session, emit)
 
     async def _record_turnaway(self, patron_id: str, title_id: str) -> None:
         patron = await self.store.patron(patron_id)
@@ -172,6 +215,8 @@ class Circulation:
         title = await self.store.titles.find_one({"_id": title_id}, session=session)
         if title is None or title.get("withdrawn"):
             raise TitleNotFound(f"no title {title_id}")
+        if not has_readable_publication(title.get("publication_id"), title.get("readable")):
+            raise TitleNotLendable("this title has no readable file yet; it can be borrowed once it is ingested")
         return patron, title
 
     async def _ensure_may_borrow(
@@ -339,25 +384,82 @@ class Circulation:
 
         async def work(session: AsyncClientSession, emit: Emit) -> Loan:
             loan = await self._owned_active_loan(loan_id, patron_id, session)
+            return await self._return(loan, channel, self.clock(), session, emit)
+
+        return await self.outbox.transaction(work)
+
+    async def _return(
+        self,
+        loan: Loan,
+        channel: events.ReturnChannel.ValueType,
+        now: datetime,
+        session: AsyncClientSession,
+        emit: Emit,
+    ) -> Loan:
+        ended = await self._end(loan, "returned", now, session)
+        emit(
+            _event(
+                loan.title_id,
+                events.LoanReturned(
+                    loan_id=loan.id,
+                    patron_id=loan.patron_id,
+                    title_id=loan.title_id,
+                    publication_id=loan.publication_id,
+                    returned_at=timestamp(now),
+                    channel=channel,
+                ),
+            )
+        )
+        await self._release_copy(loan.license_id, now, session, emit)
+        return ended
+
+    # -- blocked cards -------------------------------------------------------------------------------------
+
+    async def block_card(self, patron_id: str) -> None:
+        """Staff block a card: access ends at once. Her loans are returned (the copies pass to the queue, DRM
+        ends the licences and the reader stops streaming), ready holds pass their copy on, waiting holds keep
+        their place but are skipped, her refresh tokens are forgotten, and ``PatronBlocked`` tells DRM and the
+        reader to refuse her tokens."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
             now = self.clock()
-            ended = await self._end(loan, "returned", now, session)
+            card = await self.store.set_card_status(patron_id, CardStatus.ACTIVE, CardStatus.BLOCKED, session)
+            if card is None:
+                raise CardStateError(f"no active card {patron_id}")
+            await self.store.set_holds_card_blocked(patron_id, True, session)
+            for hold in await self.store.ready_holds(patron_id, session):
+                await self._cancel_hold(hold, now, session, emit)
+            for document in await self.store.active_loan_documents(patron_id, session):
+                await self._return(loan_from(document), events.RETURN_CHANNEL_STAFF, now, session, emit)
+            await self.store.forget_refresh_tokens(patron_id, session)
             emit(
-                _event(
-                    loan.title_id,
-                    events.LoanReturned(
-                        loan_id=loan.id,
-                        patron_id=loan.patron_id,
-                        title_id=loan.title_id,
-                        publication_id=loan.publication_id,
-                        returned_at=timestamp(now),
-                        channel=channel,
+                patron_event(
+                    patron_id,
+                    events.PatronBlocked(patron_id=patron_id, library_id=card["library_id"], blocked_at=timestamp(now)),
+                )
+            )
+
+        await self.outbox.transaction(work)
+
+    async def unblock_card(self, patron_id: str) -> None:
+        """Lift a block: she signs in and borrows again, and her waiting holds are back in line."""
+
+        async def work(session: AsyncClientSession, emit: Emit) -> None:
+            now = self.clock()
+            card = await self.store.set_card_status(patron_id, CardStatus.BLOCKED, CardStatus.ACTIVE, session)
+            if card is None:
+                raise CardStateError(f"no blocked card {patron_id}")
+            await self.store.set_holds_card_blocked(patron_id, False, session)
+            emit(
+                patron_event(
+                    patron_id,
+                    events.PatronUnblocked(
+                        patron_id=patron_id, library_id=card["library_id"], unblocked_at=timestamp(now)
                     ),
                 )
             )
-            await self._release_copy(loan.license_id, now, session, emit)
-            return ended
 
-        return await self.outbox.transaction(work)
+        await self.outbox.transaction(work)
 
     async def expire_loan(self, loan_id: str) -> bool:
         """End a loan that reached its due time; False when it had already ended or is not due."""
@@ -509,19 +611,21 @@ class Circulation:
     async def cancel_hold(self, hold_id: str, patron_id: str | None = None) -> None:
         async def work(session: AsyncClientSession, emit: Emit) -> None:
             hold = await self._owned_open_hold(hold_id, patron_id, session)
-            now = self.clock()
-            if not await self.store.update_hold(hold.id, hold.state, {"state": "cancelled", "closed_at": now}, session):
-                raise HoldNotFound(f"hold {hold_id} changed meanwhile")
-            emit(
-                _event(
-                    hold.title_id,
-                    events.HoldCancelled(hold_id=hold.id, patron_id=hold.patron_id, title_id=hold.title_id),
-                )
-            )
-            if hold.state is HoldState.READY and hold.license_id:
-                await self._pass_on_reserved_copy(hold.license_id, now, session, emit)
+            await self._cancel_hold(hold, self.clock(), session, emit)
 
         await self.outbox.transaction(work)
+
+    async def _cancel_hold(self, hold: Hold, now: datetime, session: AsyncClientSession, emit: Emit) -> None:
+        if not await self.store.update_hold(hold.id, hold.state, {"state": "cancelled", "closed_at": now}, session):
+            raise HoldNotFound(f"hold {hold.id} changed meanwhile")
+        emit(
+            _event(
+                hold.title_id,
+                events.HoldCancelled(hold_id=hold.id, patron_id=hold.patron_id, title_id=hold.title_id),
+            )
+        )
+        if hold.state is HoldState.READY and hold.license_id:
+            await self._pass_on_reserved_copy(hold.license_id, now, session, emit)
 
     async def suspend_hold(self, hold_id: str, patron_id: str | None, until: datetime | None) -> HoldView:
         """Keep my place but skip me until ``until`` (None resumes the hold)."""

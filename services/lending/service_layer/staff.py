@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pymongo.errors import DuplicateKeyError
 
-from lending.adapters.store import LendingStore
+from lending.adapters.store import Document, LendingStore
 from lending.domain.network import LibraryNetwork
+from lending.domain.stewardship import may_curate_title, title_stewards
 from lending.errors import SignInFailed
 from lending.service_layer.cards import ACCESS_TOKEN_SECONDS, AUDIENCE, Secrets, TokenPair
 from lending.service_layer.clock import new_id
+from lending.service_layer.throttle import SignInThrottle
 from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput
 
@@ -31,11 +33,28 @@ def ensure_may_manage(principal: Principal, library_id: str, network: LibraryNet
         raise Forbidden(f"you do not manage library {library_id}")
 
 
+def ensure_may_curate_title(principal: Principal, title: Document, network: LibraryNetwork) -> None:
+    """Staff change a title's record only if they manage every library holding it (see domain.stewardship)."""
+    if Role.PROVINCE_ADMIN in principal.roles:
+        return
+    stewards = title_stewards(title.get("library_ids", []), title.get("added_by_library_id"))
+    if not may_curate_title(stewards, lambda library_id: may_manage(principal, library_id, network)):
+        held_by = ", ".join(sorted(stewards)) or "the province"
+        raise Forbidden(f"this title is looked after by {held_by}; you do not manage all of them")
+
+
 class Accounts:
-    def __init__(self, store: LendingStore, issuer: TokenIssuer, secrets_: Secrets | None = None) -> None:
+    def __init__(
+        self,
+        store: LendingStore,
+        issuer: TokenIssuer,
+        secrets_: Secrets | None = None,
+        throttle: SignInThrottle | None = None,
+    ) -> None:
         self.store = store
         self.issuer = issuer
         self.secrets = secrets_ or Secrets()
+        self.throttle = throttle or SignInThrottle(store)
 
     async def create_staff(self, *, username: str, password: str, role: Role, library_id: str) -> str:
         if role not in STAFF_ROLES:
@@ -71,11 +90,15 @@ class Accounts:
             raise Conflict(f"publisher {publisher_id} exists") from None
         return publisher_id
 
-    async def staff_sign_in(self, username: str, password: str) -> TokenPair:
-        document = await self.store.staff.find_one({"username": username.strip().lower()})
+    async def staff_sign_in(self, username: str, password: str, client: str = "unknown") -> TokenPair:
+        """Throttled like card sign-in (:class:`SignInThrottle`): counted first, unknown users answered alike."""
+        username = username.strip().lower()
+        attempt = await self.throttle.admit(f"staff:{username}", client)
+        document = await self.store.staff.find_one({"username": username})
         if not await self.secrets.matches(document.get("password_hash") if document else None, password):
             raise SignInFailed("user name or password is wrong")
         assert document is not None
+        await self.throttle.succeeded(attempt)
         token = self.issuer.issue(
             document["_id"],
             audience=AUDIENCE,
@@ -86,11 +109,13 @@ class Accounts:
         )
         return TokenPair(token, "", ACCESS_TOKEN_SECONDS)
 
-    async def publisher_sign_in(self, publisher_id: str, secret: str) -> TokenPair:
+    async def publisher_sign_in(self, publisher_id: str, secret: str, client: str = "unknown") -> TokenPair:
         """Client credentials for the ingest API: the token is scoped to this publisher."""
+        attempt = await self.throttle.admit(f"publisher:{publisher_id}", client)
         document = await self.store.publishers.find_one({"_id": publisher_id})
         if not await self.secrets.matches(document.get("secret_hash") if document else None, secret):
             raise SignInFailed("publisher id or secret is wrong")
+        await self.throttle.succeeded(attempt)
         token = self.issuer.issue(
             publisher_id,
             audience=AUDIENCE,

@@ -53,18 +53,25 @@ class KindRules:
 
     ``allowed``: the channels a patron may choose for it; ``default``: what she gets before she chooses;
     ``urgent``: sent at once even in her quiet hours; ``fixed``: she cannot change the channels (an applicant
-    has no account yet, so email is the only way to reach her).
+    has no account yet, so email is the only way to reach her); ``unverified_address``: the address is not proven
+    to be the applicant's, so the message carries nothing she typed (no name): nobody can use it to send a stranger
+    words of their choosing.
     """
 
     allowed: frozenset[Channel]
     default: frozenset[Channel]
     urgent: bool = False
     fixed: bool = False
+    unverified_address: bool = False
+
+    def addressee_name(self, display_name: str) -> str:
+        """The name to greet and address the recipient with (none for an unverified address)."""
+        return "" if self.unverified_address else display_name
 
 
 RULES: Mapping[NoticeKind, KindRules] = {
     # Someone proving she owns an address must get the code now, and only there.
-    NoticeKind.EMAIL_VERIFICATION: KindRules(_EMAIL, _EMAIL, urgent=True, fixed=True),
+    NoticeKind.EMAIL_VERIFICATION: KindRules(_EMAIL, _EMAIL, urgent=True, fixed=True, unverified_address=True),
     # A rejected applicant never signs in: neither inbox nor push could reach her.
     NoticeKind.CARD_REJECTED: KindRules(_EMAIL, _EMAIL, fixed=True),
     # A new card holder has no push subscription yet; her inbox keeps the card number.

@@ -18,7 +18,7 @@ from notify.adapters.projections import MongoProjections
 from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
 from notify.domain.inbox import inbox_message
-from notify.domain.notices import Channel, Language, Notice, NoticeKind, RenderedNotice
+from notify.domain.notices import RULES, Channel, Language, Notice, NoticeKind, RenderedNotice
 from notify.domain.planning import Plan, plan_notice
 from notify.service_layer.clock import Clock, system_clock
 
@@ -72,9 +72,8 @@ class Notifier:
         if plan.empty:
             return plan
         language = preferences.language or recipient.language
-        rendered = self.renderer.render(
-            notice.kind, language, notice.facts, name=recipient.display_name, time_zone=preferences.zone
-        )
+        name = RULES[notice.kind].addressee_name(recipient.display_name)
+        rendered = self.renderer.render(notice.kind, language, notice.facts, name=name, time_zone=preferences.zone)
         if plan.inbox:
             await self.inbox.add(inbox_message(notice, language, rendered), session)
         await self.deliveries.add(
@@ -82,7 +81,7 @@ class Notifier:
                 delivery_document(
                     planned,
                     notice,
-                    recipient_name=recipient.display_name,
+                    recipient_name=name,
                     language=language,
                     rendered=rendered,
                     created_at=now,

@@ -1,4 +1,4 @@
-"""Reader's consumer group: ended loans stop their streaming at once."""
+"""Reader's consumer group: ended loans and blocked cards stop their streaming at once."""
 
 from __future__ import annotations
 
@@ -22,9 +22,21 @@ class ReaderHandlers:
         assert isinstance(payload, lending_events_pb2.LoanReturned | lending_events_pb2.LoanExpired)
         await self.revocations.record(payload.loan_id, session)
 
+    async def patron_blocked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, lending_events_pb2.PatronBlocked)
+        await self.revocations.record_patron_block(payload.patron_id, True, payload.blocked_at.ToDatetime(), session)
+
+    async def patron_unblocked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+        payload = event.payload
+        assert isinstance(payload, lending_events_pb2.PatronUnblocked)
+        await self.revocations.record_patron_block(payload.patron_id, False, payload.unblocked_at.ToDatetime(), session)
+
 
 def reader_consumers(handlers: ReaderHandlers) -> HandlerRegistry:
     registry = HandlerRegistry(GROUP, [LENDING_EVENTS.name])
     registry.register(lending_events_pb2.LoanReturned, handlers.loan_ended)
     registry.register(lending_events_pb2.LoanExpired, handlers.loan_ended)
+    registry.register(lending_events_pb2.PatronBlocked, handlers.patron_blocked)
+    registry.register(lending_events_pb2.PatronUnblocked, handlers.patron_unblocked)
     return registry

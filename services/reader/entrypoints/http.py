@@ -227,7 +227,7 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
                 principal.expires_at or time.time(),
             )
             verified[token] = grant
-        await revocations.ensure_open(grant.loan_id)
+        await revocations.ensure_open(grant.loan_id, grant.patron_id)
         return grant
 
     async def publication_of(token: str) -> str:

@@ -190,3 +190,23 @@ async def test_online_only_loans_get_no_licence_but_a_marked_streaming_token(drm
     assert refused.json()["type"].endswith("/online-only")
     token = (await drm.http.post("/v1/loans/loan-rare/streaming-token", headers=ana)).json()["token"]
     assert (await drm.verifier.verify(token)).claims["online_only"] is True
+
+
+async def test_a_blocked_card_gets_no_licence_renewal_or_streaming_token(drm: DrmUnderTest) -> None:
+    await publish(drm, "pub-8")
+    await lend(drm, "loan-8", "ana", "pub-8")
+    ana = drm.patron("ana")
+    assert (await drm.http.post("/v1/loans/loan-8/streaming-token", headers=ana)).status_code == 200
+    blocked_at, unblocked_at = datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=1)
+    blocked = lending_events_pb2.PatronBlocked(patron_id="ana", library_id="daklak")
+    blocked.blocked_at.FromDatetime(blocked_at)
+    await drm.handle("patron_blocked", blocked)
+    refused = await drm.http.post("/v1/loans/loan-8/streaming-token", headers=ana)
+    assert refused.status_code == 403
+    assert refused.json()["type"].endswith("/card-blocked")
+    assert (await drm.http.get("/v1/loans/loan-8/license", headers=ana)).status_code == 403
+    unblocked = lending_events_pb2.PatronUnblocked(patron_id="ana", library_id="daklak")
+    unblocked.unblocked_at.FromDatetime(unblocked_at)
+    await drm.handle("patron_unblocked", unblocked)
+    await drm.handle("patron_blocked", blocked)  # the block arriving again, late, does not undo the unblock
+    assert (await drm.http.post("/v1/loans/loan-8/streaming-token", headers=ana)).status_code == 200

@@ -6,11 +6,14 @@ against its own JWKS endpoint, exactly as other services do over the network.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from argon2 import PasswordHasher
@@ -23,17 +26,22 @@ from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
 from lending.domain.policy import LendingPolicy
-from lending.service_layer.cards import Cards, Secrets
+from lending.entrypoints.grpc_api import LendingServicer
+from lending.service_layer.cards import CardAccess, Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.staff import Accounts
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
+from sachso.kit.grpc_server import GrpcServer
 from sachso.kit.http import create_http_app
 from sachso.kit.outbox import Outbox
+from sachso.lending.v1 import lending_service_pb2 as pb
+from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
 from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
+PUBLIC_URL = "https://sachso.daklak.test/lending"  # where reading apps reach lending (links are built from it)
 
 NETWORK = [
     (Library("daklak", "Thư viện tỉnh Đắk Lắk", LibraryKind.PROVINCE), "DL"),
@@ -85,14 +93,18 @@ class Lending:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     async def title_with_copies(self, title: str = "Truyện Kiều", copies: int = 1, owner: str = "daklak") -> str:
-        title_id = await self.catalogue.add_title(TitleMetadata(title=title, authors=("Nguyễn Du",), language="vi"))
+        metadata = TitleMetadata(title=title, authors=("Nguyễn Du",), language="vi")
+        title_id = await self.catalogue.add_title(metadata, publication_id=f"pub-{uuid.uuid4().hex[:12]}")
         terms = LicenseTerms(LicenseModel.ONE_COPY_ONE_USER, concurrency=copies)
         await self.catalogue.add_license(title_id, owner, terms)
         return title_id
 
 
-@pytest.fixture
-async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+@contextlib.asynccontextmanager
+async def wired_lending(
+    mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], *, request_deadline_seconds: float = 0.0
+) -> AsyncIterator[Lending]:
+    """Lending as its bootstrap wires it, over ``database`` (tests of outages pass a server of their own)."""
     store = LendingStore(database)
     await store.ensure_indexes()
     for library, code in NETWORK:
@@ -112,8 +124,15 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         ("admin.bmt", Role.LIBRARY_ADMIN, "buonmathuot"),
     ]:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
-    app = create_http_app(title="lending", version="test", description="", readiness={})
-    for router in http_routers(issuer, store, circulation, catalogue, cards, accounts, "http://drm.test"):
+    app = create_http_app(
+        title="lending", version="test", description="", readiness={}, request_deadline_seconds=request_deadline_seconds
+    )
+    app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
+    app.state.principal_check = CardAccess(store, remember_seconds=0.5).ensure_not_blocked
+    routers = http_routers(
+        issuer, store, circulation, catalogue, cards, accounts, "http://drm.test", public_url=PUBLIC_URL
+    )
+    for router in routers:
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
@@ -126,5 +145,30 @@ async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Doc
         yield Lending(store, outbox, circulation, catalogue, cards, accounts, issuer, http, verifier)
 
 
+@pytest.fixture
+async def lending(mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document]) -> AsyncIterator[Lending]:
+    async with wired_lending(mongo, database) as wired:
+        yield wired
+
+
 def days(count: int) -> timedelta:
     return timedelta(days=count)
+
+
+@contextlib.asynccontextmanager
+async def lending_grpc_channel(lending: Lending) -> AsyncIterator[grpc.aio.Channel]:
+    """Lending's real gRPC servicer on a free port, and a channel to it (as DRM and notify reach it)."""
+    servicer = LendingServicer(lending.circulation, lending.store)
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
+        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
+        verifier=lending.verifier,
+    )
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            yield channel
+    finally:
+        await server.stop(0)

@@ -132,7 +132,7 @@ async def test_sharing_rules_decide_who_may_borrow(lending: Lending) -> None:
         await lending.circulation.checkout(other_district, title_id)  # never sideways
     loan = await lending.circulation.checkout(school_patron, title_id)  # shared down its own subtree
     assert loan.library_id == "thpt-bmt"
-    own_only = await lending.catalogue.add_title(TitleMetadata(title="Riêng"))
+    own_only = await lending.catalogue.add_title(TitleMetadata(title="Riêng"), publication_id="pub-rieng")
     await lending.catalogue.add_license(
         own_only, "buonmathuot", LicenseTerms(LicenseModel.ONE_COPY_ONE_USER, concurrency=1), Sharing.OWN
     )

@@ -8,31 +8,19 @@ import grpc
 import pytest
 
 from drm.adapters.lending_client import LendingClient
-from lending.entrypoints.grpc_api import LendingServicer
 from sachso.kit.auth import Role
 from sachso.kit.errors import NotFound, PreconditionFailed
-from sachso.kit.grpc_server import GrpcServer
 from sachso.lending.v1 import lending_service_pb2 as pb
 from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
-from tests.integration.lending.conftest import Lending
+from tests.integration.lending.conftest import Lending, lending_grpc_channel
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def stub(lending: Lending) -> AsyncIterator[pb_grpc.LendingServiceAsyncStub]:
-    servicer = LendingServicer(lending.circulation, lending.store)
-    server = GrpcServer(
-        host="127.0.0.1",
-        port=0,
-        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
-        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
-        verifier=lending.verifier,
-    )
-    await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    async with lending_grpc_channel(lending) as channel:
         yield pb_grpc.LendingServiceStub(channel)
-    await server.stop(0)
 
 
 async def test_services_ask_about_loans_patrons_and_renewals(
@@ -55,6 +43,8 @@ async def test_services_ask_about_loans_patrons_and_renewals(
     assert check.allowed
     renewed = await stub.RenewLoan(pb.RenewLoanRequest(loan_id=loan.id), metadata=service)
     assert renewed.loan.renewals == 1
+    by_id = await stub.GetLoan(pb.GetLoanRequest(loan_id=loan.id), metadata=service)
+    assert (by_id.loan.patron_id, by_id.loan.online_only) == (ana, False)
 
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await stub.GetActiveLoan(pb.GetActiveLoanRequest(patron_id="binh", publication_id="x"), metadata=service)
@@ -63,6 +53,13 @@ async def test_services_ask_about_loans_patrons_and_renewals(
     with pytest.raises(grpc.aio.AioRpcError) as forbidden:
         await stub.GetPatron(pb.GetPatronRequest(patron_id=ana), metadata=patron_token)
     assert forbidden.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as not_a_service:
+        await stub.GetLoan(pb.GetLoanRequest(loan_id=loan.id), metadata=patron_token)
+    assert not_a_service.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    await lending.circulation.return_loan(loan.id)
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await stub.GetLoan(pb.GetLoanRequest(loan_id=loan.id), metadata=service)
+    assert ended.value.code() is grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as anonymous:
         await stub.GetPatron(pb.GetPatronRequest(patron_id=ana))
     assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -99,7 +96,7 @@ async def test_staff_block_renew_cards_and_edit_titles(lending: Lending) -> None
     ana = await lending.active_patron("ana", library_id="buonmathuot")
     librarian = await lending.staff_headers("thu.bmt")
     other = await lending.staff_headers("lan.eakar")
-    title_id = await lending.title_with_copies(copies=1)
+    title_id = await lending.title_with_copies(copies=1, owner="buonmathuot")  # her library looks after it
     assert (await lending.http.post(f"/v1/libraries/eakar/patrons/{ana}/block", headers=other)).status_code == 404
     assert (await lending.http.post(f"/v1/libraries/buonmathuot/patrons/{ana}/block", headers=other)).status_code == 403
     assert (
@@ -107,7 +104,7 @@ async def test_staff_block_renew_cards_and_edit_titles(lending: Lending) -> None
     ).status_code == 204
     blocked = await lending.http.post("/v1/loans", json={"title_id": title_id}, headers=lending.patron_headers(ana))
     assert blocked.status_code == 403
-    assert blocked.json()["type"].endswith("/card-cannot-borrow")
+    assert blocked.json()["type"].endswith("/card-blocked")
     await lending.http.post(f"/v1/libraries/buonmathuot/patrons/{ana}/unblock", headers=librarian)
     renewed = await lending.http.post(f"/v1/libraries/buonmathuot/patrons/{ana}/renew-card", headers=librarian)
     assert renewed.json()["card_expires_at"] is not None
@@ -123,27 +120,15 @@ async def test_staff_block_renew_cards_and_edit_titles(lending: Lending) -> None
 
 async def test_drm_renews_through_lending_and_lending_refuses_when_someone_waits(lending: Lending) -> None:
     """DRM's gRPC client (used by the License Status Document's renew) against lending's real servicer."""
-    servicer = LendingServicer(lending.circulation, lending.store)
-    server = GrpcServer(
-        host="127.0.0.1",
-        port=0,
-        service_names=[pb.DESCRIPTOR.services_by_name["LendingService"].full_name],
-        register=lambda s: pb_grpc.add_LendingServiceServicer_to_server(servicer, s),
-        verifier=lending.verifier,
-    )
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            client = LendingClient(channel, lending.issuer)  # DRM signs its service tokens; here lending's key
-            title_id = await lending.title_with_copies(copies=1)
-            ana = await lending.active_patron("ana")
-            loan = await lending.circulation.checkout(ana, title_id)
-            renewed_until = await client.renew(loan.id)
-            assert renewed_until > loan.due_at
-            await lending.circulation.place_hold(await lending.active_patron("binh"), title_id)
-            with pytest.raises(PreconditionFailed, match="waiting"):
-                await client.renew(loan.id)
-            with pytest.raises(NotFound):
-                await client.renew("no-such-loan")
-    finally:
-        await server.stop(0)
+    async with lending_grpc_channel(lending) as channel:
+        client = LendingClient(channel, lending.issuer)  # DRM signs its service tokens; here lending's key
+        title_id = await lending.title_with_copies(copies=1)
+        ana = await lending.active_patron("ana")
+        loan = await lending.circulation.checkout(ana, title_id)
+        renewed_until = await client.renew(loan.id)
+        assert renewed_until > loan.due_at
+        await lending.circulation.place_hold(await lending.active_patron("binh"), title_id)
+        with pytest.raises(PreconditionFailed, match="waiting"):
+            await client.renew(loan.id)
+        with pytest.raises(NotFound):
+            await client.renew("no-such-loan")

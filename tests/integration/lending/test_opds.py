@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from sachso.events.v1 import lending_events_pb2
-from tests.integration.lending.conftest import Lending
+from tests.integration.lending.conftest import PUBLIC_URL, Lending
 from tests.official_schemas import validated
 
 pytestmark = pytest.mark.integration
@@ -32,7 +34,8 @@ async def test_anonymous_browsing_and_the_authentication_document(lending: Lendi
     titles = {facet["metadata"]["title"]: facet for facet in feed["facets"]}
     assert titles["Thư viện"]["links"][0]["properties"]["numberOfItems"] == 1
 
-    refused = await lending.http.get(borrow["href"])
+    assert borrow["href"].startswith(f"{PUBLIC_URL}/opds/publications/")
+    refused = await lending.http.get(borrow["href"].removeprefix(PUBLIC_URL))
     assert refused.status_code == 401
     assert refused.headers["content-type"] == AUTH
     document = refused.json()
@@ -100,3 +103,35 @@ async def test_online_only_titles_lend_without_a_licence_link(lending: Lending) 
     assert (
         await lending.http.put(f"/v1/titles/{title_id}/online-only", json={"online_only": False}, headers=patron)
     ).status_code == 403
+
+
+async def test_links_come_from_the_public_url_and_encode_every_query_value(lending: Lending) -> None:
+    """Issue 12, item 10: a hostile Host header never reaches a link, and query values survive the round trip."""
+    await lending.title_with_copies(title="Đất rừng phương Nam", copies=1)
+    hostile = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    query = "Kiều & Vân #1 100% đọc"
+    answers = [
+        await lending.http.get("/opds", headers=hostile),
+        await lending.http.get("/opds/publications", params={"query": query, "library": "daklak"}, headers=hostile),
+        await lending.http.get("/opds/auth", headers=hostile),
+        await lending.http.get("/opds/shelf", headers=hostile),  # 401 with the authentication document
+    ]
+    hrefs = [href for answer in answers for href in all_hrefs(answer.json())]
+    assert len(hrefs) > 10
+    assert not [href for href in hrefs if "evil.example" in href]
+    assert not [href for href in hrefs if not href.startswith((PUBLIC_URL + "/", "http://drm.test/"))]
+    feed = answers[1].json()
+    self_link = next(link["href"] for link in feed["links"] if link["rel"] == "self")
+    parsed = urlsplit(self_link)
+    assert "#" not in self_link
+    assert " " not in self_link
+    assert parse_qs(parsed.query) == {"query": [query], "library": ["daklak"], "page": ["1"]}
+
+
+def all_hrefs(document: object) -> list[str]:
+    if isinstance(document, dict):
+        own = [document["href"]] if isinstance(document.get("href"), str) else []
+        return own + [href for value in document.values() for href in all_hrefs(value)]
+    if isinstance(document, list):
+        return [href for item in document for href in all_hrefs(item)]
+    return []

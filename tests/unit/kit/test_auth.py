@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from sachso.kit.auth import Role, SigningKey, TokenIssuer, TokenVerifier
+from sachso.kit.auth import DEFAULT_ISSUER_GRANTS, IssuerGrant, Role, SigningKey, TokenIssuer, TokenVerifier
 from sachso.kit.errors import Unauthenticated
 
 AUDIENCE = "sachso"
@@ -170,3 +170,75 @@ def test_signing_key_refuses_a_key_of_another_kind() -> None:
     )
     with pytest.raises(ValueError, match="not an EC P-256"):
         SigningKey.from_pem(pem)
+
+
+# -- issuers are bound to their keys, roles and audiences (issue 12, item 9) --------------------------------------
+
+
+def platform_verifier(
+    *issuers: TokenIssuer, audience: str = AUDIENCE, pin: bool = True, **kwargs: object
+) -> TokenVerifier:
+    """A verifier trusting each issuer's own JWKS URL, as a deployed service does."""
+    by_url = {f"http://{issuer.issuer}.test/jwks": issuer for issuer in issuers}
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=by_url[str(request.url)].jwks())
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(serve))
+    entries = [f"{issuer.issuer}={url}" if pin else url for url, issuer in by_url.items()]
+    return TokenVerifier(
+        entries,
+        issuers=[issuer.issuer for issuer in issuers],
+        audience=audience,
+        http=http,
+        min_refresh_interval_seconds=0,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("pin", [True, False])
+async def test_a_drm_token_claiming_province_admin_is_refused(pin: bool) -> None:
+    lending, drm = TokenIssuer.generate("sachso-lending"), TokenIssuer.generate("sachso-drm")
+    verifier = platform_verifier(lending, drm, pin=pin)
+    forged = drm.issue("mallory", audience=AUDIENCE, roles=[Role.PROVINCE_ADMIN], library_id="daklak")
+    with pytest.raises(Unauthenticated, match="sachso-drm may not assert the role"):
+        await verifier.verify(forged)
+    service = await verifier.verify(drm.issue("drm", audience=AUDIENCE, roles=[Role.SERVICE]))
+    assert service.roles == {Role.SERVICE}
+    admin = await verifier.verify(lending.issue("an", audience=AUDIENCE, roles=[Role.PROVINCE_ADMIN]))
+    assert admin.roles == {Role.PROVINCE_ADMIN}
+
+
+@pytest.mark.parametrize("pin", [True, False])
+async def test_a_key_speaks_only_for_its_own_issuer(pin: bool) -> None:
+    lending, drm = TokenIssuer.generate("sachso-lending"), TokenIssuer.generate("sachso-drm")
+    verifier = platform_verifier(lending, drm, pin=pin)
+    impersonating = TokenIssuer("sachso-lending", drm.keys)  # DRM's key, lending's name
+    with pytest.raises(Unauthenticated, match="another issuer's key"):
+        await verifier.verify(impersonating.issue("mallory", audience=AUDIENCE, roles=[Role.PROVINCE_ADMIN]))
+
+
+async def test_an_issuer_may_sign_only_for_its_audiences() -> None:
+    lending, drm = TokenIssuer.generate("sachso-lending"), TokenIssuer.generate("sachso-drm")
+    streaming = platform_verifier(lending, drm, audience="sachso-streaming")
+    with pytest.raises(Unauthenticated, match="sachso-lending may not issue tokens for this audience"):
+        await streaming.verify(lending.issue("ana", audience="sachso-streaming"))
+    assert (await streaming.verify(drm.issue("ana", audience="sachso-streaming"))).subject == "ana"
+
+
+async def test_grants_are_configurable_and_a_pinned_url_must_not_disagree() -> None:
+    lending, drm = TokenIssuer.generate("sachso-lending"), TokenIssuer.generate("sachso-drm")
+    grants = {**DEFAULT_ISSUER_GRANTS, "sachso-drm": IssuerGrant.of([], ["sachso-streaming"])}
+    verifier = platform_verifier(lending, drm, grants=grants)
+    with pytest.raises(Unauthenticated, match="sachso-drm may not issue tokens for this audience"):
+        await verifier.verify(drm.issue("drm", audience=AUDIENCE, roles=[Role.SERVICE]))
+    with pytest.raises(ValueError, match="no grant"):
+        platform_verifier(TokenIssuer.generate("someone-new"))
+    # a JWKS that declares another issuer than the operator pinned is not trusted at all
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=drm.jwks())))
+    pinned = TokenVerifier(
+        ["sachso-lending=http://lending.test/jwks"], issuers=["sachso-lending", "sachso-drm"], audience=AUDIENCE,
+        http=http, min_refresh_interval_seconds=0,
+    )  # fmt: skip
+    with pytest.raises(Unauthenticated, match="unknown key id"):
+        await pinned.verify(drm.issue("drm", audience=AUDIENCE, roles=[Role.SERVICE]))

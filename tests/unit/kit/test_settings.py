@@ -7,6 +7,7 @@ import pytest
 
 from drm.settings import DrmSettings
 from lending.settings import LendingSettings
+from sachso.kit.auth import IssuerGrant, Role
 from sachso.kit.settings import SettingsError, load_settings
 
 COMPLETE = {
@@ -50,3 +51,15 @@ def test_each_service_reads_only_its_own_prefix(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SettingsError, match="DRM_MONGO_URI") as error:
         load_settings(DrmSettings)
     assert "DRM_S3_SECRET_ACCESS_KEY" in str(error.value)
+
+
+def test_issuer_grants_have_safe_defaults_and_can_be_set_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(monkeypatch, COMPLETE)
+    defaults = load_settings(LendingSettings).issuer_grants
+    assert defaults["sachso-drm"].roles == {Role.SERVICE}
+    assert defaults["sachso-reader"].audiences == {"sachso"}
+    monkeypatch.setenv("LENDING_JWT_ISSUER_GRANTS", '{"sachso-drm": {"roles": [], "audiences": ["sachso-streaming"]}}')
+    assert load_settings(LendingSettings).issuer_grants == {"sachso-drm": IssuerGrant.of([], ["sachso-streaming"])}
+    monkeypatch.setenv("LENDING_JWT_ISSUER_GRANTS", '{"sachso-drm": {"roles": ["emperor"]}}')
+    with pytest.raises(SettingsError, match="LENDING_JWT_ISSUER_GRANTS"):
+        load_settings(LendingSettings)

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%sachso/events/v1/lending_events.proto\x12\x10sachso.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n\x10PatronRegistered\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x01\n\x1a\x45mailVerificationRequested\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\xf3\x01\n\x0ePatronApproved\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x1a\n\x12preferred_language\x18\x06 \x01(\t\x12\x33\n\x0f\x63\x61rd_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61pproved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0ePatronRejected\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x1a\n\x12preferred_language\x18\x06 \x01(\t\"v\n\nTitleAdded\x12\x10\n\x08title_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04isbn\x18\x06 \x01(\t\"x\n\x0cTitleUpdated\x12\x10\n\x08title_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04isbn\x18\x06 \x01(\t\"\xf8\x01\n\x0bLoanCreated\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12\x12\n\nlibrary_id\x18\x05 \x01(\t\x12\x17\n\x0flicense_pool_id\x18\x06 \x01(\t\x12-\n\tstarts_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bonline_only\x18\t \x01(\x08\"o\n\x0bLoanRenewed\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\x0cLoanReturned\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12/\n\x0breturned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\x1f.sachso.events.v1.ReturnChannel\"\x8b\x01\n\x0bLoanExpired\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12.\n\nexpired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\nHoldPlaced\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x05\"r\n\tHoldReady\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12/\n\x0bready_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x0bHoldExpired\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\"E\n\rHoldCancelled\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\"z\n\rHoldSuspended\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x33\n\x0fsuspended_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x87\x01\n\rReturnChannel\x12\x1e\n\x1aRETURN_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15RETURN_CHANNEL_PATRON\x10\x01\x12!\n\x1dRETURN_CHANNEL_LICENSE_STATUS\x10\x02\x12\x18\n\x14RETURN_CHANNEL_STAFF\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%sachso/events/v1/lending_events.proto\x12\x10sachso.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n\x10PatronRegistered\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x31\n\rregistered_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x01\n\x1a\x45mailVerificationRequested\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\xf3\x01\n\x0ePatronApproved\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x1a\n\x12preferred_language\x18\x06 \x01(\t\x12\x33\n\x0f\x63\x61rd_expires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61pproved_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0ePatronRejected\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\r\n\x05\x65mail\x18\x05 \x01(\t\x12\x1a\n\x12preferred_language\x18\x06 \x01(\t\"f\n\rPatronBlocked\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12.\n\nblocked_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0fPatronUnblocked\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x30\n\x0cunblocked_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\nTitleAdded\x12\x10\n\x08title_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04isbn\x18\x06 \x01(\t\"x\n\x0cTitleUpdated\x12\x10\n\x08title_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07\x61uthors\x18\x04 \x03(\t\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x0c\n\x04isbn\x18\x06 \x01(\t\"\xf8\x01\n\x0bLoanCreated\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12\x12\n\nlibrary_id\x18\x05 \x01(\t\x12\x17\n\x0flicense_pool_id\x18\x06 \x01(\t\x12-\n\tstarts_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bonline_only\x18\t \x01(\x08\"o\n\x0bLoanRenewed\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\x0cLoanReturned\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12/\n\x0breturned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\x1f.sachso.events.v1.ReturnChannel\"\x8b\x01\n\x0bLoanExpired\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x16\n\x0epublication_id\x18\x04 \x01(\t\x12.\n\nexpired_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\nHoldPlaced\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x05\"r\n\tHoldReady\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12/\n\x0bready_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x0bHoldExpired\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\"E\n\rHoldCancelled\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\"z\n\rHoldSuspended\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x10\n\x08title_id\x18\x03 \x01(\t\x12\x33\n\x0fsuspended_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x87\x01\n\rReturnChannel\x12\x1e\n\x1aRETURN_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15RETURN_CHANNEL_PATRON\x10\x01\x12!\n\x1dRETURN_CHANNEL_LICENSE_STATUS\x10\x02\x12\x18\n\x14RETURN_CHANNEL_STAFF\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sachso.events.v1.lending_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RETURNCHANNEL']._serialized_start=2239
-  _globals['_RETURNCHANNEL']._serialized_end=2374
+  _globals['_RETURNCHANNEL']._serialized_start=2451
+  _globals['_RETURNCHANNEL']._serialized_end=2586
   _globals['_PATRONREGISTERED']._serialized_start=93
   _globals['_PATRONREGISTERED']._serialized_end=266
   _globals['_EMAILVERIFICATIONREQUESTED']._serialized_start=269
@@ -42,26 +42,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PATRONAPPROVED']._serialized_end=689
   _globals['_PATRONREJECTED']._serialized_start=692
   _globals['_PATRONREJECTED']._serialized_end=828
-  _globals['_TITLEADDED']._serialized_start=830
-  _globals['_TITLEADDED']._serialized_end=948
-  _globals['_TITLEUPDATED']._serialized_start=950
-  _globals['_TITLEUPDATED']._serialized_end=1070
-  _globals['_LOANCREATED']._serialized_start=1073
-  _globals['_LOANCREATED']._serialized_end=1321
-  _globals['_LOANRENEWED']._serialized_start=1323
-  _globals['_LOANRENEWED']._serialized_end=1434
-  _globals['_LOANRETURNED']._serialized_start=1437
-  _globals['_LOANRETURNED']._serialized_end=1628
-  _globals['_LOANEXPIRED']._serialized_start=1631
-  _globals['_LOANEXPIRED']._serialized_end=1770
-  _globals['_HOLDPLACED']._serialized_start=1772
-  _globals['_HOLDPLACED']._serialized_end=1856
-  _globals['_HOLDREADY']._serialized_start=1858
-  _globals['_HOLDREADY']._serialized_end=1972
-  _globals['_HOLDEXPIRED']._serialized_start=1974
-  _globals['_HOLDEXPIRED']._serialized_end=2041
-  _globals['_HOLDCANCELLED']._serialized_start=2043
-  _globals['_HOLDCANCELLED']._serialized_end=2112
-  _globals['_HOLDSUSPENDED']._serialized_start=2114
-  _globals['_HOLDSUSPENDED']._serialized_end=2236
+  _globals['_PATRONBLOCKED']._serialized_start=830
+  _globals['_PATRONBLOCKED']._serialized_end=932
+  _globals['_PATRONUNBLOCKED']._serialized_start=934
+  _globals['_PATRONUNBLOCKED']._serialized_end=1040
+  _globals['_TITLEADDED']._serialized_start=1042
+  _globals['_TITLEADDED']._serialized_end=1160
+  _globals['_TITLEUPDATED']._serialized_start=1162
+  _globals['_TITLEUPDATED']._serialized_end=1282
+  _globals['_LOANCREATED']._serialized_start=1285
+  _globals['_LOANCREATED']._serialized_end=1533
+  _globals['_LOANRENEWED']._serialized_start=1535
+  _globals['_LOANRENEWED']._serialized_end=1646
+  _globals['_LOANRETURNED']._serialized_start=1649
+  _globals['_LOANRETURNED']._serialized_end=1840
+  _globals['_LOANEXPIRED']._serialized_start=1843
+  _globals['_LOANEXPIRED']._serialized_end=1982
+  _globals['_HOLDPLACED']._serialized_start=1984
+  _globals['_HOLDPLACED']._serialized_end=2068
+  _globals['_HOLDREADY']._serialized_start=2070
+  _globals['_HOLDREADY']._serialized_end=2184
+  _globals['_HOLDEXPIRED']._serialized_start=2186
+  _globals['_HOLDEXPIRED']._serialized_end=2253
+  _globals['_HOLDCANCELLED']._serialized_start=2255
+  _globals['_HOLDCANCELLED']._serialized_end=2324
+  _globals['_HOLDSUSPENDED']._serialized_start=2326
+  _globals['_HOLDSUSPENDED']._serialized_end=2448
 # @@protoc_insertion_point(module_scope)

@@ -235,6 +235,70 @@ class PatronRejected(_message.Message):
 Global___PatronRejected: _TypeAlias = PatronRejected  # noqa: Y015
 
 @_typing.final
+class PatronBlocked(_message.Message):
+    """Staff blocked a reader card: sign-in, tokens, streaming and licences stop; her loans are returned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATRON_ID_FIELD_NUMBER: _builtins.int
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    BLOCKED_AT_FIELD_NUMBER: _builtins.int
+    patron_id: _builtins.str
+    """The patron."""
+    library_id: _builtins.str
+    """Her library."""
+    @_builtins.property
+    def blocked_at(self) -> _timestamp_pb2.Timestamp:
+        """When the block took effect."""
+
+    def __init__(
+        self,
+        *,
+        patron_id: _builtins.str = ...,
+        library_id: _builtins.str = ...,
+        blocked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["blocked_at", b"blocked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocked_at", b"blocked_at", "library_id", b"library_id", "patron_id", b"patron_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatronBlocked: _TypeAlias = PatronBlocked  # noqa: Y015
+
+@_typing.final
+class PatronUnblocked(_message.Message):
+    """Staff lifted a block: the card signs in and borrows again (returned loans are not restored)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATRON_ID_FIELD_NUMBER: _builtins.int
+    LIBRARY_ID_FIELD_NUMBER: _builtins.int
+    UNBLOCKED_AT_FIELD_NUMBER: _builtins.int
+    patron_id: _builtins.str
+    """The patron."""
+    library_id: _builtins.str
+    """Her library."""
+    @_builtins.property
+    def unblocked_at(self) -> _timestamp_pb2.Timestamp:
+        """When the block was lifted."""
+
+    def __init__(
+        self,
+        *,
+        patron_id: _builtins.str = ...,
+        library_id: _builtins.str = ...,
+        unblocked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unblocked_at", b"unblocked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["library_id", b"library_id", "patron_id", b"patron_id", "unblocked_at", b"unblocked_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatronUnblocked: _TypeAlias = PatronUnblocked  # noqa: Y015
+
+@_typing.final
 class TitleAdded(_message.Message):
     """A title entered the catalogue."""
 

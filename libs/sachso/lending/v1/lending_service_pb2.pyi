@@ -64,6 +64,7 @@ class Loan(_message.Message):
     STARTS_AT_FIELD_NUMBER: _builtins.int
     DUE_AT_FIELD_NUMBER: _builtins.int
     RENEWALS_FIELD_NUMBER: _builtins.int
+    ONLINE_ONLY_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     """The loan."""
     patron_id: _builtins.str
@@ -72,6 +73,8 @@ class Loan(_message.Message):
     """The publication."""
     renewals: _builtins.int
     """Renewals used so far."""
+    online_only: _builtins.bool
+    """Read online only (rare local documents): no LCP licence, watermarked pages."""
     @_builtins.property
     def starts_at(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -89,14 +92,61 @@ class Loan(_message.Message):
         starts_at: _timestamp_pb2.Timestamp | None = ...,
         due_at: _timestamp_pb2.Timestamp | None = ...,
         renewals: _builtins.int = ...,
+        online_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "starts_at", b"starts_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "loan_id", b"loan_id", "patron_id", b"patron_id", "publication_id", b"publication_id", "renewals", b"renewals", "starts_at", b"starts_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "loan_id", b"loan_id", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "renewals", b"renewals", "starts_at", b"starts_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Loan: _TypeAlias = Loan  # noqa: Y015
+
+@_typing.final
+class GetLoanRequest(_message.Message):
+    """Request of GetLoan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_ID_FIELD_NUMBER: _builtins.int
+    loan_id: _builtins.str
+    """The loan."""
+    def __init__(
+        self,
+        *,
+        loan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan_id", b"loan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLoanRequest: _TypeAlias = GetLoanRequest  # noqa: Y015
+
+@_typing.final
+class GetLoanResponse(_message.Message):
+    """Response of GetLoan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOAN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def loan(self) -> Global___Loan:
+        """The active loan."""
+
+    def __init__(
+        self,
+        *,
+        loan: Global___Loan | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loan", b"loan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLoanResponse: _TypeAlias = GetLoanResponse  # noqa: Y015
 
 @_typing.final
 class GetActiveLoanRequest(_message.Message):

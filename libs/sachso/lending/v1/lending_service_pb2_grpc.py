@@ -55,6 +55,11 @@ class LendingServiceStub:
                 request_serializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanRequest.SerializeToString,
                 response_deserializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanResponse.FromString,
                 _registered_method=True)
+        self.GetLoan = channel.unary_unary(
+                '/sachso.lending.v1.LendingService/GetLoan',
+                request_serializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanRequest.SerializeToString,
+                response_deserializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanResponse.FromString,
+                _registered_method=True)
 
 
 class LendingServiceServicer:
@@ -89,6 +94,14 @@ class LendingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLoan(self, request, context):
+        """An active loan by id, or NOT_FOUND (drm, when a licence or streaming token is asked for before LoanCreated
+        reached it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LendingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_LendingServiceServicer_to_server(servicer, server):
                     servicer.RenewLoan,
                     request_deserializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanRequest.FromString,
                     response_serializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanResponse.SerializeToString,
+            ),
+            'GetLoan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoan,
+                    request_deserializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanRequest.FromString,
+                    response_serializer=sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class LendingService:
             '/sachso.lending.v1.LendingService/RenewLoan',
             sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanRequest.SerializeToString,
             sachso_dot_lending_dot_v1_dot_lending__service__pb2.RenewLoanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLoan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sachso.lending.v1.LendingService/GetLoan',
+            sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanRequest.SerializeToString,
+            sachso_dot_lending_dot_v1_dot_lending__service__pb2.GetLoanResponse.FromString,
             options,
             channel_credentials,
             insecure,

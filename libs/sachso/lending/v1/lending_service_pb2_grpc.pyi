@@ -41,6 +41,10 @@ class LendingServiceStub:
     """Whether a loan may be renewed now, and until when (drm's License Status Document renew link)."""
     RenewLoan: _grpc.UnaryUnaryMultiCallable[_lending_service_pb2.RenewLoanRequest, _lending_service_pb2.RenewLoanResponse]
     """Renew a loan (drm, on a renew request through the License Status Document)."""
+    GetLoan: _grpc.UnaryUnaryMultiCallable[_lending_service_pb2.GetLoanRequest, _lending_service_pb2.GetLoanResponse]
+    """An active loan by id, or NOT_FOUND (drm, when a licence or streaming token is asked for before LoanCreated
+    reached it).
+    """
 
 @_typing.type_check_only
 class LendingServiceAsyncStub(LendingServiceStub):
@@ -55,6 +59,10 @@ class LendingServiceAsyncStub(LendingServiceStub):
     """Whether a loan may be renewed now, and until when (drm's License Status Document renew link)."""
     RenewLoan: _aio.UnaryUnaryMultiCallable[_lending_service_pb2.RenewLoanRequest, _lending_service_pb2.RenewLoanResponse]  # type: ignore[assignment]
     """Renew a loan (drm, on a renew request through the License Status Document)."""
+    GetLoan: _aio.UnaryUnaryMultiCallable[_lending_service_pb2.GetLoanRequest, _lending_service_pb2.GetLoanResponse]  # type: ignore[assignment]
+    """An active loan by id, or NOT_FOUND (drm, when a licence or streaming token is asked for before LoanCreated
+    reached it).
+    """
 
 class LendingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Lending's answers to other services. Callers send a bearer token in the "authorization" metadata."""
@@ -90,5 +98,15 @@ class LendingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_lending_service_pb2.RenewLoanResponse, _abc.Awaitable[_lending_service_pb2.RenewLoanResponse]]:
         """Renew a loan (drm, on a renew request through the License Status Document)."""
+
+    @_abc_1.abstractmethod
+    def GetLoan(
+        self,
+        request: _lending_service_pb2.GetLoanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lending_service_pb2.GetLoanResponse, _abc.Awaitable[_lending_service_pb2.GetLoanResponse]]:
+        """An active loan by id, or NOT_FOUND (drm, when a licence or streaming token is asked for before LoanCreated
+        reached it).
+        """
 
 def add_LendingServiceServicer_to_server(servicer: LendingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
