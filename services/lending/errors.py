@@ -116,6 +116,11 @@ class TitleNotFound(NotFound):
     title = "No such title"
 
 
+class PublicationOwnerMismatch(Conflict):
+    problem = "publication-owner-mismatch"
+    title = "This publication belongs to another publisher"
+
+
 class LoanNotFound(NotFound):
     problem = "loan-not-found"
     title = "No such loan"

@@ -20,6 +20,11 @@ class UnsafeFile(InvalidInput):
     title = "The file was refused because it is unsafe to open"
 
 
+class DrmProtectedFile(InvalidInput):
+    problem = "drm-protected-publication"
+    title = "The file is DRM-protected; send the unprotected file (Sách Số protects it for lending itself)"
+
+
 class FileTooLarge(PayloadTooLarge):
     problem = "publication-too-large"
     title = "The file is larger than the ingest limit"
@@ -35,9 +40,19 @@ class ResourceNotFound(NotFound):
     title = "No such resource in this publication"
 
 
-class NotYourPublication(Forbidden):
-    problem = "not-your-publication"
-    title = "This publication belongs to another publisher"
+class FileAlreadyPublished(Conflict):
+    problem = "file-already-published"
+    title = "This file is already another of your publications"
+
+
+class IngestRace(Conflict):
+    problem = "ingest-in-progress"
+    title = "The same file is being ingested at this moment"
+
+
+class ReadOnlineOnly(Forbidden):
+    problem = "read-online-only"
+    title = "This document is read online only"
 
 
 class PublicationWithdrawn(Conflict):

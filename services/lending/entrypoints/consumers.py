@@ -23,23 +23,30 @@ class LendingHandlers:
         self.outbox = outbox
 
     async def _record(
-        self, publication_id: str, metadata: reader_events_pb2.PublicationMetadata, session: AsyncClientSession
+        self,
+        publication: reader_events_pb2.PublicationIngested | reader_events_pb2.PublicationUpdated,
+        session: AsyncClientSession,
     ) -> None:
         emitted: list[OutboundEvent] = []
         await self.catalogue.record_publication(
-            publication_id, TitleMetadata.from_publication(metadata), session, emitted.append, readable=True
+            publication.publication_id,
+            TitleMetadata.from_publication(publication.metadata),
+            session,
+            emitted.append,
+            publisher_id=publication.publisher_id,
+            readable=True,
         )
         await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
 
     async def publication_ingested(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
         payload = event.payload
         assert isinstance(payload, reader_events_pb2.PublicationIngested)
-        await self._record(payload.publication_id, payload.metadata, session)
+        await self._record(payload, session)
 
     async def publication_updated(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
         payload = event.payload
         assert isinstance(payload, reader_events_pb2.PublicationUpdated)
-        await self._record(payload.publication_id, payload.metadata, session)
+        await self._record(payload, session)
 
     async def publication_withdrawn(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
         payload = event.payload

@@ -172,7 +172,9 @@ def opds_router(
             properties["availability"] = {"state": "ready", "since": _iso(loan.starts_at), "until": _iso(loan.due_at)}
         elif hold is not None:
             state = "ready" if hold.hold.state.value == "ready" else "reserved"
-            properties["availability"] = {"state": state, "until": _iso(hold.hold.ready_until)}
+            properties["availability"] = {"state": state}
+            if hold.hold.ready_until is not None:  # a waiting hold has no end yet (OPDS: until is a date-time)
+                properties["availability"]["until"] = _iso(hold.hold.ready_until)
             properties["holds"] = {"position": hold.position}
         elif availability is not None:
             free = availability.available is None or availability.available > 0
@@ -332,8 +334,8 @@ def opds_router(
                     "currentPage": page,
                 },
                 "links": links,
-                "facets": facets,
-                "publications": items,
+                **({"facets": facets} if (facets := [facet for facet in facets if facet["links"]]) else {}),
+                **_listing(base, items),
             }
         )
 
@@ -380,11 +382,21 @@ def opds_router(
             {
                 "metadata": {"title": "Tủ sách của tôi", "numberOfItems": len(items)},
                 "links": [{"rel": "self", "href": f"{base}/opds/shelf", "type": OPDS}],
-                "publications": items,
+                **_listing(base, items),
             }
         )
 
     return router
+
+
+def _listing(base: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A feed's publications; OPDS 2.0 wants at least one in a ``publications`` collection, so an empty page
+    (no match, an empty shelf) offers the way to the whole catalogue as ``navigation`` instead."""
+    if items:
+        return {"publications": items}
+    return {
+        "navigation": [{"href": f"{base}/opds/publications", "type": OPDS, "title": "Tất cả sách", "rel": "collection"}]
+    }
 
 
 def _oauth_error(error: str, description: str = "") -> JSONResponse:

@@ -14,7 +14,7 @@ from lending.domain.licensing import License, LicenseTerms, copies_for, lending_
 from lending.domain.network import Sharing
 from lending.domain.search import nfc, normalize_isbn, search_terms, words
 from lending.domain.titles import STAFF_RECORD_PREFIX
-from lending.errors import LibraryNotFound, TitleNotFound
+from lending.errors import LibraryNotFound, PublicationOwnerMismatch, TitleNotFound
 from lending.service_layer.clock import Clock, new_id, system_clock
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.events.v1 import reader_events_pb2
@@ -94,11 +94,21 @@ class Catalogue:
         session: AsyncClientSession,
         emit: Emit,
         *,
+        publisher_id: str = "",
         readable: bool | None = None,
     ) -> str:
         """Add or update the title of a publication (called by the reader-events consumer, ``readable``: the file
-        is ingested). A record staff typed in with the same ISBN and no file yet becomes this publication's title."""
+        is ingested). A record staff typed in with the same ISBN and no file yet becomes this publication's title.
+
+        A title is the title of one publication, and so of one publisher: every publication is its own title
+        (the same book from two publishers is two titles), and an update naming another publisher than the
+        title's is refused, never applied."""
         existing = await self.store.titles.find_one({"publication_id": publication_id}, session=session)
+        owner = (existing or {}).get("publisher_id", "")
+        if owner and publisher_id and owner != publisher_id:
+            raise PublicationOwnerMismatch(
+                f"publication {publication_id} is {owner}'s; an update from {publisher_id} is not applied"
+            )
         if existing is None and readable and metadata.isbn:
             existing = await self.store.unreadable_title_with_isbn(normalize_isbn(metadata.isbn), session)
         title_id = existing["_id"] if existing else new_id()
@@ -109,6 +119,8 @@ class Catalogue:
             "withdrawn": False,
             "changed_at": self.clock(),
         }
+        if publisher_id:
+            document["publisher_id"] = publisher_id
         if readable is not None:
             document["readable"] = readable
         await self.store.titles.update_one(

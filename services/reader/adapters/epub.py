@@ -11,16 +11,20 @@ from __future__ import annotations
 import posixpath
 import warnings
 import zipfile
+import zlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urlsplit
 from xml.parsers import expat
 
 from ebooklib import epub
 from lxml import etree
 
-from reader.domain.packaging import Limits, ZipEntry, zip_problems
+from reader.domain.packaging import Limits, ZipEntry, sniffs_as_xml, zip_problems
+from reader.domain.protection import drm_protection
 from reader.domain.publication import (
+    XML_WHITE_SPACE,
     Contributor,
     Encryption,
     EpubPackage,
@@ -29,8 +33,11 @@ from reader.domain.publication import (
     NavEntry,
     Rendition,
     SpineItem,
+    clean_text,
 )
+from reader.domain.resource_paths import archive_index, resolve_reference
 from reader.errors import UnreadableFile, UnsafeFile
+from sachso.kit.text import nfc
 
 NS = {
     "opf": "http://www.idpf.org/2007/opf",
@@ -43,6 +50,12 @@ NS = {
     "comp": "http://www.idpf.org/2016/encryption#compression",
 }
 XML_SUFFIXES = (".xml", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg", ".smil", ".xht")
+XML_CHUNK = 64 * 1024
+# What reading a zip whose directory lies (sizes, CRCs, offsets, methods, flags) raises, as zipfile and zlib
+# report it (RuntimeError: an entry flagged encrypted; UnicodeDecodeError: a name flagged UTF-8 that is not).
+DAMAGED_ZIP: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, RuntimeError, UnicodeDecodeError,
+)  # fmt: skip
 _PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -61,42 +74,106 @@ def zip_entries(archive: zipfile.ZipFile) -> list[ZipEntry]:
 
 
 def check_archive(path: Path, limits: Limits) -> list[str]:
-    """Refuse unsafe archives; return warnings (XML that does not parse) for the rest."""
+    """Refuse unsafe or damaged archives; return warnings (XML that does not parse) for the rest.
+
+    Every entry is read once, whole: zipfile checks each against the size and CRC the directory declares (a
+    directory that lies is a damaged archive), and every entry, whatever its name, goes through the safe XML
+    parser, since any of them may be read as XML (a package document may be called ``package.dat``). An entry
+    that is not XML stops the parser at its first bytes and is simply read to its end.
+    """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except DAMAGED_ZIP as error:
         raise UnreadableFile(f"not a readable zip archive: {error}") from None
     with archive:
         problems = zip_problems(zip_entries(archive), limits)
         if problems:
             raise UnsafeFile("; ".join(problems[:5]))
-        warnings_: list[str] = []
+        parse_errors: dict[str, str] = {}
+        markup: set[str] = set()
         for info in archive.infolist():
-            if not info.filename.lower().endswith(XML_SUFFIXES):
+            if info.is_dir():
                 continue
-            problem, parse_error = xml_safety(archive.read(info))
+            checker = SafeXml()
+            read = 0
+            try:
+                with archive.open(info) as entry:
+                    head = entry.read(XML_CHUNK)
+                    if sniffs_as_xml(head):
+                        markup.add(info.filename)
+                    chunk = head
+                    while chunk:
+                        read += len(chunk)
+                        checker.feed(chunk)
+                        chunk = entry.read(XML_CHUNK)
+            except DAMAGED_ZIP as error:
+                raise UnreadableFile(f"{info.filename}: the archive is damaged ({error})") from None
+            if read != info.file_size:  # zipfile stops at the declared size, but not short of it
+                raise UnreadableFile(
+                    f"{info.filename}: the archive is damaged (the directory says {info.file_size} bytes, "
+                    f"the entry holds {read})"
+                )
+            problem, parse_error = checker.close()
             if problem:
                 raise UnsafeFile(f"{info.filename}: {problem}")
             if parse_error:
-                warnings_.append(f"{info.filename} is not well-formed XML ({parse_error})")
-        return warnings_
+                parse_errors[info.filename] = parse_error
+        xml_documents = (
+            markup
+            | set(_container_rootfiles(archive))
+            | {name for name in parse_errors if name.lower().endswith(XML_SUFFIXES)}
+        )
+        return [
+            f"{name} is not well-formed XML ({error})" for name, error in parse_errors.items() if name in xml_documents
+        ]
+
+
+def rootfile_paths(container_xml: bytes) -> list[str]:
+    """The package documents a ``META-INF/container.xml`` lists, in its order (read with the safe parser).
+
+    EPUB 3 Multiple-Rendition Publications: the first is the default rendition, the one a reading system
+    without rendition selection must use."""
+    try:
+        root = etree.fromstring(container_xml, _PARSER)
+    except etree.LxmlError:
+        return []
+    if root is None:
+        return []
+    rootfiles = list(root.iter("{urn:oasis:names:tc:opendocument:xmlns:container}rootfile"))
+    packages = [r for r in rootfiles if (r.get("media-type") or "").strip() == "application/oebps-package+xml"]
+    return [unquote(r.get("full-path", "")).lstrip("/") for r in packages or rootfiles if r.get("full-path")]
+
+
+def _container_rootfiles(archive: zipfile.ZipFile) -> list[str]:
+    try:
+        return rootfile_paths(archive.read("META-INF/container.xml"))
+    except KeyError:
+        return []
 
 
 class _Refused(Exception):
     pass
 
 
-def xml_safety(data: bytes) -> tuple[str | None, str | None]:
-    """(why the document is unsafe, why it does not parse): each None when it is not so.
+class SafeXml:
+    """Expat fed chunk by chunk, refusing what makes XML unsafe to parse.
 
     Internal entities with plain replacement text are allowed (real books declare typographic quotes that way);
     external and parameter entities, and entities that refer to other entities (the "billion laughs" shape),
-    are refused. Expat never fetches anything: external references are refused before they could be.
+    are refused. Expat never fetches anything: external references are refused before they could be. After the
+    first syntax error the rest is ignored (a binary entry fails at its first bytes).
     """
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
-    def declared(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+    def __init__(self) -> None:
+        self._parser = expat.ParserCreate()
+        self._parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self._parser.EntityDeclHandler = self._declared
+        self._parser.ExternalEntityRefHandler = self._external
+        self.problem: str | None = None
+        self.parse_error: str | None = None
+
+    @staticmethod
+    def _declared(name: str, is_parameter: int, value: str | None, *_: object) -> None:
         if is_parameter:
             raise _Refused(f"declares the parameter entity %{name}; (not accepted)")
         if value is None:
@@ -104,22 +181,36 @@ def xml_safety(data: bytes) -> tuple[str | None, str | None]:
         if "&" in value or "%" in value:
             raise _Refused(f"the entity &{name}; refers to other entities (entity expansion is not accepted)")
 
-    def external(*_: object) -> int:
+    @staticmethod
+    def _external(*_: object) -> int:
         raise _Refused("refers to an external entity (not accepted)")
 
-    parser.EntityDeclHandler = declared
-    parser.ExternalEntityRefHandler = external
-    try:
-        parser.Parse(data, True)
-    except _Refused as refused:
-        return str(refused), None
-    except expat.ExpatError as error:
-        return None, str(error)
-    return None, None
+    def feed(self, data: bytes, final: bool = False) -> None:
+        if self.problem is not None or self.parse_error is not None:
+            return
+        try:
+            self._parser.Parse(data, final)
+        except _Refused as refused:
+            self.problem = str(refused)
+        except expat.ExpatError as error:
+            self.parse_error = str(error)
+
+    def close(self) -> tuple[str | None, str | None]:
+        """(why the document is unsafe, why it does not parse): each None when it is not so."""
+        self.feed(b"", final=True)
+        return self.problem, self.parse_error
+
+
+def xml_safety(data: bytes) -> tuple[str | None, str | None]:
+    """(why the document is unsafe, why it does not parse) for one whole document: see :class:`SafeXml`."""
+    checker = SafeXml()
+    checker.feed(data)
+    return checker.close()
 
 
 class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
-    """ebooklib's reader, recording missing files instead of failing on the first one."""
+    """ebooklib's reader (for the package's metadata), reading missing files as empty instead of failing on the
+    first one; which items are missing is decided from the archive's own directory in :func:`read_epub`."""
 
     def _parse_nav(self, data: bytes, base_path: str, navtype: str = "toc") -> None:
         if data:  # a navigation document missing from the archive is a warning, read from the NCX if any
@@ -127,41 +218,48 @@ class _TolerantReader(epub.EpubReader):  # type: ignore[misc]
 
     def __init__(self, path: str) -> None:
         super().__init__(path, options={"ignore_ncx": False})
-        self.missing: list[str] = []
+
+    def _load_container(self) -> None:
+        """The first package document (the default rendition), where ebooklib would keep the last."""
+        packages = rootfile_paths(self.read_file("META-INF/container.xml"))
+        if not packages:
+            raise epub.EpubException(-1, "META-INF/container.xml lists no package document")
+        self.opf_file = packages[0]
+        self.opf_dir = posixpath.dirname(self.opf_file)
 
     def read_file(self, name: str) -> bytes:
         try:
             return super().read_file(name)  # type: ignore[no-any-return]
         except KeyError:
-            normalised = posixpath.normpath(name)
-            if name in ("META-INF/container.xml",):
+            if name == "META-INF/container.xml":
                 raise
-            self.missing.append(normalised)
             return b""
 
 
 def _text(element: Any) -> str:
-    return " ".join("".join(element.itertext()).split()) if element is not None else ""
+    return clean_text("".join(element.itertext())) if element is not None else ""
 
 
-def _join(base_dir: str, href: str) -> str:
-    path, fragment = urldefrag(unquote(href))
-    joined = posixpath.normpath(posixpath.join(base_dir, path)) if path else ""
-    return f"{joined}#{fragment}" if fragment else joined
+Resolve = Callable[[str], str]  # a reference in one document -> the container path it names (fragment kept)
 
 
-def _nav_entries(ol: Any, base_dir: str) -> tuple[NavEntry, ...]:
+def _resolver(document_path: str, entries: Mapping[str, str]) -> Resolve:
+    base_dir = posixpath.dirname(document_path)
+    return lambda href: resolve_reference(base_dir, href, entries)
+
+
+def _nav_entries(ol: Any, resolve: Resolve) -> tuple[NavEntry, ...]:
     entries = []
     for li in ol.findall("xhtml:li", NS):
         anchor = li.find("xhtml:a", NS)
         label = anchor if anchor is not None else li.find("xhtml:span", NS)
         child = li.find("xhtml:ol", NS)
-        href = _join(base_dir, anchor.get("href", "")) if anchor is not None else ""
-        entries.append(NavEntry(_text(label), href, _nav_entries(child, base_dir) if child is not None else ()))
+        href = resolve(anchor.get("href", "")) if anchor is not None else ""
+        entries.append(NavEntry(_text(label), href, _nav_entries(child, resolve) if child is not None else ()))
     return tuple(entries)
 
 
-def _parse_nav(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+def _parse_nav(content: bytes, resolve: Resolve) -> dict[str, tuple[NavEntry, ...]]:
     root = etree.fromstring(content, _PARSER)
     if root is None:
         return {}
@@ -170,40 +268,42 @@ def _parse_nav(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]
         kind = nav.get("{%s}type" % NS["epub"], "")  # noqa: UP031
         ol = nav.find("xhtml:ol", NS)
         if ol is not None and kind in ("toc", "landmarks", "page-list"):
-            found.setdefault(kind, _nav_entries(ol, base_dir))
+            found.setdefault(kind, _nav_entries(ol, resolve))
     return found
 
 
-def _ncx_points(parent: Any, base_dir: str) -> tuple[NavEntry, ...]:
+def _ncx_points(parent: Any, resolve: Resolve) -> tuple[NavEntry, ...]:
     entries = []
     for point in parent.findall("ncx:navPoint", NS):
         label = point.find("ncx:navLabel/ncx:text", NS)
         content = point.find("ncx:content", NS)
-        href = _join(base_dir, content.get("src", "")) if content is not None else ""
-        entries.append(NavEntry(_text(label), href, _ncx_points(point, base_dir)))
+        href = resolve(content.get("src", "")) if content is not None else ""
+        entries.append(NavEntry(_text(label), href, _ncx_points(point, resolve)))
     return tuple(entries)
 
 
-def _parse_ncx(content: bytes, base_dir: str) -> dict[str, tuple[NavEntry, ...]]:
+def _parse_ncx(content: bytes, resolve: Resolve) -> dict[str, tuple[NavEntry, ...]]:
     root = etree.fromstring(content, _PARSER)
     if root is None:
         return {}
     result: dict[str, tuple[NavEntry, ...]] = {}
     nav_map = root.find("ncx:navMap", NS)
     if nav_map is not None:
-        result["toc"] = _ncx_points(nav_map, base_dir)
+        result["toc"] = _ncx_points(nav_map, resolve)
     page_list = root.find("ncx:pageList", NS)
     if page_list is not None:
         pages = []
         for target in page_list.findall("ncx:pageTarget", NS):
             content_el = target.find("ncx:content", NS)
-            href = _join(base_dir, content_el.get("src", "")) if content_el is not None else ""
+            href = resolve(content_el.get("src", "")) if content_el is not None else ""
             pages.append(NavEntry(_text(target.find("ncx:navLabel/ncx:text", NS)), href))
         result["page-list"] = tuple(pages)
     return result
 
 
 def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
+    """The entries of ``META-INF/encryption.xml`` by container path (its references are relative to the root)."""
+    resolve = _resolver("", archive_index(archive.namelist()))
     try:
         data = archive.read("META-INF/encryption.xml")
     except KeyError:
@@ -223,7 +323,7 @@ def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
             key_info.get("Type") or ""
         )
         original = compression.get("OriginalLength") if compression is not None else None
-        result[posixpath.normpath(unquote(reference.get("URI", "")))] = Encryption(
+        result[resolve(reference.get("URI", ""))] = Encryption(
             algorithm=method.get("Algorithm", ""),
             compression="deflate" if compression is not None and compression.get("Method") == "8" else None,
             original_length=int(original) if original and original.isdigit() else None,
@@ -231,6 +331,13 @@ def _encryption(archive: zipfile.ZipFile) -> dict[str, Encryption]:
             scheme="http://readium.org/2014/01/lcp" if lcp else None,
         )
     return result
+
+
+def drm_protection_of(path: Path) -> str | None:
+    """Why a checked archive is DRM-protected (see :func:`reader.domain.protection.drm_protection`), or None."""
+    with zipfile.ZipFile(path) as archive:
+        algorithms = {path: encryption.algorithm for path, encryption in _encryption(archive).items()}
+        return drm_protection(archive.namelist(), algorithms)
 
 
 def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
@@ -249,7 +356,7 @@ def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
     for kind, default_role in (("creator", "aut"), ("contributor", "ctb")):
         for value, attrs in values(kind):
             role = attrs.get("{%s}role" % NS["opf"]) or refines.get(attrs.get("id", ""), {}).get("role") or default_role  # noqa: UP031
-            contributors.append(Contributor(" ".join(value.split()), role))
+            contributors.append(Contributor(clean_text(value), role))
     titles = values("title")
     main_title = titles[0][0] if titles else ""
     subtitle = ""
@@ -272,14 +379,14 @@ def _metadata(book: Any, opf: Any) -> tuple[Metadata, Rendition]:
     dates = values("date")
     published = next((v for v, a in dates if a.get("{%s}event" % NS["opf"], "publication") == "publication"), "")  # noqa: UP031
     metadata = Metadata(
-        title=" ".join(main_title.split()),
+        title=clean_text(main_title),
         identifier=identifier.strip(),
-        subtitle=subtitle,
+        subtitle=clean_text(subtitle),
         languages=tuple(v.strip() for v, _ in values("language") if v.strip()),
         contributors=tuple(contributors),
-        publisher=next((v.strip() for v, _ in values("publisher")), ""),
-        description=next((v.strip() for v, _ in values("description")), ""),
-        subjects=tuple(v.strip() for v, _ in values("subject") if v.strip()),
+        publisher=next((clean_text(v) for v, _ in values("publisher")), ""),
+        description=next((nfc(v).strip(XML_WHITE_SPACE) for v, _ in values("description")), ""),
+        subjects=tuple(clean_text(v) for v, _ in values("subject") if clean_text(v)),
         published=published.strip(),
         modified=metas.get("dcterms:modified", "").strip(),
         isbn=isbn.replace("-", "").strip(),
@@ -303,15 +410,16 @@ def read_epub(path: Path) -> tuple[EpubPackage, dict[str, int]]:
         except (epub.EpubException, KeyError, etree.LxmlError, AttributeError, TypeError) as error:
             raise UnreadableFile(f"not a readable EPUB package: {error}") from None
     opf = reader.container
-    opf_dir = reader.opf_dir
     with zipfile.ZipFile(path) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
+        entries = archive_index(sizes)
         encryption = _encryption(archive)
         package_el = opf.getroot()
         items: list[Item] = []
         manifest_el = package_el.find("opf:manifest", NS)
+        in_package = _resolver(reader.opf_file, entries)
         for element in manifest_el.findall("opf:item", NS) if manifest_el is not None else []:
-            href = _join(opf_dir, element.get("href", ""))
+            href = in_package(element.get("href", ""))
             media_type = (element.get("media-type") or "application/octet-stream").strip()
             items.append(
                 Item(
@@ -336,20 +444,21 @@ def read_epub(path: Path) -> tuple[EpubPackage, dict[str, int]]:
         navigation: dict[str, tuple[NavEntry, ...]] = {}
         nav_item = next((item for item in items if "nav" in item.properties and item.present), None)
         if nav_item is not None:
-            navigation = _parse_nav(archive.read(nav_item.href), posixpath.dirname(nav_item.href))
+            navigation = _parse_nav(archive.read(nav_item.href), _resolver(nav_item.href, entries))
         toc_id = spine_el.get("toc") if spine_el is not None else None
         ncx = next((i for i in items if i.id == toc_id or i.media_type == "application/x-dtbncx+xml"), None)
         if ncx is not None and ncx.present:
-            for kind, entries in _parse_ncx(archive.read(ncx.href), posixpath.dirname(ncx.href)).items():
+            for kind, listed in _parse_ncx(archive.read(ncx.href), _resolver(ncx.href, entries)).items():
                 if not navigation.get(kind):
-                    navigation[kind] = entries
+                    navigation[kind] = listed
     metadata, rendition = _metadata(book, opf)
     cover_id = next((i.id for i in items if "cover-image" in i.properties), None)
     if cover_id is None:  # EPUB 2: <meta name="cover" content="item-id"/>
         meta_cover = package_el.find("opf:metadata/opf:meta[@name='cover']", NS)
         cover_id = meta_cover.get("content") if meta_cover is not None else None
     warnings_ = [
-        f"{missing} is listed in the package but missing from the archive" for missing in sorted(set(reader.missing))
+        f"{missing} is listed in the package but missing from the archive"
+        for missing in sorted({item.href for item in items if not item.present and not urlsplit(item.href).scheme})
     ]
     if not spine:
         warnings_.append("the spine is empty")

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageDraw, ImageFont
 
-from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument
-from reader.errors import UnreadableFile
+from reader.domain.publication import Contributor, Metadata, NavEntry, PdfDocument, clean_text
+from reader.errors import DrmProtectedFile, UnreadableFile
 from sachso.kit.text import fold
 
 T = TypeVar("T")
@@ -40,24 +41,28 @@ def _outline(document: pdfium.PdfDocument) -> tuple[NavEntry, ...]:
         stack.append((bookmark.level, children))
 
     def build(nodes: list[tuple[int, str, str, list[object]]]) -> tuple[NavEntry, ...]:
-        return tuple(NavEntry(" ".join(title.split()), href, build(kids)) for _, title, href, kids in nodes)  # type: ignore[arg-type]
+        return tuple(NavEntry(clean_text(title), href, build(kids)) for _, title, href, kids in nodes)  # type: ignore[arg-type]
 
     return build(root)
 
 
-def read_pdf(path: Path, fallback_title: str = "") -> PdfDocument:
+def read_pdf(path: Path) -> PdfDocument:
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as error:
+        if error.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+            raise DrmProtectedFile(
+                "the PDF is encrypted (a password or a DRM security handler such as Adobe's): send it unprotected"
+            ) from None
         raise UnreadableFile(f"not a readable PDF: {error}") from None
     try:
         info = document.get_metadata_dict(skip_empty=True)
-        author = info.get("Author", "").strip()
+        author = clean_text(info.get("Author", ""))
         metadata = Metadata(
-            title=info.get("Title", "").strip() or fallback_title,
+            title=clean_text(info.get("Title", "")),
             contributors=(Contributor(author),) if author else (),
-            subjects=tuple(word.strip() for word in info.get("Keywords", "").split(",") if word.strip()),
-            description=info.get("Subject", "").strip(),
+            subjects=tuple(clean_text(word) for word in info.get("Keywords", "").split(",") if clean_text(word)),
+            description=clean_text(info.get("Subject", "")),
         )
         return PdfDocument(
             metadata=metadata, page_count=len(document), outline=_outline(document), size=path.stat().st_size

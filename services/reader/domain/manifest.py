@@ -1,20 +1,27 @@
 """Readium Web Publication Manifests (RWPM) and positions lists, from an EPUB package or a PDF.
 
-Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine,
+Follows the RWPM and its EPUB profile as Readium's own parsers do: ``readingOrder`` is the linear spine (every
+entry: a repeated one too, told apart by ``?occurrence=n``),
 ``resources`` every other manifest item (non-linear spine items included), the
 navigation document is ``contents``, the cover image ``cover``; fixed layout, spreads, orientation and page
-progression become ``metadata.presentation`` and ``readingProgression``; ``properties.page`` comes from
+progression become ``metadata.presentation`` and ``readingProgression`` (``ltr`` or ``rtl``, from the language when
+the book does not say: :mod:`reader.domain.direction`); ``properties.page`` comes from
 ``page-spread-*``; ``contains`` lists MathML, SVG and scripts; encrypted resources say how.
 
-Hrefs are container paths relative to the manifest's URL, so the manifest and its resources share one base.
+Hrefs are the URLs of container paths relative to the manifest's URL (percent-encoded: :func:`url_of`), so the
+manifest and its resources share one base.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+from reader.domain.direction import reading_progression
 from reader.domain.publication import EpubPackage, Item, Metadata, NavEntry, PdfDocument
+from reader.domain.resource_paths import container_path_of, url_of
 
 CONTEXT = "https://readium.org/webpub-manifest/context.jsonld"
 WEBPUB = "application/webpub+json"
@@ -22,17 +29,79 @@ POSITION_CHARS = 1024  # Readium: one position per 1,024 bytes of a reflowable r
 
 _RELATORS = {"aut": "author", "trl": "translator", "edt": "editor", "ill": "illustrator", "art": "artist",
              "clr": "colorist", "nrt": "narrator", "pbl": "publisher"}  # fmt: skip
+# A resource the spine repeats is read again at each place: the places after the first are told apart by a query
+# (the RWPM wants reading-order links unique; the resource served is the same, a query does not change it).
+OCCURRENCE = "occurrence"
 _CONTAINS = {"mathml": "mathml", "svg": "svg", "scripted": "js", "remote-resources": "remote-resources"}
 
 
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+_UUID = re.compile(r"(?:urn:uuid:)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.IGNORECASE)
+_ISBN = re.compile(r"(?:urn:isbn:|isbn:?\s*)?([0-9][0-9 -]{8,16}[0-9X])", re.IGNORECASE)
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
+
+
+def identifiers(identifier: str) -> dict[str, Any]:
+    """The package identifier as the RWPM wants it: ``identifier`` is a URI (a bare UUID or ISBN becomes its URN);
+    any other identifier is kept as an ``altIdentifier`` value."""
+    value = identifier.strip()
+    if not value:
+        return {}
+    if uuid := _UUID.fullmatch(value):
+        return {"identifier": f"urn:uuid:{uuid[1].lower()}"}
+    isbn = _ISBN.fullmatch(value)
+    digits = re.sub(r"[^0-9X]", "", isbn[1].upper()) if isbn else ""
+    if len(digits) in (10, 13):
+        return {"identifier": f"urn:isbn:{digits}"}
+    if _URI.fullmatch(value):
+        return {"identifier": value}
+    return {"altIdentifier": [{"value": value}]}
+
+
+def _moment(value: str) -> datetime | None:
+    """A date or date and time as written in a package (``2012``, ``2012-03``, ISO 8601), or None."""
+    value = value.strip()
+    partial = _PARTIAL_DATE.fullmatch(value)
+    if partial:
+        value = f"{partial[1]}-{partial[2] or '01'}-{partial[3] or '01'}"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _date_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def published(value: str) -> str | None:
+    """RFC 3339 ``date`` (a year or month alone is its first day) or ``date-time``, or None when not a date."""
+    moment = _moment(value)
+    if moment is None:
+        return None
+    return moment.date().isoformat() if _PARTIAL_DATE.fullmatch(value.strip()) else _date_time(moment)
+
+
+def modified(value: str) -> str | None:
+    """RFC 3339 ``date-time`` (a date alone is its midnight, UTC), or None when not a date."""
+    moment = _moment(value)
+    return _date_time(moment) if moment is not None else None
+
+
+def languages(tags: tuple[str, ...]) -> list[str]:
+    """BCP 47 tags (``en_US`` written ``en-US``); what is not a language tag is left out."""
+    return [tag for tag in (raw.strip().replace("_", "-") for raw in tags) if _LANGUAGE.fullmatch(tag)]
+
+
 def _metadata(metadata: Metadata, *, book_type: str = "http://schema.org/Book") -> dict[str, Any]:
-    result: dict[str, Any] = {"@type": book_type, "title": metadata.title}
-    if metadata.identifier:
-        result["identifier"] = metadata.identifier
+    result: dict[str, Any] = {"@type": book_type, "title": metadata.title, **identifiers(metadata.identifier)}
     if metadata.subtitle:
         result["subtitle"] = metadata.subtitle
-    if metadata.languages:
-        result["language"] = list(metadata.languages) if len(metadata.languages) > 1 else metadata.languages[0]
+    tags = languages(metadata.languages)
+    if tags:
+        result["language"] = tags if len(tags) > 1 else tags[0]
     for contributor in metadata.contributors:
         role = _RELATORS.get(contributor.role, "contributor")
         result.setdefault(role, []).append({"name": contributor.name})
@@ -42,15 +111,15 @@ def _metadata(metadata: Metadata, *, book_type: str = "http://schema.org/Book") 
         result["description"] = metadata.description
     if metadata.subjects:
         result["subject"] = [{"name": subject} for subject in metadata.subjects]
-    if metadata.published:
-        result["published"] = metadata.published
-    if metadata.modified:
-        result["modified"] = metadata.modified
+    if published(metadata.published):
+        result["published"] = published(metadata.published)
+    if modified(metadata.modified):
+        result["modified"] = modified(metadata.modified)
     return result
 
 
 def _link(item: Item, *, rel: str | None = None, properties: dict[str, Any] | None = None) -> dict[str, Any]:
-    link: dict[str, Any] = {"href": item.href, "type": item.media_type}
+    link: dict[str, Any] = {"href": url_of(item.href), "type": item.media_type}
     if rel:
         link["rel"] = rel
     props = dict(properties or {})
@@ -74,7 +143,7 @@ def _link(item: Item, *, rel: str | None = None, properties: dict[str, Any] | No
 def _nav(entries: tuple[NavEntry, ...]) -> list[dict[str, Any]]:
     links = []
     for entry in entries:
-        link: dict[str, Any] = {"href": entry.href, "title": entry.title}
+        link: dict[str, Any] = {"href": url_of(entry.href), "title": entry.title}
         if entry.children:
             link["children"] = _nav(entry.children)
         links.append(link)
@@ -84,8 +153,7 @@ def _nav(entries: tuple[NavEntry, ...]) -> list[dict[str, Any]]:
 def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> dict[str, Any]:
     """The RWPM of an EPUB package."""
     metadata = _metadata(package.metadata)
-    progression = {"ltr": "ltr", "rtl": "rtl"}.get(package.page_progression, "auto")
-    metadata["readingProgression"] = progression
+    metadata["readingProgression"] = reading_progression(package.page_progression, package.metadata.languages)
     rendition = package.rendition
     presentation: dict[str, Any] = {"layout": "fixed" if rendition.layout == "pre-paginated" else "reflowable"}
     if rendition.spread != "auto":
@@ -100,11 +168,12 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
     metadata["presentation"] = presentation
 
     in_spine: set[str] = set()
+    occurrences: dict[str, int] = {}
     reading_order = []
     for spine_item in package.spine:
         item = package.item(spine_item.idref)
-        if item is None or item.id in in_spine or not spine_item.linear:
-            continue
+        if item is None or not spine_item.linear:
+            continue  # a spine item repeated is read again: every entry is kept, in order
         in_spine.add(item.id)
         properties: dict[str, Any] = {}
         for prop in spine_item.properties:
@@ -114,7 +183,11 @@ def epub_manifest(package: EpubPackage, *, self_href: str = "manifest.json") -> 
                 properties["layout"] = "fixed"
             elif prop == "rendition:layout-reflowable":
                 properties["layout"] = "reflowable"
-        reading_order.append(_link(item, properties=properties))
+        link = _link(item, properties=properties)
+        occurrence = occurrences[item.href] = occurrences.get(item.href, 0) + 1
+        if occurrence > 1:
+            link["href"] = f"{url_of(item.href)}?{OCCURRENCE}={occurrence}"
+        reading_order.append(link)
 
     resources = []
     for item in package.items:
@@ -153,7 +226,7 @@ def pdf_manifest(
         "@context": CONTEXT,
         "metadata": metadata,
         "links": [{"rel": "self", "href": self_href, "type": WEBPUB}],
-        "readingOrder": [{"href": href, "type": "application/pdf", "length": document.size}],
+        "readingOrder": [{"href": url_of(href), "type": "application/pdf", "length": document.size}],
         "resources": [],
     }
     if document.outline:
@@ -175,7 +248,7 @@ def positions(manifest: dict[str, Any], lengths: dict[str, int]) -> list[dict[st
         elif link.get("properties", {}).get("layout", layout) == "fixed":
             count = 1
         else:
-            count = max(1, math.ceil(lengths.get(link["href"], 0) / POSITION_CHARS))
+            count = max(1, math.ceil(lengths.get(container_path_of(link["href"]), 0) / POSITION_CHARS))
         counted.append((link, count))
     total = sum(count for _, count in counted)
     result = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,6 +66,31 @@ def ocf_warnings(zip_names: list[str], mimetype: bytes | None) -> list[str]:
     return problems
 
 
+_BYTE_ORDER_MARKS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+
+
+def sniffs_as_xml(head: bytes) -> bool:
+    """Whether the first bytes of an entry start a markup document ('<' after a byte order mark and white
+    space), whatever the entry is called."""
+    encoding = "latin-1"
+    for mark, marked in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            head, encoding = head[len(mark) :], marked
+            break
+    else:
+        if head[:2] == b"\x00<":
+            encoding = "utf-16-be"
+        elif head[:2] == b"<\x00":
+            encoding = "utf-16-le"
+    return head.decode(encoding, errors="ignore").lstrip(" \t\r\n").startswith("<")
+
+
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -91,7 +117,8 @@ def zip_problems(entries: list[ZipEntry], limits: Limits) -> list[str]:
         problem = path_problem(entry.name)
         if problem:
             problems.append(problem)
-        normalised = posixpath.normpath(entry.name).casefold()
+        # names that differ only in case or Unicode form would be one resource to a reading system
+        normalised = unicodedata.normalize("NFC", posixpath.normpath(entry.name)).casefold()
         if normalised in seen:
             problems.append(f"entry {entry.name!r} appears twice")
         seen.add(normalised)

@@ -2,7 +2,40 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+XML_WHITE_SPACE = " \t\r\n"
+_XML_SPACE_RUN = re.compile(r"[ \t\r\n]+")
+
+
+def clean_text(value: str) -> str:
+    """A title, a name or a label as people read it: NFC, each run of XML white space (spaces, tabs, line
+    breaks: layout in the source) one space, and every other space kept — a no-break space between a number and
+    its unit, or in "Hồ Chí Minh", is typography the author chose."""
+    return _XML_SPACE_RUN.sub(" ", unicodedata.normalize("NFC", value)).strip(XML_WHITE_SPACE)
+
+
+def title_from_file_name(file_name: str) -> str:
+    """A title made from an uploaded file's name: its stem, underscores read as spaces; "" when it has no letter
+    or digit (``.pdf``, ``___.epub``)."""
+    name = PurePosixPath(file_name.replace("\\", "/")).name
+    title = clean_text((name.rsplit(".", 1)[0] if "." in name else name).replace("_", " "))
+    return title if any(character.isalnum() for character in title) else ""
+
+
+def choose_title(submitted: str, embedded: str, file_name: str | None) -> tuple[str, tuple[str, ...]]:
+    """The title, and why it is worth a warning: the publisher's, else the file's own, else the uploaded file's
+    name (a warning, so that staff can correct it); "" only when none of them gives one."""
+    for title in (clean_text(submitted), clean_text(embedded)):
+        if title:
+            return title, ()
+    from_name = title_from_file_name(file_name) if file_name else ""
+    if from_name:
+        return from_name, (f"the file has no title: {from_name!r} is taken from its name; give one in the metadata",)
+    return "", ()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@
 - none of the ranges satisfiable → 416 with ``Content-Range: bytes */length``;
 - ``If-Range`` with a strong ETag or the exact Last-Modified date: ranges only if it still matches, else 200;
 - a Range header in another unit, malformed, or with more ranges than :data:`MAX_RANGES` is ignored (200), as
-  section 14.2 allows (a server may ignore Range), rather than refused.
+  section 14.2 allows (a server may ignore Range), rather than refused;
+- positions are ASCII digits of any length (RFC 9110 sets no limit): one beyond every representation (more than
+  :data:`MAX_POSITION_DIGITS` significant digits) means "past the end" and is never converted to an integer,
+  so a 5,000-digit position is answered like any other (clipped, or unsatisfiable), not failed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_RANGES = 64
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+MAX_POSITION_DIGITS = 18  # 10**18 bytes is an exabyte: a longer position is past the end of any representation
+BEYOND = 10**MAX_POSITION_DIGITS
+# DIGIT is ASCII (RFC 5234); re.ASCII keeps \d and \s from matching other scripts' digits and spaces
+_RANGE = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$", re.ASCII)
+
+
+def _position(digits: str) -> int:
+    """A byte position; :data:`BEYOND` for one too long to be inside any representation."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= MAX_POSITION_DIGITS else BEYOND
+
+
+def _before(a: str, b: str) -> bool:
+    """Whether the position written ``a`` is smaller than the one written ``b`` (any number of digits)."""
+    a, b = a.lstrip("0"), b.lstrip("0")
+    return (len(a), a) < (len(b), b)
 
 
 @dataclass(frozen=True)
@@ -71,28 +89,28 @@ def _weak_match(a: str, b: str) -> bool:
 def parse_ranges(header: str, length: int) -> list[ByteRange] | None:
     """The satisfiable ranges of a ``Range`` header, in request order; None when the header is to be ignored."""
     unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or not spec.strip():
+    if unit.strip(" \t").lower() != "bytes" or not spec.strip(" \t"):
         return None
     parts = spec.split(",")
     if len(parts) > MAX_RANGES:
         return None
     ranges: list[ByteRange] = []
     for part in parts:
-        if not part.strip():
+        if not part.strip(" \t"):
             continue  # RFC 9110 list syntax allows empty elements
         match = _RANGE.match(part)
         if match is None or (not match[1] and not match[2]):
             return None
         first, last = match[1], match[2]
         if first:
-            start = int(first)
-            end = int(last) if last else length - 1
-            if last and end < start:
+            if last and _before(last, first):
                 return None  # invalid range-spec: the whole header is invalid
+            start = _position(first)
+            end = _position(last) if last else length - 1
             if start < length:
                 ranges.append(ByteRange(start, min(end, length - 1)))
         else:
-            suffix = int(last)
+            suffix = _position(last)
             if suffix > 0 and length > 0:
                 ranges.append(ByteRange(max(0, length - suffix), length - 1))
     return ranges

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from reader.entrypoints.responses import SECURITY_HEADERS, respond
-from reader.errors import FileTooLarge, PublicationNotFound
-from reader.service_layer.ingest import PDF_HREF, Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
+from reader.errors import FileTooLarge
+from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
 from reader.service_layer.reading import Position, Reading
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Resource, Streaming
@@ -124,10 +124,10 @@ class AnnotationIn(BaseModel):
 
 
 async def _form_upload(request: Request, max_bytes: int) -> tuple[UploadFile, MetadataIn]:
-    declared = request.headers.get("content-length")
-    if declared is None:
-        raise InvalidInput("send the upload with a Content-Length")
-    if int(declared) > max_bytes + 1024 * 1024:
+    declared = request.headers.get("content-length", "").strip()
+    if not (declared.isascii() and declared.isdigit()):
+        raise InvalidInput("send the upload with a Content-Length (a number of bytes)")
+    if len(declared.lstrip("0")) > 18 or int(declared) > max_bytes + 1024 * 1024:
         raise FileTooLarge(f"the upload has {declared} bytes; the limit is {max_bytes}")
     form = await request.form(max_files=1, max_fields=2, max_part_size=256 * 1024)
     upload = form.get("file")
@@ -153,8 +153,9 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
             keep_upload(upload.file, path)
             await upload.close()
             result = await ingest.ingest(
-                publisher.publisher_id, path, metadata.submitted(), publication_id=publication_id
-            )
+                publisher.publisher_id, path, metadata.submitted(), publication_id=publication_id,
+                file_name=upload.filename,
+            )  # fmt: skip
         return IngestOut.of(result)
 
     @router.post(
@@ -184,9 +185,9 @@ def ingest_router(ingest: Ingest, work_dir: Path) -> APIRouter:
 
     @router.get("/{publication_id}", summary="One of my publications: status, warnings, manifest")
     async def status(publisher: Publisher, publication_id: str) -> dict[str, Any]:
-        document = await ingest.publications.find_one({"_id": publication_id, "publisher_id": publisher.publisher_id})
-        if document is None:
-            raise PublicationNotFound(f"you have no publication {publication_id}")
+        if not publisher.publisher_id:
+            raise Forbidden("the token is not scoped to a publisher")
+        document = await ingest.owned(publisher.publisher_id, publication_id)
         return {key: document[key] for key in ("_id", "title", "format", "status", "flagged", "warnings", "manifest")}
 
     return router
@@ -266,9 +267,7 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
     @router.api_route("/{href:path}", methods=["GET", "HEAD"], summary="A resource of the publication")
     async def resource(request: Request, token: str, href: str) -> Response:
         grant = await grant_of(token)
-        if grant.online_only and href == PDF_HREF:
-            raise Forbidden("this document is read online only: its pages are served as watermarked images")
-        return respond(request, await streaming.resource(grant.publication_id, href))
+        return respond(request, await streaming.resource(grant.publication_id, href, online_only=grant.online_only))
 
     return router
 

@@ -1,7 +1,8 @@
 """Publisher ingest: check a file, describe it, store it, announce it — or refuse it with the precise reason.
 
 The upload is on local disk by the time it gets here (never in memory). Re-ingesting the same file (same
-digest) or the same book (same ISBN) by the same publisher updates the publication instead of duplicating it.
+digest) or the same book (same ISBN) by the same publisher updates the publication instead of duplicating it;
+the same file or ISBN from another publisher is another publication (:mod:`reader.domain.ownership`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,26 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from reader.adapters.epub import check_archive, read_epub
+from reader.adapters.epub import DAMAGED_ZIP, check_archive, drm_protection_of, read_epub
 from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
 from reader.adapters.storage import ObjectStore
 from reader.domain.manifest import epub_manifest, pdf_manifest
+from reader.domain.ownership import derived_publication_id, fresh_publication_id
 from reader.domain.packaging import Format, Limits, ocf_warnings, sniff
-from reader.domain.publication import Contributor, Metadata
-from reader.errors import FileTooLarge, NotYourPublication, PublicationNotFound, UnreadableFile, UnsupportedFormat
+from reader.domain.publication import Contributor, Metadata, choose_title, clean_text
+from reader.domain.resource_paths import container_path_of
+from reader.errors import (
+    DrmProtectedFile,
+    FileAlreadyPublished,
+    FileTooLarge,
+    IngestRace,
+    PublicationNotFound,
+    UnreadableFile,
+    UnsupportedFormat,
+)
 from sachso.events.v1 import licensing_pb2, reader_events_pb2
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
@@ -72,6 +84,18 @@ class Described:
 
 
 @dataclass(frozen=True)
+class CheckedUpload:
+    """An upload that passed every check, ready to be stored."""
+
+    path: Path
+    described: Described
+    metadata: Metadata
+    terms: OfferedTerms
+    digest: str
+    epubcheck: EpubCheckReport | None
+
+
+@dataclass(frozen=True)
 class IngestResult:
     publication_id: str
     created: bool
@@ -95,11 +119,11 @@ def _zip_directory(path: Path) -> tuple[list[str], bytes | None] | None:
             names = archive.namelist()
             mimetype = archive.read("mimetype")[:100] if "mimetype" in names else None
             return names, mimetype
-    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+    except DAMAGED_ZIP:
         return None
 
 
-def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
+def describe(path: Path, limits: Limits) -> Described:
     """Check and read a file (blocking: run it off the event loop)."""
     size = path.stat().st_size
     if size > limits.max_file_bytes:
@@ -111,14 +135,17 @@ def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
     if detected is None:
         raise UnsupportedFormat("the file is neither an EPUB (OCF zip with its mimetype first) nor a PDF")
     if detected is Format.PDF:
-        document = read_pdf(path, fallback_title)
+        document = read_pdf(path)
         manifest = pdf_manifest(document, href=PDF_HREF)
         return Described(detected, document.metadata, manifest, {PDF_HREF: size}, (), size)
     assert directory is not None
     xml_warnings = [*check_archive(path, limits), *ocf_warnings(*directory)]
+    protection = drm_protection_of(path)
+    if protection is not None:
+        raise DrmProtectedFile(protection)
     package, sizes = read_epub(path)
     manifest = epub_manifest(package)
-    present = [link for link in manifest["readingOrder"] if sizes.get(link["href"], -1) >= 0 and link["href"] in sizes]
+    present = [link for link in manifest["readingOrder"] if container_path_of(link["href"]) in sizes]
     if not present:
         raise UnreadableFile(
             "none of the documents in the reading order is in the archive; " + "; ".join(package.warnings[:3])
@@ -129,7 +156,7 @@ def describe(path: Path, limits: Limits, fallback_title: str) -> Described:
 def merged_metadata(found: Metadata, submitted: SubmittedMetadata) -> Metadata:
     authors = tuple(Contributor(nfc(name)) for name in submitted.authors)
     return Metadata(
-        title=nfc(submitted.title or found.title),
+        title=clean_text(submitted.title) or found.title,
         identifier=found.identifier,
         subtitle=nfc(submitted.subtitle or found.subtitle),
         languages=(submitted.language,) if submitted.language else found.languages,
@@ -201,30 +228,61 @@ class Ingest:
         self.epubcheck = epubcheck
 
     async def ensure_indexes(self) -> None:
-        await self.publications.create_index([("publisher_id", 1), ("sha256", 1)])
+        # One publication per file and publisher, enforced by the database (the same file again is an update).
+        # An install from before kept a non-unique index of that name: it is replaced.
+        indexes = await self.publications.index_information()
+        if "publisher_id_1_sha256_1" in indexes and not indexes["publisher_id_1_sha256_1"].get("unique"):
+            await self.publications.drop_index("publisher_id_1_sha256_1")
+        await self.publications.create_index([("publisher_id", 1), ("sha256", 1)], unique=True)
         await self.publications.create_index([("publisher_id", 1), ("isbn", 1)])
 
     async def ingest(
-        self, publisher_id: str, path: Path, submitted: SubmittedMetadata, *, publication_id: str | None = None
+        self,
+        publisher_id: str,
+        path: Path,
+        submitted: SubmittedMetadata,
+        *,
+        publication_id: str | None = None,
+        file_name: str | None = None,
     ) -> IngestResult:
-        """Accept a file as a new publication, or as the new file of ``publication_id`` (or of the same book)."""
-        described = await self.pdf.run(describe, path, self.limits, submitted.title)
+        """Accept a file as a new publication, or as the new file of ``publication_id`` (or of the same book).
+
+        ``file_name`` is the uploaded file's own name: the title of last resort."""
+        described = await self.pdf.run(describe, path, self.limits)
         file_digest = await asyncio.to_thread(digest, path)
         report: EpubCheckReport | None = None
         if described.format is Format.EPUB and self.epubcheck is not None:
             report = await self.epubcheck.check(path)
             if report.problems:
                 described = replace(described, warnings=(*described.warnings, *report.problems[:20]))
-        metadata = merged_metadata(described.metadata, submitted)
-        if not metadata.title:
-            raise UnreadableFile("the book has no title: give one in the metadata")
+        title, title_warnings = choose_title(submitted.title, described.metadata.title, file_name)
+        if not title:
+            raise UnreadableFile("the book has no title, in the file or in its name: give one in the metadata")
+        metadata = replace(merged_metadata(described.metadata, submitted), title=title)
+        if not described.manifest["metadata"].get("title"):
+            manifest = {**described.manifest, "metadata": {**described.manifest["metadata"], "title": title}}
+            described = replace(described, manifest=manifest)
+        described = replace(described, warnings=(*described.warnings, *title_warnings))
+        upload = CheckedUpload(path, described, metadata, submitted.terms, file_digest, report)
+        for attempt in (1, 2):
+            try:
+                return await self._store(publisher_id, upload, publication_id)
+            except DuplicateKeyError:
+                # The same file from the same publisher, ingested at the same moment by another request: the
+                # second attempt finds that publication and updates it.
+                if attempt == 2:
+                    raise IngestRace("the same file is being ingested by another request; send it again") from None
+        raise AssertionError("unreachable")
+
+    async def _store(self, publisher_id: str, upload: CheckedUpload, publication_id: str | None) -> IngestResult:
+        described, metadata, file_digest, report = upload.described, upload.metadata, upload.digest, upload.epubcheck
         existing = await self._existing(publisher_id, file_digest, metadata.isbn, publication_id)
-        pub_id = existing["_id"] if existing else f"pub-{file_digest[:20]}"
+        pub_id = existing["_id"] if existing else await self._new_id(publisher_id, file_digest)
         extension = "pdf" if described.format is Format.PDF else "epub"
         key = f"{pub_id}/{file_digest}.{extension}"
         file_replaced = existing is not None and existing["sha256"] != file_digest
         if existing is None or file_replaced:
-            await self.store.put_file(key, path, described.format.value)
+            await self.store.put_file(key, upload.path, described.format.value)
         now = datetime.now(UTC)
         flagged = bool(described.warnings)
         document = {
@@ -243,7 +301,7 @@ class Ingest:
             "warnings": list(described.warnings),
             "flagged": flagged,
             "status": "active",
-            "terms": submitted.terms.__dict__,
+            "terms": upload.terms.__dict__,
             "epubcheck": None
             if report is None
             else {
@@ -257,12 +315,16 @@ class Ingest:
         }
 
         async def work(session: AsyncClientSession, emit: Emit) -> None:
-            await self.publications.update_one(
-                {"_id": pub_id},
-                {"$set": document, "$setOnInsert": {"created_at": now, "online_only": False}},
-                upsert=True,
-                session=session,
-            )
+            if existing is None:  # never an upsert: a new publication can overwrite nothing
+                await self.publications.insert_one(
+                    {"_id": pub_id, **document, "created_at": now, "online_only": False}, session=session
+                )
+            else:
+                written = await self.publications.update_one(
+                    {"_id": pub_id, "publisher_id": publisher_id}, {"$set": document}, session=session
+                )
+                if written.matched_count != 1:
+                    raise PublicationNotFound(f"you have no publication {pub_id}")
             stored = reader_events_pb2.StoredFile(
                 bucket=self.store.bucket, key=key, media_type=described.format.value,
                 length=described.length, sha256=file_digest,
@@ -271,13 +333,13 @@ class Ingest:
             if existing is None:
                 payload = reader_events_pb2.PublicationIngested(
                     publication_id=pub_id, publisher_id=publisher_id, metadata=_event_metadata(metadata),
-                    original=stored, offered_terms=_terms(submitted.terms), flagged=flagged,
+                    original=stored, offered_terms=_terms(upload.terms), flagged=flagged,
                     ingested_at=_timestamp(now),
                 )  # fmt: skip
             else:
                 payload = reader_events_pb2.PublicationUpdated(
                     publication_id=pub_id, publisher_id=publisher_id, metadata=_event_metadata(metadata),
-                    original=stored, offered_terms=_terms(submitted.terms), file_replaced=file_replaced,
+                    original=stored, offered_terms=_terms(upload.terms), file_replaced=file_replaced,
                     updated_at=_timestamp(now),
                 )  # fmt: skip
             emit(OutboundEvent(topic=READER_EVENTS.name, key=pub_id, subject=pub_id, payload=payload))
@@ -289,11 +351,14 @@ class Ingest:
         self, publisher_id: str, file_digest: str, isbn: str, publication_id: str | None
     ) -> Document | None:
         if publication_id is not None:
-            found = await self.publications.find_one({"_id": publication_id})
-            if found is None:
-                raise PublicationNotFound(f"no publication {publication_id}")
-            if found["publisher_id"] != publisher_id:
-                raise NotYourPublication(f"publication {publication_id} belongs to another publisher")
+            found = await self.owned(publisher_id, publication_id)
+            same_file = await self.publications.find_one(
+                {"publisher_id": publisher_id, "sha256": file_digest, "_id": {"$ne": publication_id}}, {"_id": 1}
+            )
+            if same_file is not None:
+                raise FileAlreadyPublished(
+                    f"this file is already your publication {same_file['_id']}", publication_id=same_file["_id"]
+                )
             return found
         same_file = await self.publications.find_one({"publisher_id": publisher_id, "sha256": file_digest})
         if same_file is not None:
@@ -302,13 +367,23 @@ class Ingest:
             return await self.publications.find_one({"publisher_id": publisher_id, "isbn": isbn})
         return None
 
+    async def _new_id(self, publisher_id: str, file_digest: str) -> str:
+        derived = derived_publication_id(publisher_id, file_digest)
+        taken = await self.publications.find_one({"_id": derived}, {"_id": 1})
+        return derived if taken is None else fresh_publication_id()
+
+    async def owned(
+        self, publisher_id: str, publication_id: str, session: AsyncClientSession | None = None
+    ) -> Document:
+        """The publisher's own publication; another publisher's is answered as if it did not exist."""
+        found = await self.publications.find_one({"_id": publication_id, "publisher_id": publisher_id}, session=session)
+        if found is None:
+            raise PublicationNotFound(f"you have no publication {publication_id}")
+        return found
+
     async def withdraw(self, publisher_id: str, publication_id: str) -> None:
         async def work(session: AsyncClientSession, emit: Emit) -> None:
-            found = await self.publications.find_one({"_id": publication_id}, session=session)
-            if found is None:
-                raise PublicationNotFound(f"no publication {publication_id}")
-            if found["publisher_id"] != publisher_id:
-                raise NotYourPublication(f"publication {publication_id} belongs to another publisher")
+            found = await self.owned(publisher_id, publication_id, session)
             if found["status"] == "withdrawn":
                 return
             now = datetime.now(UTC)

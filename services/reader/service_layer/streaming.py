@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
-import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ from reader.adapters.pdf import PdfEngine, page_texts, render_page
 from reader.adapters.storage import BookCache
 from reader.domain import fonts, lcp_content
 from reader.domain.manifest import positions
+from reader.domain.resource_paths import archive_index, canonical_path, container_path_of, servable
 from reader.domain.text_search import Passage, search
-from reader.errors import PublicationNotFound, ResourceLocked, ResourceNotFound
+from reader.errors import PublicationNotFound, ReadOnlineOnly, ResourceLocked, ResourceNotFound
 from reader.service_layer.ingest import PDF_HREF
 
 Document = dict[str, Any]
@@ -65,6 +65,7 @@ class Streaming:
         self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
         # a page turn asks for a dozen resources of one book: its document is read once every few seconds
         self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
+        self._indexes: LRUCache[str, _BookIndex] = LRUCache(maxsize=1024)
 
     async def publication(self, publication_id: str) -> Document:
         document = self._documents.get(publication_id)
@@ -84,21 +85,26 @@ class Streaming:
         listed = positions(document["manifest"], {name: size for name, size in document["sizes"]})
         return {"total": len(listed), "positions": listed}, f'"p-{document["version"]}"'
 
-    async def resource(self, publication_id: str, href: str) -> Resource:
+    async def resource(self, publication_id: str, requested: str, *, online_only: bool = False) -> Resource:
+        """The resource ``requested`` names; every decision is taken on its canonical path, and only on it."""
         document = await self.publication(publication_id)
-        href = posixpath.normpath(href).lstrip("/")
-        if href.startswith(("META-INF/", "..")) or href in ("mimetype", "."):
-            raise ResourceNotFound(f"{href} is not served")
+        href = canonical_path(requested)
+        if href is None or not servable(href):
+            raise ResourceNotFound(f"{requested!r} is not a resource of this publication")
         etag = f'"{document["version"]}-{hashlib.sha1(href.encode(), usedforsecurity=False).hexdigest()[:12]}"'
         if document["format"] == "application/pdf":
             if href != PDF_HREF:
                 raise ResourceNotFound(f"this PDF has no resource {href}")
+            if online_only:
+                raise ReadOnlineOnly("this document is read online only: its pages are served as watermarked images")
             path = await self.cache.file(document["key"])
             return Resource("application/pdf", path.stat().st_size, etag, path=path)
-        data = await self.cache.entry(document["key"], href, MAX_RESOURCE_BYTES)
+        index = self._index(document)
+        entry = index.entries.get(href)
+        data = None if entry is None else await self.cache.entry(document["key"], entry, MAX_RESOURCE_BYTES)
         if data is None:
             raise ResourceNotFound(f"this publication has no resource {href}")
-        link = _link(document["manifest"], href)
+        link = index.links.get(href)
         media_type = (link or {}).get("type") or mimetypes.guess_type(href)[0] or "application/octet-stream"
         encrypted = (link or {}).get("properties", {}).get("encrypted", {})
         algorithm = encrypted.get("algorithm")
@@ -107,6 +113,13 @@ class Streaming:
         elif algorithm == lcp_content.AES256_CBC:
             data = await self._decrypted(publication_id, href, data, encrypted.get("compression") == "deflate")
         return Resource(media_type, len(data), etag, data=data)
+
+    def _index(self, document: Document) -> _BookIndex:
+        index = self._indexes.get(document["key"])
+        if index is None:
+            index = _BookIndex.of(document)
+            self._indexes[document["key"]] = index
+        return index
 
     async def _decrypted(self, publication_id: str, href: str, data: bytes, deflated: bool) -> bytes:
         """An LCP-encrypted resource opened with the publication's content key from DRM (then ranges apply)."""
@@ -166,7 +179,9 @@ class Streaming:
             return [Passage(PDF_HREF, "application/pdf", text, f"page={n}") for n, text in enumerate(texts, 1)]
         passages = []
         for link in document["manifest"]["readingOrder"]:
-            data = await self.cache.entry(document["key"], link["href"], MAX_RESOURCE_BYTES)
+            if "?" in link["href"]:
+                continue  # a place the spine repeats: its text is found at the first place
+            data = await self.cache.entry(document["key"], container_path_of(link["href"]), MAX_RESOURCE_BYTES)
             if data:
                 passages.append(Passage(link["href"], link["type"], await asyncio.to_thread(_plain_text, data)))
         return passages
@@ -182,9 +197,19 @@ def _plain_text(data: bytes) -> str:
     return " ".join(tree.text_content().split())
 
 
-def _link(manifest: dict[str, Any], href: str) -> dict[str, Any] | None:
-    for collection in ("readingOrder", "resources"):
-        for link in manifest.get(collection, []):
-            if link["href"] == href:
-                return link  # type: ignore[no-any-return]
-    return None
+@dataclass(frozen=True)
+class _BookIndex:
+    """A book's archive entries and manifest links, each by its canonical path."""
+
+    entries: dict[str, str]
+    links: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, document: Document) -> _BookIndex:
+        links: dict[str, dict[str, Any]] = {}
+        for collection in ("readingOrder", "resources"):
+            for link in document["manifest"].get(collection, []):
+                canonical = canonical_path(container_path_of(link["href"]))
+                if canonical is not None:
+                    links.setdefault(canonical, link)
+        return cls(archive_index(name for name, _ in document["sizes"]), links)

@@ -31,6 +31,7 @@ from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import S3Settings
 from tests.integration.s3_helpers import remove_bucket
+from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
 
@@ -102,7 +103,9 @@ async def drm(
         await licences.ensure_indexes()
         handlers = DrmHandlers(Protection(database["publications"], keys, s3, settings.s3_bucket), licences, outbox)
         app = create_http_app(title="drm", version="test", readiness={})
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://drm") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://drm", event_hooks=VALIDATE_RESPONSES
+        ) as http:
             app.state.token_verifier = TokenVerifier(
                 ["http://drm/accounts/.well-known/jwks.json"], issuers=[accounts.issuer], audience="sachso", http=http
             )

@@ -17,6 +17,7 @@ from drm.service_layer.keys import ContentKeys, MasterKey
 from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
 from tests.corpus import CORPUS
 from tests.integration.drm.conftest import DrmUnderTest
+from tests.official_schemas import validated
 
 pytestmark = pytest.mark.integration
 ENC = "{http://www.w3.org/2001/04/xmlenc#}"
@@ -64,6 +65,7 @@ async def test_a_reading_app_opens_our_licence_and_our_protected_book(drm: DrmUn
     assert response.status_code == 200
     assert response.headers["content-type"] == lcp.LICENSE_TYPE
     licence = response.json()
+    assert validated[-1] == lcp.LICENSE_TYPE  # the client checked it against readium/lcp-specs' schema
     lcp.verify_signature(licence)
     assert licence["encryption"]["user_key"]["text_hint"] == "Tên con mèo?"
     with pytest.raises(lcp.LcpError, match="wrong passphrase"):
@@ -101,6 +103,7 @@ async def test_status_document_register_and_return_then_lending_hears_it(drm: Dr
     await lend(drm, "loan-2", "ana", "pub-2")
     licence_id = (await drm.licences.licences.find_one({"loan_id": "loan-2"}))["_id"]  # type: ignore[index]
     status = (await drm.http.get(f"/v1/licenses/{licence_id}/status")).json()
+    assert validated[-1] == lcp.STATUS_TYPE  # the client checked it against readium/lcp-specs' schema
     assert status["status"] == "ready"
     assert status["message"].startswith("Giấy phép đã sẵn sàng")
     assert {link["rel"] for link in status["links"]} >= {"license", "register", "return", "renew"}

@@ -42,6 +42,7 @@ from sachso.kit.http import create_http_app
 from sachso.kit.outbox import Outbox
 from sachso.lending.v1 import lending_service_pb2 as pb
 from sachso.lending.v1 import lending_service_pb2_grpc as pb_grpc
+from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
 STAFF_PASSWORD = "correct horse battery staple"
@@ -162,7 +163,9 @@ async def deployment(
         for router in systems.routers:
             app.include_router(router)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://{name}", event_hooks=VALIDATE_RESPONSES
+        ) as http:
             verifier = TokenVerifier(
                 [f"http://{name}/.well-known/jwks.json"], issuers=[issuer.issuer], audience="sachso", http=http
             )

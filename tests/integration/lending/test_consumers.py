@@ -8,6 +8,7 @@ import pytest
 from google.protobuf.message import Message
 
 from lending.entrypoints.consumers import LendingHandlers
+from lending.errors import PublicationOwnerMismatch
 from sachso.events.v1 import drm_events_pb2, reader_events_pb2
 from sachso.kit.events import ReceivedEvent
 from tests.integration.lending.conftest import Lending
@@ -61,6 +62,33 @@ async def test_a_publication_becomes_a_title_and_updates_it_in_place(lending: Le
 
     await handle(lending, "publication_withdrawn", reader_events_pb2.PublicationWithdrawn(publication_id="pub-1"), "e3")
     assert (await lending.http.get("/v1/titles", params={"q": "nhat ky"})).json()["total"] == 0
+
+
+async def test_two_publications_of_one_book_are_two_titles_and_keep_their_publisher(lending: Lending) -> None:
+    metadata = reader_events_pb2.PublicationMetadata(title="Nước nặng", language="vi", isbn="978-604-1-00000-1")
+    for number, publisher in ((1, "nxb-tre"), (2, "nxb-kim-dong")):
+        ingested = reader_events_pb2.PublicationIngested(
+            publication_id=f"pub-{number}", publisher_id=publisher, metadata=metadata
+        )
+        await handle(lending, "publication_ingested", ingested, f"e{number}")
+    titles = {t["publication_id"]: t async for t in lending.store.titles.find({"isbn": "9786041000001"})}
+    assert {key: title["publisher_id"] for key, title in titles.items()} == {
+        "pub-1": "nxb-tre",
+        "pub-2": "nxb-kim-dong",
+    }
+    assert titles["pub-1"]["_id"] != titles["pub-2"]["_id"]
+
+    hijack = reader_events_pb2.PublicationUpdated(
+        publication_id="pub-1",
+        publisher_id="nxb-kim-dong",
+        metadata=reader_events_pb2.PublicationMetadata(title="Chiếm quyền", language="vi"),
+    )
+    with pytest.raises(PublicationOwnerMismatch):  # the consumer retries, then dead-letters it
+        await handle(lending, "publication_updated", hijack, "e3")
+    kept = await lending.store.titles.find_one({"publication_id": "pub-1"})
+    assert kept is not None
+    assert kept["title"] == "Nước nặng"
+    assert kept["publisher_id"] == "nxb-tre"
 
 
 async def test_a_licence_returned_through_its_status_document_returns_the_loan_once(lending: Lending) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from sachso.events.v1 import lending_events_pb2
 from tests.integration.lending.conftest import PUBLIC_URL, Lending
+from tests.official_schemas import validated
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +42,10 @@ async def test_anonymous_browsing_and_the_authentication_document(lending: Lendi
     (flow,) = document["authentication"]
     assert flow["type"] == "http://opds-spec.org/auth/oauth/password"
     assert (await lending.http.get("/opds/auth")).json() == document
+    assert {OPDS, AUTH} <= set(validated)  # feeds and the authentication document met their official schemas
+    nothing = (await lending.http.get("/opds/publications", params={"query": "không có cuốn nào"})).json()
+    assert "publications" not in nothing  # OPDS 2.0 wants none rather than an empty list: the way back instead
+    assert nothing["navigation"][0]["href"].endswith("/opds/publications")
     assert (await lending.http.get("/opds/shelf", headers={"Authorization": "Bearer junk"})).status_code == 401
 
 

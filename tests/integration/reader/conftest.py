@@ -33,6 +33,7 @@ from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import S3Settings
 from tests.integration.s3_helpers import remove_bucket
+from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
 
@@ -111,7 +112,9 @@ async def reader(
         streaming = Streaming(database["publications"], cache, pdf)
         app = create_http_app(title="reader", version="test", readiness={})
         (tmp_path / "uploads").mkdir()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reader") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://reader", event_hooks=VALIDATE_RESPONSES
+        ) as http:
             app.state.token_verifier = TokenVerifier(
                 ["http://reader/.well-known/jwks.json"], issuers=[accounts.issuer], audience="sachso", http=http
             )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import os
+import unicodedata
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote, unquote
 
 import grpc
 import pytest
@@ -19,6 +21,8 @@ from drm.entrypoints.grpc_api import DrmServicer
 from drm.service_layer.keys import ContentKeys as DrmContentKeys
 from drm.service_layer.keys import MasterKey
 from reader.adapters.content_keys import ContentKeys as ReaderContentKeys
+from reader.adapters.epub import read_epub
+from reader.domain.manifest import epub_manifest
 from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.drm.v1 import drm_service_pb2_grpc as drm_grpc
@@ -27,6 +31,7 @@ from sachso.kit.auth import TokenVerifier
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.grpc_server import GrpcServer
 from tests.corpus import CORPUS
+from tests.crafted import chapter, container, epub_bytes, package
 from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.conftest import ReaderUnderTest
 
@@ -94,6 +99,12 @@ async def test_ranges_conditionals_and_compression(reader: ReaderUnderTest) -> N
     assert parts[3] == b"--\r\n"
     assert int(multi.headers["content-length"]) == len(multi.content)
 
+    huge = "9" * 5000  # RFC 9110 puts no limit on the digits of a position: past the end, so clipped
+    clipped = await reader.http.get(url, headers={"Range": f"bytes=10-{huge}"})
+    assert clipped.status_code == 206
+    assert clipped.content == whole[10:]
+    beyond = await reader.http.get(url, headers={"Range": f"bytes={huge}-"})
+    assert beyond.status_code == 416
     unsatisfiable = await reader.http.get(url, headers={"Range": f"bytes={size}-"})
     assert unsatisfiable.status_code == 416
     assert unsatisfiable.headers["content-range"] == f"bytes */{size}"
@@ -271,18 +282,133 @@ async def test_online_only_documents_are_watermarked_pages_and_never_the_file(re
     assert marked.headers["etag"] != clean.headers["etag"]
 
 
+# Ways of writing a path in a request URL (dot segments percent-encoded: clients would remove plain ones, a
+# server on the wire gets them as they are). {} is the path; every variant must mean it, or nothing.
+SPELLINGS = [
+    "{}", "{}/", "%2f{}", ".%2f{}", "/{}", "//{}", "%2e/{}", "%2e%2e/{}", "x/%2e%2e/{}", "x%2f%2e%2e%2f{}",
+    "{}%2f%2e", "{}%5c", "%5c{}", ".%5c{}", "x%5c%2e%2e%5c{}", "{}%2f", "%252f{}", "%2e%252f{}", "{}%00",
+    "{}%20", "%2e%2e%2f{}", "%2fx%2f..%2f{}",
+]  # fmt: skip
+
+
+def spellings(path: str) -> list[str]:
+    return [spelling.format(path) for spelling in SPELLINGS] + [path.upper(), path.replace("a", "%61", 1)]
+
+
+async def test_no_spelling_of_the_file_of_an_online_only_document_serves_it(reader: ReaderUnderTest) -> None:
+    pdf = await published(reader, "debian-project-history.en.pdf", "pdf", title="A Brief History of Debian")
+    plain = reader.streaming_token(pdf)
+    rare = reader.drm.issue(
+        "ana", audience="sachso-streaming", ttl_seconds=300, pub=pdf, loan="loan-9", online_only=True
+    )
+    served, problems = 0, set()
+    for spelling in spellings("publication.pdf"):
+        for method in ("GET", "HEAD"):
+            refused = await reader.http.request(method, f"/v1/read/{rare}/{spelling}")
+            assert refused.status_code in (403, 404), (spelling, method, refused.status_code)
+            assert not refused.content.startswith(b"%PDF"), spelling
+            if method == "GET":
+                assert refused.headers["content-type"] == "application/problem+json", spelling
+            # the same spelling with a token that may have the file: it is either the file or nothing at all
+            allowed = await reader.http.request(method, f"/v1/read/{plain}/{spelling}")
+            assert allowed.status_code in (200, 404), (spelling, allowed.status_code)
+            if allowed.status_code == 200:
+                assert refused.status_code == 403, spelling
+                served += 1
+                if method == "GET":
+                    problems.add(refused.json()["type"].rsplit("/", 1)[1])
+                    assert allowed.content.startswith(b"%PDF")
+    assert served >= 2 * 15  # most spellings do name the file, and each of them is refused
+    assert problems == {"read-online-only"}
+
+
+async def test_spellings_of_an_epub_resource_mean_that_resource_or_nothing(
+    reader: ReaderUnderTest, tmp_path: Path
+) -> None:
+    name = "OPS/chương một.xhtml"
+    decomposed = unicodedata.normalize("NFD", name)  # as macOS writes names into a zip
+    opf = package(f'<item id="c" href="{quote(decomposed.removeprefix("OPS/"))}" media-type="application/xhtml+xml"/>',
+                  '<itemref idref="c"/>')  # fmt: skip
+    book = tmp_path / "book.epub"
+    book.write_bytes(epub_bytes([(decomposed, chapter("Chương một"))], opf=opf, chapter_path=""))
+    token = reader.streaming_token((await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata())).publication_id)
+    for path in (name, decomposed):
+        assert (await reader.http.get(f"/v1/read/{token}/{quote(path)}")).content == chapter("Chương một"), path
+        for spelling in spellings(quote(path)):
+            answer = await reader.http.get(f"/v1/read/{token}/{spelling}")
+            assert answer.status_code in (200, 404), spelling
+            if answer.status_code == 200:
+                assert answer.content == chapter("Chương một"), spelling
+    for path in ("META-INF/container.xml", "mimetype", "OPS/package.opf"):
+        for spelling in spellings(path):
+            answer = await reader.http.get(f"/v1/read/{token}/{spelling}")
+            if path == "OPS/package.opf" and answer.status_code == 200:
+                continue  # the package document is a resource of the book like any other
+            assert answer.status_code == 404, (spelling, answer.status_code)
+            assert answer.headers["content-type"] == "application/problem+json"
+
+    wasteland = reader.streaming_token(await published(reader, "wasteland-otf-obf.epub"))
+    manifest = (await reader.http.get(f"/v1/read/{wasteland}/manifest.json")).json()
+    font = next(link["href"] for link in manifest["resources"] if "encrypted" in link.get("properties", {}))
+    for spelling in spellings(font):
+        answer = await reader.http.get(f"/v1/read/{wasteland}/{spelling}")
+        if answer.status_code == 200:  # an obfuscated font is deobfuscated however its path is written
+            assert answer.content[:4] == b"OTTO", spelling
+
+
+async def test_every_link_of_w3c_shaped_books_is_served(reader: ReaderUnderTest, tmp_path: Path) -> None:
+    """Container-root-relative hrefs, a repeated spine item and two renditions: every link of the manifest (and
+    of the positions list) answers with the archive's bytes."""
+    opf = package(
+        '<item id="c" href="/OPS/chapter.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="d" href="second.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="s" href="/Styles/book%20style.css" media-type="text/css"/>',
+        '<itemref idref="c"/><itemref idref="d"/><itemref idref="c"/>',
+    )
+    other = package('<item id="x" href="other.xhtml" media-type="application/xhtml+xml"/>', '<itemref idref="x"/>')
+    book = tmp_path / "w3c.epub"
+    book.write_bytes(
+        epub_bytes(
+            [("OPS/second.xhtml", chapter("Hai")), ("Styles/book style.css", b"p{margin:0}"),
+             ("OPS/other.opf", other), ("OPS/other.xhtml", chapter("Khác"))],
+            opf=opf, container=container("OPS/package.opf", "OPS/other.opf"),
+        )
+    )  # fmt: skip
+    token = reader.streaming_token((await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata())).publication_id)
+    manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()
+    hrefs = [link["href"] for link in manifest["readingOrder"]]
+    assert hrefs == ["OPS/chapter.xhtml", "OPS/second.xhtml", "OPS/chapter.xhtml?occurrence=2"]
+    with zipfile.ZipFile(book) as archive:
+        for link in manifest["readingOrder"] + manifest["resources"]:
+            served = await reader.http.get(f"/v1/read/{token}/{link['href']}")  # hrefs are URLs
+            assert served.status_code == 200, link["href"]
+            assert served.content == archive.read(unquote(link["href"].partition("?")[0]))
+    positions = (await reader.http.get(f"/v1/read/{token}/~readium/positions")).json()
+    assert [p["href"] for p in positions["positions"]] == hrefs
+
+
 async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
     reader: ReaderUnderTest, tmp_path: Path, database: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    """A protected EPUB in the reader: every encrypted resource is served in clear, ranges inside deflated ones."""
+    """A protected EPUB in the reader: every encrypted resource is served in clear, ranges inside deflated ones.
+
+    Publisher ingest refuses protected files (test_ingest), so the book is placed as an operator would place one
+    delivered already protected, its content key stored in DRM."""
     original = CORPUS / "epub" / "wasteland-otf-obf.epub"
     content_key = os.urandom(32)
     protected = protect_epub(original, tmp_path / "protected.epub", content_key)
-    result = await reader.ingest.ingest("nxb-tre", protected.path, SubmittedMetadata())
+    package, sizes = read_epub(protected.path)
+    await reader.ingest.store.put_file("pub-protected/protected.epub", protected.path, "application/epub+zip")
+    await reader.ingest.publications.insert_one({
+        "_id": "pub-protected", "publisher_id": "nxb-tre", "format": "application/epub+zip", "status": "active",
+        "key": "pub-protected/protected.epub", "version": "protected", "manifest": epub_manifest(package),
+        "sizes": sorted([name, size] for name, size in sizes.items()),
+        "metadata": {"identifier": package.metadata.identifier},
+    })  # fmt: skip
     master = tmp_path / "master.b64"
     master.write_bytes(base64.b64encode(os.urandom(32)))
     keys = DrmContentKeys(database["content_keys"], [MasterKey.from_file(str(master))])
-    await keys.store(result.publication_id, content_key)
+    await keys.store("pub-protected", content_key)
     drm = GrpcServer(
         host="127.0.0.1",
         port=0,
@@ -299,7 +425,9 @@ async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{drm.port}") as channel:
             reader.streaming.content_key = ReaderContentKeys(channel, reader.accounts).get  # reader's service identity
-            token = reader.streaming_token(result.publication_id)
+            token = reader.streaming_token("pub-protected")
+            manifest = (await reader.http.get(f"/v1/read/{token}/manifest.json")).json()  # encryption extension
+            assert manifest["readingOrder"][0]["properties"]["encrypted"]["scheme"] == "http://readium.org/2014/01/lcp"
             with zipfile.ZipFile(original) as clear:
                 for href in protected.encrypted:
                     served = await reader.http.get(f"/v1/read/{token}/{href}", headers={"Accept-Encoding": "identity"})

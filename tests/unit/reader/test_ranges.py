@@ -80,3 +80,46 @@ def test_every_planned_range_lies_inside_the_representation(length: int, first: 
         assert isinstance(result, Unsatisfiable)
         assert first >= length
         assert size == 0 or length == 0
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"bytes=0-{HUGE}", Partial((ByteRange(0, 99),))),  # a last position past any end is clipped
+        (f"bytes={HUGE}-", Unsatisfiable()),
+        (f"bytes={HUGE}-{HUGE}", Unsatisfiable()),
+        (f"bytes=-{HUGE}", Partial((ByteRange(0, 99),))),  # a suffix longer than everything is everything
+        (f"bytes={'0' * 5000}5-9", Partial((ByteRange(5, 9),))),  # leading zeros are only zeros
+        (f"bytes={HUGE}-{HUGE[:-1]}", Full()),  # last before first: invalid, ignored
+        ("bytes=٣-٥", Full()),  # Arabic-Indic digits are not DIGIT (RFC 5234)
+        ("bytes=\u00a00-1", Full()),  # nor is a no-break space white space in a header
+    ],
+)
+def test_positions_of_any_length(header: str, expected: object) -> None:
+    assert ask(100, range=header) == expected
+
+
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"\A[bB][yY][tT][eE][sS] ?= ?([0-9]{0,40} ?- ?[0-9]{0,40} ?,? ?){1,5}\Z"),
+        st.builds(
+            lambda a, b: f"bytes={a}-{b}", st.text("0123456789", max_size=6000), st.text("0123456789", max_size=6000)
+        ),
+    ),
+    st.integers(0, 10**12),
+    st.sampled_from([None, '"abc"', 'W/"abc"', DATE, "garbage"]),
+)
+def test_any_range_header_gets_an_answer_inside_the_representation(
+    header: str, length: int, if_range: str | None
+) -> None:
+    headers = {"range": header} | ({"if-range": if_range} if if_range is not None else {})
+    result = plan(length, ETAG, DATE, headers)
+    assert isinstance(result, Full | Partial | Unsatisfiable)
+    if isinstance(result, Partial):
+        assert 0 < len(result.ranges) <= 64
+        for r in result.ranges:
+            assert 0 <= r.first <= r.last < length
