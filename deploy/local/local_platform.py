@@ -159,7 +159,9 @@ class Platform:
         prefixes = tuple(f"{service.upper()}_" for service in SERVICES)
         base_env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
         for name in SERVICES:
-            env = {**base_env, **self._environment(name, ports), "PYTHONUNBUFFERED": "1"}
+            service_env = self._environment(name, ports)
+            self._write_env_file(name, service_env)
+            env = {**base_env, **service_env, "PYTHONUNBUFFERED": "1"}
             log = (self.state_dir / f"{name}.log").open("ab")
             process = subprocess.Popen(
                 [sys.executable, "-m", name],
@@ -177,6 +179,15 @@ class Platform:
             self.stop()
             raise
         return ports
+
+    def env_file(self, name: str) -> Path:
+        """The variables ``name`` was started with (``set -a; . FILE; set +a`` before its command-line tools)."""
+        return self.state_dir / f"{name}.env"
+
+    def _write_env_file(self, name: str, values: Mapping[str, str]) -> None:
+        path = self.env_file(name)
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{key}={value}\n" for key, value in sorted(values.items())), encoding="utf-8")
 
     def _wait_ready(self, name: str, endpoint: ServiceEndpoints, timeout: float) -> None:
         deadline = time.monotonic() + timeout

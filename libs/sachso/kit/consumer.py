@@ -1,8 +1,11 @@
 """Idempotent Kafka consumers with retries and a dead-letter topic.
 
 A consumer group maps event types (protobuf message classes) to handlers. For each record it:
-1. skips event types it has no handler for (a topic carries many types);
-2. sends undecodable records straight to the group's dead-letter topic with the reason;
+1. skips, and counts, records whose ``ce_type`` names a type it has no handler for (a topic carries many types,
+   and a newer producer may add types an older consumer does not know: CloudEvents consumers ignore those);
+2. sends records it cannot even classify — no ``ce_type`` header at all (no headers, a structured-mode or
+   foreign record) — and undecodable records of a type it handles straight to the group's dead-letter topic
+   with the reason: every group that reads the topic sees the defect, none drops it silently;
 3. runs the handler and records ``(group, event id)`` as handled in the SAME MongoDB transaction, so a
    redelivered event has exactly one effect on the database;
 4. retries a failing handler with exponential backoff, and after ``max_attempts`` failures sends the event to
@@ -23,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from google.protobuf import symbol_database
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -66,6 +70,20 @@ DLQ_HEADERS = (
     DLQ_ATTEMPTS,
     DLQ_FAILED_AT,
 )
+
+
+# Metric labels for records without a type, and for types no contract in proto/ defines (a label per arbitrary
+# header value would let one bad producer flood the metrics).
+UNTYPED = "(none)"
+UNREGISTERED = "(unregistered)"
+
+
+def _type_label(event_type: str) -> str:
+    try:
+        symbol_database.Default().GetSymbol(event_type)
+    except KeyError:
+        return UNREGISTERED
+    return event_type
 
 
 class RawPublisher(Protocol):
@@ -137,13 +155,21 @@ class IdempotentConsumer:
 
     async def handle_record(self, record: KafkaRecord) -> str:
         """Handle one record; return the outcome (``handled``, ``duplicate``, ``skipped``, ``dead-lettered``)."""
-        handler = self.registry.handler_for(ce.event_type_of(record))
+        event_type = ce.event_type_of(record)
+        if not event_type:
+            reason = "no ce_type header: not a CloudEvents binary-mode record, no group can classify it"
+            await self._dead_letter(record, reason, attempts=0)
+            EVENTS_HANDLED.labels(group=self.group, type=UNTYPED, outcome="dead-lettered").inc()
+            return "dead-lettered"
+        handler = self.registry.handler_for(event_type)
         if handler is None:
+            EVENTS_HANDLED.labels(group=self.group, type=_type_label(event_type), outcome="skipped").inc()
             return "skipped"
         try:
             event = ce.decode(record)
         except MalformedEvent as error:
             await self._dead_letter(record, str(error), attempts=0)
+            EVENTS_HANDLED.labels(group=self.group, type=event_type, outcome="dead-lettered").inc()
             return "dead-lettered"
         token = otel_context.attach(context_from_headers(event.trace_headers))
         try:

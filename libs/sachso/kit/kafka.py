@@ -47,9 +47,13 @@ def create_consumer(settings: KafkaSettings, group: str, topics: Iterable[str]) 
     )
 
 
+def create_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=settings.service_name)
+
+
 async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
     """Create the topics that do not exist yet (existing ones are left as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
