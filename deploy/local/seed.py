@@ -221,7 +221,8 @@ def _check(response: httpx.Response, *ok: int) -> Any:
 
 
 class Seeder:
-    def __init__(self, target: SeedTarget) -> None:
+    def __init__(self, target: SeedTarget, books: tuple[BookSeed, ...] = BOOKS) -> None:
+        self.books = books
         self.lending_url = target.lending_url
         self.reader_url = target.reader_url
         self.mongo: AsyncMongoClient[Document] = AsyncMongoClient(target.mongo_uri, retryWrites=False, tz_aware=True)
@@ -300,11 +301,11 @@ class Seeder:
         token = _check(
             await lending.post("/v1/auth/publisher-token", json={"publisher_id": publisher_id, "secret": secret})
         )["access_token"]
-        megabytes = sum((CORPUS / book.file).stat().st_size for book in BOOKS) / 1e6
-        within = INGEST_SECONDS + INGEST_SECONDS_PER_BOOK * len(BOOKS) + INGEST_SECONDS_PER_MB * megabytes
+        megabytes = sum((CORPUS / book.file).stat().st_size for book in self.books) / 1e6
+        within = INGEST_SECONDS + INGEST_SECONDS_PER_BOOK * len(self.books) + INGEST_SECONDS_PER_MB * megabytes
         deadline = time.monotonic() + within
         publications = {}
-        for book in BOOKS:
+        for book in self.books:
             path = CORPUS / book.file
 
             async def upload(seconds_left: float, path: Path = path, book: BookSeed = book) -> httpx.Response:
@@ -348,7 +349,7 @@ class Seeder:
             await asyncio.sleep(0.5)
 
     async def licences(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
-        for book in BOOKS:
+        for book in self.books:
             title_id = self.result.titles[book.file]
             if await self.lending_db["licenses"].count_documents({"title_id": title_id}) > 0:
                 continue
@@ -397,6 +398,6 @@ class Seeder:
             self.result.patrons.append((patron.display_name, card_number, patron.pin, patron.library_id))
 
 
-def seed(target: SeedTarget) -> Seeded:
-    """Seed the platform at ``target`` (already started) and say what to sign in with."""
-    return asyncio.run(Seeder(target).run())
+def seed(target: SeedTarget, books: tuple[BookSeed, ...] = BOOKS) -> Seeded:
+    """Seed the platform at ``target`` (already started) with ``books`` and say what to sign in with."""
+    return asyncio.run(Seeder(target, books).run())

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The Debian packages the platform and its tests use beyond Python and npm packages: a JDK (EPUBCheck runs in a
 # JVM; its worker is compiled once), Node.js with npm (Readium's reference implementations, the web app),
-# Chromium (end-to-end tests) and DejaVu fonts (watermarks). Installs only what is missing, non-interactively.
+# Chromium (end-to-end tests), DejaVu fonts (watermarks), and podman with runc and mmdebstrap (`make images`
+# builds and the image test runs the real images). Installs only what is missing, non-interactively.
 set -euo pipefail
 
-declare -A needed=([javac]=default-jdk-headless [java]=default-jdk-headless [node]=nodejs [npm]=npm [chromium]=chromium)
+declare -A needed=([javac]=default-jdk-headless [java]=default-jdk-headless [node]=nodejs [npm]=npm [chromium]=chromium
+    [podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap)
 missing=()
 for command in "${!needed[@]}"; do
     command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
