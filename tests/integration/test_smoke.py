@@ -62,8 +62,9 @@ async def test_http_health_and_readiness(endpoints: dict[str, ServiceEndpoints],
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) >= {"mongodb", "kafka"}
-        assert "s3" in ready.json()["checks"] or service in {"lending", "notify"}
+        assert set(ready.json()["checks"]) == {"mongodb"}  # only what the pod needs gates readiness
+        dependencies = set(ready.json()["dependencies"])
+        assert dependencies == ({"kafka", "s3"} if service in {"reader", "drm"} else {"kafka"})
         assert (await client.get("/openapi.json")).status_code == 200
         assert "sachso_events_published_total" in (await client.get("/metrics/")).text
 

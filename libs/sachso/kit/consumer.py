@@ -39,6 +39,7 @@ from sachso.kit import events as ce
 from sachso.kit.errors import DependencyUnavailable
 from sachso.kit.events import KafkaRecord, MalformedEvent, ReceivedEvent
 from sachso.kit.observability import (
+    CONSUMER_LAG,
     EVENT_HANDLING_SECONDS,
     EVENTS_DEAD_LETTERED,
     EVENTS_HANDLED,
@@ -93,6 +94,9 @@ class RawPublisher(Protocol):
         self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Any: ...
 
+
+# How often a consumer reports its lag (sachso_consumer_lag); KEDA reads the lag from Kafka itself.
+LAG_REPORT_SECONDS = 5.0
 
 # Longer than the domain topics' retention (14 days) plus the dead-letter topics' (30 days).
 MARKER_RETENTION = timedelta(days=45)
@@ -250,6 +254,18 @@ class IdempotentConsumer:
             extra={"group": self.group, "topic": record.topic, "offset": record.offset, "error": error},
         )
 
+    async def _report_lag(self, consumer: Any) -> None:
+        """Records between this pod's position and the end of each topic it reads (from the last fetches)."""
+        lag: dict[str, int] = {}
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            lag[partition.topic] = lag.get(partition.topic, 0) + max(0, highwater - position)
+        for topic, records in lag.items():
+            CONSUMER_LAG.labels(group=self.group, topic=topic).set(records)
+
     async def ensure_indexes(self) -> None:
         """Handled-event markers outlive every way an event can come back (topic retention, dead-letter replay)."""
         await self.handled.create_index("handled_at", expireAfterSeconds=int(MARKER_RETENTION.total_seconds()))
@@ -258,6 +274,7 @@ class IdempotentConsumer:
         """Consume with ``consumer`` (an aiokafka consumer subscribed to :attr:`subscribed_topics`)."""
         await self.ensure_indexes()
         await consumer.start()
+        lag_reported = 0.0
         try:
             while not stop.is_set():
                 batches: Mapping[Any, list[Any]] = await consumer.getmany(timeout_ms=200, max_records=200)
@@ -266,6 +283,9 @@ class IdempotentConsumer:
                         await self.handle_record(KafkaRecord.from_consumer_record(record))
                 if batches:
                     await consumer.commit()
+                if time.monotonic() - lag_reported >= LAG_REPORT_SECONDS:
+                    await self._report_lag(consumer)
+                    lag_reported = time.monotonic()
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.consumer import DLQ_ERROR, DLQ_HEADERS, DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_TOPIC
-from sachso.kit.kafka import create_admin, create_producer
+from sachso.kit.kafka import connection_options, create_admin, create_producer
 from sachso.kit.settings import KafkaSettings, SettingsError, load_settings
 from sachso.kit.topics import dead_letter_topic, prefixed, retry_topic
 
@@ -91,7 +91,7 @@ def _headers(record: object) -> dict[str, str]:
 def _consumer(settings: KafkaSettings, topic: str, group: str | None) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

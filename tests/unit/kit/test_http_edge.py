@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from sachso.kit.auth import Principal, Role, TokenIssuer, TokenVerifier
 from sachso.kit.errors import NotFound
+from sachso.kit.health import DependencyProbe
 from sachso.kit.http import CurrentPrincipal, create_http_app, require_roles
 
 
@@ -134,3 +135,18 @@ async def test_bearer_authentication_and_roles(client: httpx.AsyncClient, issuer
     response = await client.get("/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+async def test_a_failing_dependency_is_reported_and_measured_but_keeps_the_pod_ready() -> None:
+    """Kafka or S3 down: /readyz stays 200 (the outbox keeps writes going), says so, and the gauge drops."""
+    probe = DependencyProbe({"kafka": broken, "s3": healthy})
+    await probe.probe_once()
+    app = create_http_app(title="t", version="1", readiness={"mongodb": healthy}, dependencies=probe.snapshot)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["dependencies"]["s3"] == "ok"
+        assert ready.json()["dependencies"]["kafka"].startswith("failing: ConnectionError")
+        metrics = (await client.get("/metrics/")).text
+    assert 'sachso_dependency_up{dependency="kafka"} 0.0' in metrics
+    assert 'sachso_dependency_up{dependency="s3"} 1.0' in metrics
