@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,9 +242,9 @@ class Platform:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the services this platform started (by their recorded PIDs only)."""
-        pids = {name: pid for name in SERVICES if (pid := self._pid(name)) is not None}
+    def stop(self, timeout: float = 15.0, services: Iterable[str] = SERVICES) -> None:
+        """Stop the services this platform started (by their recorded PIDs only), all or those named."""
+        pids = {name: pid for name in services if (pid := self._pid(name)) is not None}
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)

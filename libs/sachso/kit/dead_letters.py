@@ -27,26 +27,16 @@ from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.consumer import DLQ_ERROR, DLQ_HEADERS, DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_TOPIC
 from sachso.kit.kafka import connection_options, create_admin, create_producer
-from sachso.kit.settings import KafkaSettings, SettingsError, load_settings
+from sachso.kit.settings import KafkaSettings, SettingsError, load_service_settings
 from sachso.kit.topics import dead_letter_topic, prefixed, retry_topic
 
 
 class DeadLetterToolSettings(KafkaSettings):
-    """The owning service's Kafka settings (its env prefix is chosen by :func:`service_kafka_settings`)."""
+    """The owning service's Kafka settings (read with its prefix: ``load_service_settings``)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     service_name: str = "dead-letters"
-
-
-def service_kafka_settings(service: str) -> DeadLetterToolSettings:
-    """``service``'s Kafka settings from its own environment variables (``NOTIFY_KAFKA_*`` for notify)."""
-    settings_class = type(
-        "DeadLetterToolSettings",
-        (DeadLetterToolSettings,),
-        {"model_config": SettingsConfigDict(env_prefix=f"{service.upper()}_", frozen=True, extra="ignore")},
-    )
-    return load_settings(settings_class)
 
 
 class TopicMissing(LookupError):
@@ -180,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     service = args.service or args.group
     try:
-        settings = service_kafka_settings(service)
+        settings = load_service_settings(DeadLetterToolSettings, service)
     except SettingsError as error:
         print(f"{error} (the dead-letter command reads {service.upper()}_KAFKA_*)", file=sys.stderr)
         return 2

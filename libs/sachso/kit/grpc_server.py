@@ -34,6 +34,15 @@ def current_principal() -> Principal:
     return principal
 
 
+def _unary_handler(original: Any, behaviour: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """``original`` (a unary method handler) with ``behaviour`` in place of its function."""
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=original.request_deserializer,
+        response_serializer=original.response_serializer,
+    )
+
+
 class _EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Authenticates unary calls and maps :class:`ServiceError` to status codes; tracebacks never leave."""
 
@@ -62,11 +71,7 @@ class _EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 log.exception("unhandled error in gRPC method", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return _unary_handler(handler, guarded)
 
     async def _authenticate(self, metadata: dict[str, Any]) -> Principal | None:
         if self.verifier is None:
@@ -107,11 +112,7 @@ class _MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 GRPC_REQUESTS.labels(method=method, code=name).inc()
                 GRPC_DURATION.labels(method=method).observe(time.perf_counter() - started)
 
-        return grpc.unary_unary_rpc_method_handler(
-            measured,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return _unary_handler(handler, measured)
 
 
 class GrpcServer:

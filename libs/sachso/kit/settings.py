@@ -152,6 +152,17 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
 
 
+def load_service_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
+    """``settings_class`` read from ``service``'s own variables (``NOTIFY_…`` for notify): what an operator's
+    command run inside a service's pod needs, with exactly that service's settings."""
+    prefixed_class = type(
+        settings_class.__name__,
+        (settings_class,),
+        {"model_config": SettingsConfigDict(env_prefix=f"{service.upper()}_", frozen=True, extra="ignore")},
+    )
+    return load_settings(prefixed_class)
+
+
 class SigningSettings(BaseServiceSettings):
     """Keys a token-issuing service signs with: PEM files (EC P-256), the first signs, all are published."""
 

@@ -236,18 +236,8 @@ async def test_dns_rebinding_after_subscribing_is_refused_at_send_before_connect
     rebinding = guard(["142.250.4.95"], ["127.0.0.1"], port=port)
     endpoint = "https://push.rebinding.example.com/x"
     await rebinding.check(endpoint)
-    sender = WebPushSender(
-        ec.generate_private_key(ec.SECP256R1()),
-        subject="mailto:ops@sachso.test",
-        http=rebinding.http_session(),
-        policy=STRICT,
-        timeout_seconds=5,
-    )
-    try:
-        with pytest.raises(PushGone, match=re.escape("127.0.0.1, a loopback address")):
-            await sender.send(browser_target(endpoint), {"title": "Sách đã sẵn sàng"})
-    finally:
-        await sender.http.close()
+    with pytest.raises(PushGone, match=re.escape("127.0.0.1, a loopback address")):
+        await send_strictly(rebinding, endpoint)
     await asyncio.sleep(0)
     assert connections == []
 
@@ -257,15 +247,21 @@ async def test_an_endpoint_the_policy_no_longer_allows_is_refused_at_send(listen
     stored = f"http://127.0.0.1:{port}/push/x"  # accepted while the test receiver was allowed
     permissive = PushEndpointGuard(PushEndpointPolicy(allow_local_test_receiver=True), PublicAddressResolver())
     await permissive.check(stored)
+    with pytest.raises(PushGone, match="https URL"):
+        await send_strictly(permissive, stored)
+    assert connections == []
+
+
+async def send_strictly(guard: PushEndpointGuard, endpoint: str) -> None:
+    """One push message to ``endpoint`` through ``guard``'s HTTP client, under the production policy."""
     sender = WebPushSender(
         ec.generate_private_key(ec.SECP256R1()),
         subject="mailto:ops@sachso.test",
-        http=permissive.http_session(),
+        http=guard.http_session(),
         policy=STRICT,
+        timeout_seconds=5,
     )
     try:
-        with pytest.raises(PushGone, match="https URL"):
-            await sender.send(browser_target(stored), {"title": "x"})
+        await sender.send(browser_target(endpoint), {"title": "Sách đã sẵn sàng"})
     finally:
         await sender.http.close()
-    assert connections == []
