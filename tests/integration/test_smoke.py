@@ -80,6 +80,10 @@ async def test_grpc_health_and_reflection(endpoints: dict[str, ServiceEndpoints]
         answers = [answer async for answer in reflection.ServerReflectionInfo(iter([request]))]
         names = {service.name for service in answers[0].list_services_response.service}
         assert "grpc.health.v1.Health" in names
+    async with httpx.AsyncClient(base_url=endpoints[service].http_url) as client:
+        metrics = (await client.get("/metrics/")).text
+    assert 'sachso_grpc_requests_total{code="OK",method="/grpc.health.v1.Health/Check"}' in metrics
+    assert 'sachso_grpc_request_duration_seconds_count{method="/grpc.health.v1.Health/Check"}' in metrics
 
 
 async def test_issuers_publish_their_keys(endpoints: dict[str, ServiceEndpoints]) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from sachso.kit.auth import Principal, Role, TokenIssuer, TokenVerifier
@@ -150,3 +151,19 @@ async def test_a_failing_dependency_is_reported_and_measured_but_keeps_the_pod_r
         metrics = (await client.get("/metrics/")).text
     assert 'sachso_dependency_up{dependency="kafka"} 0.0' in metrics
     assert 'sachso_dependency_up{dependency="s3"} 1.0' in metrics
+
+
+async def test_requests_are_counted_by_route_template_never_by_raw_path(client: httpx.AsyncClient) -> None:
+    """A title id (or a streaming token) in the path must not become a metric series of its own."""
+    template = {"method": "GET", "route": "/titles/{title_id}", "status": "404"}
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    before = REGISTRY.get_sample_value("sachso_http_requests_total", template) or 0.0
+    before_unmatched = REGISTRY.get_sample_value("sachso_http_requests_total", unmatched) or 0.0
+    for title_id in ("t-1", "t-2", "t-3"):
+        assert (await client.get(f"/titles/{title_id}")).status_code == 404
+    await client.get("/no/such/route")
+    assert REGISTRY.get_sample_value("sachso_http_requests_total", template) == before + 3
+    assert REGISTRY.get_sample_value("sachso_http_requests_total", unmatched) == before_unmatched + 1
+    metrics = (await client.get("/metrics/")).text
+    assert 'route="/titles/t-1"' not in metrics
+    assert 'sachso_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/titles/{title_id}"}' in metrics
