@@ -10,7 +10,7 @@ UV := $(VENV)/bin/uv
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements/dev.lock)
 
-.PHONY: help venv system web screenshots test-e2e readium-tools iiif-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
+.PHONY: help venv system web screenshots images test-images restore-drill test-e2e readium-tools iiif-tools lock lint proto proto-check test test-unit test-integration k8s-check up down status bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
@@ -94,10 +94,20 @@ screenshots: ## copy the e2e screenshots the README and docs/huong-dan-thu-thu.m
 test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per session)
 	$(PYTEST) tests/integration -q
 
+images: venv system ## build every image of deploy/images/ with podman on a local Debian base (no registry)
+	$(PY) deploy/local/images.py build
+
+test-images: images ## run the images as the chart renders them for a province, and drive the journey through them
+	scripts/k8s.sh tools
+	$(PYTEST) tests/images -q
+
+restore-drill: venv ## back up, lose and restore the local platform's databases; check nothing is lost or doubled
+	$(PY) deploy/local/restore_drill.py
+
 k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint
 	scripts/k8s.sh check
 
-test: lint test-unit test-integration test-e2e k8s-check ## everything CI checks
+test: lint test-unit test-integration test-e2e k8s-check test-images ## everything CI checks
 
 up: venv system $(WEB) ## start the local servers and all four services; prints where to open them
 	$(PY) deploy/local/local_platform.py up
@@ -111,5 +121,6 @@ status: venv ## what `make up` is running
 bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/ and print its figures
 	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
-clean: down ## remove the virtualenv and local state
+clean: down ## remove the virtualenv and local state (the images too)
+	@if [ -x $(PY) ]; then $(PY) deploy/local/images.py remove; fi
 	rm -rf $(VENV) .local

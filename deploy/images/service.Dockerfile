@@ -2,7 +2,9 @@
 # The four services, one image each, from one wheel of this repository (pyproject.toml: libs/ and services/).
 # Build from the repository root, one target per service:
 #   docker build -f deploy/images/service.Dockerfile --target lending -t registry.example.vn/sachso/sachso-lending:0.1.0 .
-# (targets: lending, reader, drm, notify). CI builds the same wheel and checks this file (tests/k8s).
+# (targets: lending, reader, drm, notify). CI builds the same wheel and checks this file (tests/k8s); `make images`
+# builds every target here with podman on a local Debian bookworm base (deploy/local/images.py) and the image test
+# runs them as the chart renders them.
 # Pin the base by digest in production: --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -11,17 +13,21 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Runtime dependencies exactly as locked (hashes required), binary wheels only: no compiler in the image.
+# Runtime dependencies exactly as locked (hashes required), binary wheels only: no compiler in the image. The one
+# exception, http-ece (Web Push encryption), is pure Python and publishes only its source, built from the pinned sdist.
 COPY requirements/base.lock /tmp/base.lock
 RUN python -m venv /opt/sachso \
-    && /opt/sachso/bin/pip install --no-deps --require-hashes --only-binary=:all: -r /tmp/base.lock
-# The build backend, pinned with hashes, then the project's wheel (services and the shared plumbing).
+    && /opt/sachso/bin/pip install --no-deps \
+        --require-hashes --only-binary=:all: --no-binary=http-ece -r /tmp/base.lock
+# The build backend, pinned with hashes, in a venv of its own (a Debian Python refuses system installs, PEP 668),
+# then the project's wheel (services, the shared plumbing and their data files).
 COPY deploy/images/build-requirements.txt /tmp/build-requirements.txt
-RUN pip install --require-hashes -r /tmp/build-requirements.txt
+RUN python -m venv /opt/build \
+    && /opt/build/bin/pip install --require-hashes -r /tmp/build-requirements.txt
 COPY pyproject.toml README.md LICENSE ./
 COPY libs/ libs/
 COPY services/ services/
-RUN pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /dist . \
     && /opt/sachso/bin/pip install --no-deps --no-index /dist/sachso-*.whl
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -46,6 +52,19 @@ ENV SACHSO_SERVICE=lending \
 CMD ["python", "-m", "lending"]
 
 FROM runtime AS reader
+# EPUBCheck runs in a JVM: a Java runtime, and its worker compiled now by a JDK removed in the same layer.
+# DejaVu Sans draws the Vietnamese letters of watermarks. Debian's versions move with security updates: not pinned.
+USER 0
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && mkdir -p /usr/share/man/man1 \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends openjdk-17-jdk-headless \
+    && python -m reader.adapters.epubcheck \
+    && apt-get purge -y openjdk-17-jdk-headless \
+    && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
+USER 10001:10001
 ENV SACHSO_SERVICE=reader \
     READER_HTTP_HOST=0.0.0.0 READER_HTTP_PORT=8080 READER_GRPC_HOST=0.0.0.0 READER_GRPC_PORT=50051
 CMD ["python", "-m", "reader"]

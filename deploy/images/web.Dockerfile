@@ -3,6 +3,7 @@
 # Build from the repository root:
 #   docker build -f deploy/images/web.Dockerfile -t registry.example.vn/sachso/sachso-web:0.1.0 .
 # Pin both bases by digest in production (--build-arg NODE_IMAGE=...@sha256:..., NGINX_IMAGE=...@sha256:...).
+# `make images` builds it with podman on a local Debian base with Node.js and nginx (deploy/local/images.py).
 ARG NODE_IMAGE=node:22-bookworm-slim
 ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.27-alpine
 
@@ -15,10 +16,13 @@ COPY web/ ./
 RUN npm run build
 
 FROM ${NGINX_IMAGE}
+COPY deploy/images/web-nginx-main.conf /etc/nginx/nginx.conf
 COPY deploy/images/web-nginx.conf /etc/nginx/conf.d/default.conf
 COPY --from=build /web/dist /usr/share/nginx/html
 # The image's unprivileged nginx user (the chart may run it under another non-root UID).
 USER 101
 EXPOSE 8080
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
 HEALTHCHECK --interval=30s --timeout=3s --retries=3 \
     CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]

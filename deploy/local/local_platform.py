@@ -1,9 +1,13 @@
 """Start and stop the whole platform on this machine: the local servers and the four services.
 
-``python deploy/local/local_platform.py up|down|status`` is what ``make up``/``make down``/``make status`` run. The
-integration tests use :class:`Platform` directly to boot the services against their own database names, topic
-prefix and buckets. Every service reads its endpoints from prefixed environment variables, exactly as in
+``python deploy/local/local_platform.py up|down|status|seed`` is what ``make up``/``make down``/``make status``
+run. The integration tests use :class:`Platform` directly to boot the services against their own database names,
+topic prefix and buckets. Every service reads its endpoints from prefixed environment variables, exactly as in
 production; this file only decides the local values.
+
+``up`` waits on conditions (each server answers, each service is ready, the seeded books are in the catalogue)
+with deadlines that grow with the work; if a step still fails, it stops everything it started and says which step
+failed and why, so a failed ``make up`` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +35,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 from lcp_provider import ensure_lcp_files  # noqa: E402
+from seed import Seeded, SeedTarget, seed  # noqa: E402
 from stack import LocalStack  # noqa: E402
 
 SERVICES = ("lending", "drm", "reader", "notify")
@@ -162,7 +167,9 @@ class Platform:
         prefixes = tuple(f"{service.upper()}_" for service in SERVICES)
         base_env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
         for name in SERVICES:
-            env = {**base_env, **self._environment(name, ports), "PYTHONUNBUFFERED": "1"}
+            service_env = self._environment(name, ports)
+            self._write_env_file(name, service_env)
+            env = {**base_env, **service_env, "PYTHONUNBUFFERED": "1"}
             log = (self.state_dir / f"{name}.log").open("ab")
             process = subprocess.Popen(
                 [sys.executable, "-m", name],
@@ -180,6 +187,24 @@ class Platform:
             self.stop()
             raise
         return ports
+
+    def seed_target(self) -> SeedTarget:
+        endpoints = self.endpoints()
+        return SeedTarget(
+            lending_url=endpoints["lending"].http_url,
+            reader_url=endpoints["reader"].http_url,
+            mongo_uri=self.stack_env["SACHSO_MONGO_URI"],
+            namespace=self.namespace,
+        )
+
+    def env_file(self, name: str) -> Path:
+        """The variables ``name`` was started with (``set -a; . FILE; set +a`` before its command-line tools)."""
+        return self.state_dir / f"{name}.env"
+
+    def _write_env_file(self, name: str, values: Mapping[str, str]) -> None:
+        path = self.env_file(name)
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{key}={value}\n" for key, value in sorted(values.items())), encoding="utf-8")
 
     def _wait_ready(self, name: str, endpoint: ServiceEndpoints, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -220,9 +245,9 @@ class Platform:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the services this platform started (by their recorded PIDs only)."""
-        pids = {name: pid for name in SERVICES if (pid := self._pid(name)) is not None}
+    def stop(self, timeout: float = 15.0, services: Iterable[str] = SERVICES) -> None:
+        """Stop the services this platform started (by their recorded PIDs only), all or those named."""
+        pids = {name: pid for name in services if (pid := self._pid(name)) is not None}
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -282,7 +307,7 @@ def start_web(state_dir: Path) -> str:
     )
     (state_dir / "web.pid").write_text(str(process.pid), encoding="utf-8")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
             urllib.request.urlopen(url, timeout=1).close()
@@ -299,11 +324,67 @@ def stop_web(state_dir: Path) -> None:
         pid_file.unlink()
 
 
+def up(state_dir: Path) -> int:
+    """Start the servers and services, seed them and serve the web app; on any failure stop what this call
+    started (the servers too, unless they were running before) and say which step failed."""
+    stack = LocalStack(state_dir / "stack")
+    stack_was_running = all(stack.status().values())
+    platform = Platform(state_dir / "platform", {})
+    stop_web(platform.state_dir)
+    platform.stop()
+    step = "starting the local servers (Kafka, MongoDB, S3, SMTP)"
+    try:
+        stack.start()
+        platform = Platform(state_dir / "platform", read_env_file(state_dir / "stack" / "stack.env"))
+        step = "starting the four services"
+        endpoints = platform.start()
+        step = "seeding the library (books through the ingest API, patrons, licences)"
+        seeded = seed(platform.seed_target())
+        step = "serving the web app"
+        web = start_web(platform.state_dir)
+    except BaseException as error:
+        stop_web(platform.state_dir)
+        platform.stop()
+        if not stack_was_running:
+            stack.stop()
+        print(f"\nmake up failed while {step}:\n  {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            f"Everything it started was stopped. Logs: {platform.state_dir}/*.log and {stack.state_dir}/*.log",
+            file=sys.stderr,
+        )
+        return 130 if isinstance(error, KeyboardInterrupt) else 1
+    print(seeded.summary())
+    print(f"\nSách Số is up. Open the reading app: {web}")
+    print("APIs:")
+    for name, endpoint in endpoints.items():
+        print(f"  {name:8} HTTP {endpoint.http_url}/docs   gRPC {endpoint.grpc_target}")
+    maildir = read_env_file(state_dir / "stack" / "stack.env").get("SACHSO_SMTP_MAILDIR")
+    print(f"  mail     delivered messages in {maildir}")
+    print(f"Logs: {platform.state_dir}/*.log. Stop with: make down")
+    return 0
+
+
+def seed_running(state_dir: Path, namespace: str, json_file: Path | None) -> int:
+    """Seed a platform ``up`` started before (idempotent)."""
+    platform = Platform(state_dir / "platform", read_env_file(state_dir / "stack" / "stack.env"), namespace=namespace)
+    seeded: Seeded = seed(platform.seed_target())
+    print(seeded.summary())
+    if json_file:
+        json_file.write_text(json.dumps(seeded.as_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=("up", "down", "status"))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("up", "down", "status", "seed"))
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    parser.add_argument("--namespace", default="sachso", help="seed: the platform's namespace")
+    parser.add_argument("--json", type=Path, help="seed: also write the credentials to this file")
     args = parser.parse_args()
+    if args.command == "up":
+        return up(args.state_dir)
+    if args.command == "seed":
+        return seed_running(args.state_dir, args.namespace, args.json)
     stack = LocalStack(args.state_dir / "stack")
     platform = Platform(args.state_dir / "platform", {})
     if args.command == "down":
@@ -312,26 +393,8 @@ def main() -> int:
         stack.stop()
         print("Sách Số stopped.")
         return 0
-    if args.command == "status":
-        print("servers:", stack.status())
-        print("services:", platform.status())
-        return 0
-    stop_web(args.state_dir / "platform")
-    platform.stop()
-    stack.start()
-    platform = Platform(args.state_dir / "platform", read_env_file(args.state_dir / "stack" / "stack.env"))
-    endpoints = platform.start()
-    from seed import seed  # here: seed imports this module
-
-    print(seed(platform).summary())
-    web = start_web(platform.state_dir)
-    print(f"\nSách Số is up. Open the reading app: {web}")
-    print("APIs:")
-    for name, endpoint in endpoints.items():
-        print(f"  {name:8} HTTP {endpoint.http_url}/docs   gRPC {endpoint.grpc_target}")
-    maildir = read_env_file(args.state_dir / "stack" / "stack.env").get("SACHSO_SMTP_MAILDIR")
-    print(f"  mail     delivered messages in {maildir}")
-    print(f"Logs: {args.state_dir / 'platform'}/*.log. Stop with: make down")
+    print("servers:", stack.status())
+    print("services:", platform.status())
     return 0
 
 

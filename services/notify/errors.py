@@ -32,3 +32,8 @@ class InvalidPreferences(InvalidInput):
 class InvalidSubscription(InvalidInput):
     problem = "invalid-push-subscription"
     title = "This push subscription is not valid"
+
+
+class PushEndpointRefused(InvalidSubscription):
+    problem = "push-endpoint-refused"
+    title = "Notify does not send to this push endpoint"

@@ -9,8 +9,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from notify.domain.preferences import DEFAULT_TIME_ZONE, zone
+from notify.domain.push_endpoints import PushEndpointPolicy
 from notify.errors import InvalidPreferences
-from sachso.kit.settings import PlatformSettings
+from sachso.kit.settings import PlatformSettings, comma_list
 
 
 class NotifySettings(PlatformSettings):
@@ -37,6 +38,12 @@ class NotifySettings(PlatformSettings):
     vapid_subject: str = "mailto:no-reply@sachso.local"
     push_ttl_seconds: int = Field(86_400, ge=0)
     push_timeout_seconds: float = Field(10.0, gt=0)
+    # Comma-separated push service domains endpoints must lie within (e.g. "fcm.googleapis.com,
+    # push.services.mozilla.com,notify.windows.com,push.apple.com"); empty: any public https host.
+    push_allowed_domains: str = ""
+    # Test only: also accept http:// endpoints on loopback addresses (a test's local push receiver).
+    # Refused unless ENVIRONMENT=test; see notify/domain/push_endpoints.py for what is accepted otherwise.
+    push_allow_local_test_receiver: bool = False
 
     # -- what patrons are told and when ------------------------------------------------------------------------
     # Where links in messages point (the web app).
@@ -76,6 +83,19 @@ class NotifySettings(PlatformSettings):
         if self.smtp_tls and self.smtp_starttls:
             raise ValueError("choose SMTP_TLS or SMTP_STARTTLS, not both")
         return self
+
+    @model_validator(mode="after")
+    def _test_receiver_only_in_tests(self) -> NotifySettings:
+        if self.push_allow_local_test_receiver and self.environment != "test":
+            raise ValueError("PUSH_ALLOW_LOCAL_TEST_RECEIVER is for ENVIRONMENT=test only")
+        return self
+
+    @property
+    def push_endpoint_policy(self) -> PushEndpointPolicy:
+        return PushEndpointPolicy(
+            allowed_domains=tuple(comma_list(self.push_allowed_domains)),
+            allow_local_test_receiver=self.push_allow_local_test_receiver,
+        )
 
     @property
     def loan_due_reminder(self) -> timedelta:

@@ -53,7 +53,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
             drm_channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.drm_grpc_target))
             content_key = ContentKeys(drm_channel, issuer).get
         await ensure_bucket(s3, settings.s3_bucket)
-        infrastructure.readiness["s3"] = s3_check(s3, settings.s3_bucket)
+        infrastructure.dependencies["s3"] = s3_check(s3, settings.s3_bucket)
         store = ObjectStore(s3, settings.s3_bucket)
         books = settings.cache_dir / "books"
         uploads = settings.cache_dir / "uploads"

@@ -1,7 +1,7 @@
 """The whole platform, seeded, with the built web app served from one origin, for tests in a real browser.
 
 Started once per session: its own local servers (``SACHSO_TEST_STACK_DIR``, as the integration tests), the four
-services, ``deploy/local/seed.py``, ``npm ci`` + ``npm run build`` of ``web/`` when it is out of date, and
+services, the seed (``deploy/local/seed.py``), ``npm ci`` + ``npm run build`` of ``web/`` when it is out of date, and
 ``web/scripts/serve.mjs`` proxying the APIs. Chromium is Debian's (/usr/bin/chromium), driven by npm
 playwright-core: no browser is ever downloaded.
 """
@@ -72,7 +72,7 @@ def web_app() -> Iterator[WebApp]:
     server: subprocess.Popen[str] | None = None
     try:
         platform.start()
-        seeded = seed(platform)
+        seeded = seed(platform.seed_target())
         server = subprocess.Popen(
             ["node", str(WEB / "scripts" / "serve.mjs"), "--services", str(STATE_DIR / "platform" / "services.json"),
              "--port", "0"],

@@ -11,11 +11,19 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from google.protobuf.wrappers_pb2 import Int64Value, StringValue
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sachso.kit import events as ce
-from sachso.kit.consumer import DLQ_ERROR, HandlerRegistry, IdempotentConsumer
+from sachso.kit.consumer import (
+    DLQ_ERROR,
+    DLQ_ORIGINAL_TOPIC,
+    UNREGISTERED,
+    UNTYPED,
+    HandlerRegistry,
+    IdempotentConsumer,
+)
 from sachso.kit.dead_letters import list_dead_letters, replay_dead_letters
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.kafka import create_consumer, ensure_topics
@@ -95,9 +103,9 @@ async def test_redelivered_event_has_one_effect(
     await send(producer, topic, "a", event_id="same-id")
     await send(producer, topic, "a", event_id="same-id")  # Kafka redelivery, or a duplicate from the relay
     await send(producer, topic, "b")
-    await wait_until(lambda: _count(effects, {}), within=30)
-    await wait_until(lambda: _handled(consumer, 2), within=30)
-    await asyncio.sleep(0.5)
+    # one key, one partition, in order: once "b" had its effect, both copies of "a" have been consumed
+    await wait_until(lambda: _count(effects, {"value": "b"}), within=30)
+    assert await _handled(consumer, 2)
     assert await effects.collection.count_documents({"event_id": "same-id"}) == 1
     assert await effects.collection.count_documents({}) == 2
 
@@ -167,6 +175,55 @@ async def test_malformed_records_are_dead_lettered_with_the_reason(
     assert "not a CloudEvents 1.0 binary-mode record" in errors[0]
     assert "payload is not a valid google.protobuf.StringValue" in errors[1]
     assert effects.calls == 1  # the event type without a handler was skipped, not dead-lettered
+
+
+async def test_records_no_group_can_classify_are_dead_lettered_and_counted(
+    running: tuple[IdempotentConsumer, Effects], settings: IntegrationSettings, producer: AIOKafkaProducer
+) -> None:
+    """No ``ce_type`` at all (no headers; other headers only; a structured-mode CloudEvent): dead-lettered with
+    the reason and counted. A type that is named but not handled here is skipped — and counted."""
+    consumer, effects = running
+    topic = prefixed(settings.kafka_topic_prefix, TOPIC.name)
+
+    def counted(type_label: str, outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "sachso_events_handled_total", {"group": consumer.group, "type": type_label, "outcome": outcome}
+        )
+        return value or 0.0
+
+    await producer.send_and_wait(topic, value=b"no headers at all", key=b"k")
+    await producer.send_and_wait(topic, value=b"{}", key=b"k", headers=[("traceparent", b"00-abc")])
+    structured = b'{"specversion":"1.0","type":"google.protobuf.StringValue","id":"s","source":"/x"}'
+    await producer.send_and_wait(
+        topic, value=structured, key=b"k", headers=[("content-type", b"application/cloudevents+json")]
+    )
+    unknown = ce.encode(
+        event_id="future",
+        event_type="sachso.events.v9.SomethingNew",
+        source="/test",
+        key="k",
+        data=b"",
+        time=datetime.now(UTC),
+    )
+    await producer.send_and_wait(topic, value=unknown.value, key=b"k", headers=list(unknown.headers.items()))
+    await send(producer, topic, "after")
+    await wait_until(lambda: _count(effects, {"value": "after"}), within=30)
+
+    dead = await read_topic(
+        settings.kafka_bootstrap_servers,
+        prefixed(settings.kafka_topic_prefix, dead_letter_topic(GROUP).name),
+        expected=3,
+    )
+    assert [record.value for record in dead] == [b"no headers at all", b"{}", structured]
+    for record in dead:
+        headers = dict(record.headers)
+        assert "no ce_type header" in headers[DLQ_ERROR].decode()
+        assert headers[DLQ_ORIGINAL_TOPIC].decode() == topic
+    assert counted(UNTYPED, "dead-lettered") == 3
+    assert counted(UNREGISTERED, "skipped") == 1
+    assert effects.calls == 1  # only "after"
+    letters = await list_dead_letters(settings, GROUP)
+    assert [letter.error.split(":")[0] for letter in letters] == ["no ce_type header"] * 3
 
 
 async def _count(effects: Effects, query: Document) -> bool:

@@ -6,15 +6,20 @@ import asyncio
 import contextlib
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from google.protobuf.wrappers_pb2 import StringValue
+from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from stack import LocalStack
 
 from sachso.kit import events as ce
 from sachso.kit.events import KafkaRecord, OutboundEvent
+from sachso.kit.health import DependencyProbe, kafka_check, mongo_check
+from sachso.kit.http import create_http_app
 from sachso.kit.kafka import create_producer, ensure_topics
 from sachso.kit.outbox import Emit, KafkaEventPublisher, Outbox, OutboxRelay
 from sachso.kit.topics import TopicSpec, prefixed
@@ -98,9 +103,10 @@ async def test_relay_publishes_cloudevents_in_order(
 
 
 async def test_broker_outage_delays_events_but_loses_and_reorders_none(
-    outbox: Outbox, settings: IntegrationSettings, local_stack: LocalStack
+    outbox: Outbox, settings: IntegrationSettings, local_stack: LocalStack, mongo: AsyncMongoClient[Document]
 ) -> None:
-    """Stop the broker mid-stream: writes keep succeeding; after restart every event arrives, in order."""
+    """Stop the broker mid-stream: writes keep succeeding and the pod stays ready; after restart every event
+    arrives, in order."""
     producer = create_producer(settings)
     await producer.start()
     relay = OutboxRelay(
@@ -131,6 +137,17 @@ async def test_broker_outage_delays_events_but_loses_and_reorders_none(
         for number in range(30, 60):  # the broker is away: state changes still commit
             await write(number)
         assert await outbox.count_pending() >= 30
+        # ...and the pod stays ready (it can still take writes); the broker's absence shows in the body and metrics
+        probe = DependencyProbe({"kafka": kafka_check(producer)})
+        await probe.probe_once()
+        app = create_http_app(
+            title="t", version="1", readiness={"mongodb": mongo_check(mongo)}, dependencies=probe.snapshot
+        )
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pod") as pod:
+            ready = await pod.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["dependencies"]["kafka"].startswith("failing")
+        assert REGISTRY.get_sample_value("sachso_dependency_up", {"dependency": "kafka"}) == 0
         await asyncio.to_thread(local_stack.start_kafka)
         for number in range(60, total):
             await write(number)

@@ -17,11 +17,13 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from argon2 import PasswordHasher
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from local_platform import SERVICES, Platform, ServiceEndpoints
+from local_platform import SERVICES, Platform, ServiceEndpoints, read_env_file
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -62,8 +64,9 @@ async def test_http_health_and_readiness(endpoints: dict[str, ServiceEndpoints],
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["checks"]) >= {"mongodb", "kafka"}
-        assert "s3" in ready.json()["checks"] or service in {"lending", "notify"}
+        assert set(ready.json()["checks"]) == {"mongodb"}  # only what the pod needs gates readiness
+        dependencies = set(ready.json()["dependencies"])
+        assert dependencies == ({"kafka", "s3"} if service in {"reader", "drm"} else {"kafka"})
         assert (await client.get("/openapi.json")).status_code == 200
         assert "sachso_events_published_total" in (await client.get("/metrics/")).text
 
@@ -79,6 +82,10 @@ async def test_grpc_health_and_reflection(endpoints: dict[str, ServiceEndpoints]
         answers = [answer async for answer in reflection.ServerReflectionInfo(iter([request]))]
         names = {service.name for service in answers[0].list_services_response.service}
         assert "grpc.health.v1.Health" in names
+    async with httpx.AsyncClient(base_url=endpoints[service].http_url) as client:
+        metrics = (await client.get("/metrics/")).text
+    assert 'sachso_grpc_requests_total{code="OK",method="/grpc.health.v1.Health/Check"}' in metrics
+    assert 'sachso_grpc_request_duration_seconds_count{method="/grpc.health.v1.Health/Check"}' in metrics
 
 
 async def test_issuers_publish_their_keys(endpoints: dict[str, ServiceEndpoints]) -> None:
@@ -308,3 +315,55 @@ async def test_the_journey_across_all_services(
 
         await wait_until(streaming_stopped, within=30)
     await client.close()
+
+
+async def dead_letter_command(platform: Platform, *arguments: str) -> tuple[int, str, str]:
+    """``python -m sachso.kit.dead_letters`` with only the environment the README tells an operator to load."""
+    environment = read_env_file(platform.env_file("notify"))
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sachso.kit.dead_letters",
+        *arguments,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"PATH": os.environ["PATH"], **environment},
+    )
+    out, err = await command.communicate()
+    assert command.returncode is not None
+    return command.returncode, out.decode(), err.decode()
+
+
+async def test_a_record_without_headers_is_dead_lettered_and_the_readme_command_lists_it(
+    platform: Platform, stack_env: dict[str, str]
+) -> None:
+    """Issue 12 item 13: a headerless record on lending's topic is dead-lettered by notify's group (not dropped),
+    and the dead-letter command, run with notify's environment, lists it and creates no topic."""
+    bootstrap = stack_env["SACHSO_KAFKA_BOOTSTRAP_SERVERS"]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"{platform.namespace}.{LENDING_EVENTS.name}", value=b"who am I?", key=b"x")
+    finally:
+        await producer.stop()
+
+    async def listed() -> bool:
+        status, out, _ = await dead_letter_command(platform, "list", "--group", "notify")
+        return status == 0 and "no ce_type header" in out
+
+    await wait_until(listed, within=60)
+    _, out, _ = await dead_letter_command(platform, "list", "--group", "notify")
+    assert f"1 dead letters for notify in {platform.namespace}.notify.dlq" in out
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        before = set(await admin.list_topics())
+        status, _, err = await dead_letter_command(platform, "list", "--group", "nobody", "--service", "notify")
+        assert status == 1
+        assert f"no topic {platform.namespace}.nobody.dlq" in err
+        status, _, err = await dead_letter_command(platform, "replay", "--group", "nobody", "--service", "notify")
+        assert status == 1
+        assert set(await admin.list_topics()) == before  # nothing was created
+    finally:
+        await admin.close()

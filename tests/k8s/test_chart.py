@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,10 @@ from typing import Any
 import pytest
 
 from drm.settings import DrmSettings
-from lending.entrypoints.consumers import GROUP as LENDING_GROUP
 from lending.settings import LendingSettings
-from notify.entrypoints.consumers import GROUP as NOTIFY_GROUP
 from notify.settings import NotifySettings
 from reader.settings import ReaderSettings
-from sachso.kit.settings import BaseServiceSettings, load_settings
+from sachso.kit.settings import AuthSettings, BaseServiceSettings, load_settings
 from sachso.kit.topics import (
     DEAD_LETTER_RETENTION_MS,
     DOMAIN_TOPICS,
@@ -26,6 +25,7 @@ from tests.k8s.conftest import (
     KUBERNETES_VERSION,
     NAMESPACE,
     PROFILES,
+    ROOT,
     SERVICES,
     Manifest,
     Rendered,
@@ -35,6 +35,7 @@ from tests.k8s.conftest import (
     run,
     values_of,
 )
+from tests.unit.test_consumer_registrations import REGISTRIES
 
 SETTINGS: dict[str, type[BaseServiceSettings]] = {
     "lending": LendingSettings,
@@ -48,8 +49,11 @@ CUSTOM_KINDS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 COMPONENTS = (*SERVICES, "web")
+# Variables a Deployment may set besides the service's own settings: read by the runtime, not by settings.py.
+PROCESS_VARIABLES = {"reader": {"TMPDIR"}}
 
 
 def container(deployment: Manifest) -> Manifest:
@@ -109,7 +113,9 @@ def test_values_schema_rejects(helm: Path, setting: str, complaint: str) -> None
 
 
 def test_keda_needs_a_consumer_group(helm: Path) -> None:
-    result = render(helm, "defaults", "--set", "services.drm.keda.enabled=true")
+    result = render(
+        helm, "defaults", "--set", "services.drm.keda.enabled=true", "--set", "services.drm.consumer.group="
+    )
     assert result.returncode != 0
     assert "services.drm.keda.enabled needs services.drm.consumer.group" in result.stderr
 
@@ -172,7 +178,11 @@ def test_each_service_gets_exactly_the_settings_it_reads(
     environment = service_environment(rendered, service)
     files = secret_files(rendered.get("Deployment", name(service)))
     fields = {field.upper() for field in settings_class.model_fields}
-    unknown = sorted(variable for variable in environment if variable.removeprefix(prefix) not in fields)
+    unknown = sorted(
+        variable
+        for variable in environment
+        if variable.removeprefix(prefix) not in fields and variable not in PROCESS_VARIABLES.get(service, set())
+    )
     assert not unknown, f"{service} has no settings for {unknown}"
     for variable in list(os.environ):
         if variable.startswith(prefix):
@@ -191,20 +201,39 @@ def test_each_service_gets_exactly_the_settings_it_reads(
     assert settings.trusted_proxy_hops == 1, "behind the ingress, rate limits must key on the caller, not the proxy"
     assert environment[f"{prefix}MONGO_URI"].startswith("secret:"), "the MongoDB URI carries credentials"
     jwks = environment[f"{prefix}JWKS_URLS"].split(",")
-    assert jwks == [
+    assert jwks[:2] == [
         f"sachso-{issuer}=http://{name(issuer)}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json"
         for issuer in ("lending", "drm")
     ]
     if service in ("reader", "drm"):
         assert environment[f"{prefix}S3_SECRET_ACCESS_KEY"].startswith("secret:")
         assert environment[f"{prefix}S3_ACCESS_KEY_ID"].startswith("secret:")
-    if service in ("lending", "drm"):
+    if service in ("lending", "drm", "reader"):
         for key_file in environment[f"{prefix}SIGNING_KEY_FILES"].split(","):
             assert key_file in files, f"{key_file} is not in a mounted Secret"
+    drm_target = f"{name('drm')}.{NAMESPACE}.svc:{ports['grpc']}"
     if service == "drm":
         assert environment["DRM_LENDING_GRPC_TARGET"] == f"{name('lending')}.{NAMESPACE}.svc:{ports['grpc']}"
         for variable in ("DRM_LCP_CERTIFICATE_FILE", "DRM_LCP_KEY_FILE", "DRM_MASTER_KEY_FILES"):
             assert all(path in files for path in environment[variable].split(",")), variable
+        # the reader's service tokens (content keys for on-the-fly LCP decryption)
+        assert isinstance(settings, AuthSettings)
+        assert settings.jwt_issuer_list == ["sachso-lending", "sachso-drm", "sachso-reader"]
+        assert environment["DRM_JWKS_URLS"].split(",")[-1] == (
+            f"sachso-reader=http://{name('reader')}.{NAMESPACE}.svc:{ports['http']}/.well-known/jwks.json"
+        )
+    else:
+        assert isinstance(settings, AuthSettings)
+        assert settings.jwt_issuer_list == ["sachso-lending", "sachso-drm"]
+    if service in ("lending", "reader"):
+        assert environment[f"{prefix}DRM_GRPC_TARGET"] == drm_target
+    if service == "reader":
+        work = container(rendered.get("Deployment", name("reader")))["volumeMounts"]
+        (mount,) = [mount["mountPath"] for mount in work if mount["name"] == "work"]
+        assert environment["TMPDIR"] == mount, "spooled uploads belong on the work volume, not in /tmp"
+        assert environment["READER_CACHE_DIR"].startswith(mount + "/")
+    web = values_of(rendered.profile)["web"]["ingress"]["host"]
+    assert settings.cors_origins.split(",")[0] == f"https://{web}", "the web app calls the APIs from its origin"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
@@ -331,14 +360,16 @@ def test_network_policies_allow_only_what_each_service_needs(rendered: Rendered)
     assert "ingress" not in default_deny["spec"]
     assert "egress" not in default_deny["spec"]
 
-    grpc_calls = {("reader", "lending"), ("drm", "lending"), ("reader", "drm")}
+    # who calls whom: lending and the reader ask drm (hashed passphrase; content keys), drm asks lending (renewals)
+    grpc_calls = {("lending", "drm"), ("reader", "drm"), ("drm", "lending")}
     for caller in SERVICES:
+        jwks = service_environment(rendered, caller)[f"{caller.upper()}_JWKS_URLS"]
         for callee in SERVICES:
             expected = (caller, callee) in grpc_calls
             assert ingress_allowed(rendered, caller, callee, "grpc") is expected, f"{caller} -> {callee} gRPC (in)"
             assert egress_allowed(rendered, caller, callee, grpc_port) is expected, f"{caller} -> {callee} gRPC (out)"
-            # HTTP between services: only the JWKS of the token issuers.
-            expected_http = callee in ("lending", "drm")
+            # HTTP between services: only the JWKS of the issuers the caller's settings name.
+            expected_http = f"//{name(callee)}.{NAMESPACE}.svc:" in jwks
             assert ingress_allowed(rendered, caller, callee, "http") is expected_http, f"{caller} -> {callee} HTTP"
             assert egress_allowed(rendered, caller, callee, http_port) is expected_http, f"{caller} -> {callee} HTTP"
     for component in COMPONENTS:
@@ -423,12 +454,14 @@ def test_kafka_topics_mirror_the_code(rendered: Rendered) -> None:
             assert topic["spec"]["partitions"] == strimzi["partitions"][topic_name]
 
 
-def test_consumer_groups_match_the_code(rendered: Rendered) -> None:
-    values = values_of(rendered.profile)["services"]
-    assert values["lending"]["consumer"]["group"] == LENDING_GROUP
-    assert values["notify"]["consumer"]["group"] == NOTIFY_GROUP
-    assert values["lending"]["consumer"]["topics"] == ["sachso.reader.events.v1", "sachso.drm.events.v1"]
-    assert values["notify"]["consumer"]["topics"] == ["sachso.lending.events.v1"]
+@pytest.mark.parametrize("service", SERVICES)
+def test_consumer_groups_match_the_code(rendered: Rendered, service: str) -> None:
+    """Every service's consumer group and topics as its bootstrap registers them: the retry and dead-letter
+    topics, KEDA's triggers and the lag alerts all follow from these values."""
+    consumer = values_of(rendered.profile)["services"][service]["consumer"]
+    registry = REGISTRIES[service]()
+    assert consumer["group"] == registry.group
+    assert consumer["topics"] == list(registry.topics)
 
 
 def test_keda_scales_on_lag_within_the_partitions(rendered: Rendered) -> None:
@@ -481,3 +514,16 @@ def test_ingress_publishes_the_public_apis_and_the_web_app(rendered: Rendered) -
     assert set(ingress["spec"]["tls"][0]["hosts"]) == set(expected)
     lending = rendered.get("ConfigMap", name("lending"))["data"]
     assert lending["LENDING_DRM_PUBLIC_URL"] == f"https://{values['services']['drm']['ingress']['host']}"
+
+
+def test_the_web_apps_config_names_each_api_as_the_app_reads_it(rendered: Rendered) -> None:
+    """web/src/api.ts reads config[service]; each URL is that service's public URL, whose CORS allows the app."""
+    values = values_of(rendered.profile)
+    config = json.loads(rendered.get("ConfigMap", name("web"))["data"]["config.json"])
+    assert config == {service: f"https://{values['services'][service]['ingress']['host']}" for service in SERVICES}
+    api_source = (ROOT / "web" / "src" / "api.ts").read_text(encoding="utf-8")
+    assert "config[service]" in api_source, "web/src/api.ts no longer reads config[service]: update the chart"
+    web_origin = f"https://{values['web']['ingress']['host']}"
+    for service in SERVICES:
+        origins = service_environment(rendered, service)[f"{service.upper()}_CORS_ORIGINS"].split(",")
+        assert web_origin in origins, service

@@ -122,7 +122,7 @@ def test_service_image_runs_each_service_as_the_chart_expects() -> None:
         ):
             assert expected in environment.split(), f"{service} stage lacks {expected}"
     installs = " ".join(arguments for keyword, arguments in stages["build"] if keyword == "RUN")
-    assert "--require-hashes --only-binary=:all: -r /tmp/base.lock" in installs
+    assert "--require-hashes --only-binary=:all: --no-binary=http-ece -r /tmp/base.lock" in installs
     assert "--require-hashes -r /tmp/build-requirements.txt" in installs
 
 

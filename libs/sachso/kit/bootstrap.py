@@ -24,7 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sachso.kit.auth import TokenVerifier
 from sachso.kit.consumer import HandlerRegistry, IdempotentConsumer
 from sachso.kit.grpc_server import GrpcServer
-from sachso.kit.health import ReadinessCheck, kafka_check, mongo_check
+from sachso.kit.health import DependencyProbe, ReadinessCheck, kafka_check, mongo_check
 from sachso.kit.http import PrincipalCheck, create_http_app
 from sachso.kit.kafka import create_consumer, create_producer, ensure_topics
 from sachso.kit.mongo import create_mongo_client
@@ -51,7 +51,10 @@ class Infrastructure:
     http: httpx.AsyncClient
     verifier: TokenVerifier
     outbox: Outbox
+    # What the pod needs to serve (gates /readyz): its database.
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # What it uses but must not gate on (Kafka, S3): probed in the background, reported and alerted on.
+    dependencies: dict[str, ReadinessCheck] = field(default_factory=dict)
     workers: dict[str, Worker] = field(default_factory=dict)
 
     def add_consumer(self, registry: HandlerRegistry) -> IdempotentConsumer:
@@ -84,11 +87,14 @@ class Infrastructure:
         principal_check: PrincipalCheck | None = None,
     ) -> ServiceProcess:
         """The HTTP app and gRPC server of this service, with its workers, ready for the runtime."""
+        probe = DependencyProbe(self.dependencies)
+        self.workers["dependency-probe"] = probe.run
         app = create_http_app(
             title=title,
             version=__version__,
             description=description,
             readiness=self.readiness,
+            dependencies=probe.snapshot,
             untraced=list(untraced),
             cors_origins=[origin.strip() for origin in self.settings.cors_origins.split(",") if origin.strip()],
             request_deadline_seconds=self.settings.request_deadline_seconds,
@@ -161,6 +167,7 @@ async def platform_infrastructure(
             http=http,
             verifier=verifier,
             outbox=outbox,
-            readiness={"mongodb": mongo_check(mongo), "kafka": kafka_check(producer)},
+            readiness={"mongodb": mongo_check(mongo)},
+            dependencies={"kafka": kafka_check(producer)},
             workers={"outbox-relay": relay.run},
         )

@@ -1,8 +1,11 @@
 """Idempotent Kafka consumers with retries and a dead-letter topic.
 
 A consumer group maps event types (protobuf message classes) to handlers. For each record it:
-1. skips event types it has no handler for (a topic carries many types);
-2. sends undecodable records straight to the group's dead-letter topic with the reason;
+1. skips, and counts, records whose ``ce_type`` names a type it has no handler for (a topic carries many types,
+   and a newer producer may add types an older consumer does not know: CloudEvents consumers ignore those);
+2. sends records it cannot even classify — no ``ce_type`` header at all (no headers, a structured-mode or
+   foreign record) — and undecodable records of a type it handles straight to the group's dead-letter topic
+   with the reason: every group that reads the topic sees the defect, none drops it silently;
 3. runs the handler and records ``(group, event id)`` as handled in the SAME MongoDB transaction, so a
    redelivered event has exactly one effect on the database;
 4. retries a failing handler with exponential backoff, and after ``max_attempts`` failures sends the event to
@@ -23,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from google.protobuf import symbol_database
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -35,6 +39,7 @@ from sachso.kit import events as ce
 from sachso.kit.errors import DependencyUnavailable
 from sachso.kit.events import KafkaRecord, MalformedEvent, ReceivedEvent
 from sachso.kit.observability import (
+    CONSUMER_LAG,
     EVENT_HANDLING_SECONDS,
     EVENTS_DEAD_LETTERED,
     EVENTS_HANDLED,
@@ -71,6 +76,20 @@ DLQ_HEADERS = (
 )
 
 
+# Metric labels for records without a type, and for types no contract in proto/ defines (a label per arbitrary
+# header value would let one bad producer flood the metrics).
+UNTYPED = "(none)"
+UNREGISTERED = "(unregistered)"
+
+
+def _type_label(event_type: str) -> str:
+    try:
+        symbol_database.Default().GetSymbol(event_type)
+    except KeyError:
+        return UNREGISTERED
+    return event_type
+
+
 class RawPublisher(Protocol):
     """Sends one record and waits for the broker's acknowledgement."""
 
@@ -78,6 +97,9 @@ class RawPublisher(Protocol):
         self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Any: ...
 
+
+# How often a consumer reports its lag (sachso_consumer_lag); KEDA reads the lag from Kafka itself.
+LAG_REPORT_SECONDS = 5.0
 
 # Longer than the domain topics' retention (14 days) plus the dead-letter topics' (30 days).
 MARKER_RETENTION = timedelta(days=45)
@@ -148,13 +170,21 @@ class IdempotentConsumer:
 
     async def handle_record(self, record: KafkaRecord) -> str:
         """Handle one record; return the outcome (``handled``, ``duplicate``, ``skipped``, ``dead-lettered``)."""
-        handler = self.registry.handler_for(ce.event_type_of(record))
+        event_type = ce.event_type_of(record)
+        if not event_type:
+            reason = "no ce_type header: not a CloudEvents binary-mode record, no group can classify it"
+            await self._dead_letter(record, reason, attempts=0)
+            EVENTS_HANDLED.labels(group=self.group, type=UNTYPED, outcome="dead-lettered").inc()
+            return "dead-lettered"
+        handler = self.registry.handler_for(event_type)
         if handler is None:
+            EVENTS_HANDLED.labels(group=self.group, type=_type_label(event_type), outcome="skipped").inc()
             return "skipped"
         try:
             event = ce.decode(record)
         except MalformedEvent as error:
             await self._dead_letter(record, str(error), attempts=0)
+            EVENTS_HANDLED.labels(group=self.group, type=event_type, outcome="dead-lettered").inc()
             return "dead-lettered"
         token = otel_context.attach(context_from_headers(event.trace_headers))
         try:
@@ -238,6 +268,18 @@ class IdempotentConsumer:
             extra={"group": self.group, "topic": record.topic, "offset": record.offset, "error": error},
         )
 
+    async def _report_lag(self, consumer: Any) -> None:
+        """Records between this pod's position and the end of each topic it reads (from the last fetches)."""
+        lag: dict[str, int] = {}
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            lag[partition.topic] = lag.get(partition.topic, 0) + max(0, highwater - position)
+        for topic, records in lag.items():
+            CONSUMER_LAG.labels(group=self.group, topic=topic).set(records)
+
     async def ensure_indexes(self) -> None:
         """Handled-event markers outlive every way an event can come back (topic retention, dead-letter replay)."""
         await self.handled.create_index("handled_at", expireAfterSeconds=int(MARKER_RETENTION.total_seconds()))
@@ -246,6 +288,7 @@ class IdempotentConsumer:
         """Consume with ``consumer`` (an aiokafka consumer subscribed to :attr:`subscribed_topics`)."""
         await self.ensure_indexes()
         await consumer.start()
+        lag_reported = 0.0
         try:
             while not stop.is_set():
                 batches: Mapping[Any, list[Any]] = await consumer.getmany(timeout_ms=200, max_records=200)
@@ -254,6 +297,9 @@ class IdempotentConsumer:
                         await self.handle_record(KafkaRecord.from_consumer_record(record))
                 if batches:
                     await consumer.commit()
+                if time.monotonic() - lag_reported >= LAG_REPORT_SECONDS:
+                    await self._report_lag(consumer)
+                    lag_reported = time.monotonic()
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()

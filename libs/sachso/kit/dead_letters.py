@@ -6,8 +6,13 @@
 ``replay`` moves dead letters onto the group's retry topic, which only that group consumes, so other groups
 never see them again; the original CloudEvents headers, key and value are kept, so the event keeps its id and
 the consumer's idempotency still holds. The replay cursor is a consumer group of its own, so a letter is
-replayed once. Connection settings come from ``SACHSO_KAFKA_BOOTSTRAP_SERVERS`` and
-``SACHSO_KAFKA_TOPIC_PREFIX``.
+replayed once.
+
+The command reads the Kafka settings of the service that owns the group — ``NOTIFY_KAFKA_BOOTSTRAP_SERVERS``,
+``NOTIFY_KAFKA_TOPIC_PREFIX`` and the rest of ``NOTIFY_KAFKA_*`` for ``--group notify`` (``--service`` when the
+group is named otherwise) — so it sees exactly the topics the service uses: run it inside the service's pod, or
+locally after loading the environment ``make up`` gave the service (``.local/platform/notify.env``). It never
+creates a topic: a dead-letter or retry topic that does not exist is reported, not made.
 """
 
 from __future__ import annotations
@@ -21,15 +26,41 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic_settings import SettingsConfigDict
 
 from sachso.kit.consumer import DLQ_ERROR, DLQ_HEADERS, DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_TOPIC
-from sachso.kit.kafka import create_producer
-from sachso.kit.settings import KafkaSettings, SettingsError, load_settings
+from sachso.kit.kafka import connection_options, create_admin, create_producer
+from sachso.kit.settings import KafkaSettings, SettingsError, load_service_settings
 from sachso.kit.topics import dead_letter_topic, prefixed, retry_topic
 
 
 class DeadLetterToolSettings(KafkaSettings):
-    model_config = SettingsConfigDict(env_prefix="SACHSO_", frozen=True, extra="ignore")
+    """The owning service's Kafka settings (read with its prefix: ``load_service_settings``)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     service_name: str = "dead-letters"
+
+
+class TopicMissing(LookupError):
+    """A topic the command needs does not exist (it is never created here)."""
+
+
+async def existing_topics(settings: KafkaSettings) -> set[str]:
+    """Every topic of the cluster, from a metadata request for all topics (which never creates one)."""
+    admin = create_admin(settings)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def _require(settings: KafkaSettings, *topics: str) -> None:
+    existing = await existing_topics(settings)
+    for topic in topics:
+        if topic not in existing:
+            raise TopicMissing(
+                f"no topic {topic} (the group's service creates it when it starts; "
+                f"is KAFKA_TOPIC_PREFIX {settings.kafka_topic_prefix!r} the one the service uses?)"
+            )
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,7 @@ def _headers(record: object) -> dict[str, str]:
 def _consumer(settings: KafkaSettings, topic: str, group: str | None) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -72,7 +103,9 @@ async def _drain(consumer: AIOKafkaConsumer, limit: int | None, idle_ms: int = 1
 
 
 async def list_dead_letters(settings: KafkaSettings, group: str) -> list[DeadLetter]:
+    """Every dead letter of ``group``; TopicMissing if its dead-letter topic does not exist."""
     topic = prefixed(settings.kafka_topic_prefix, dead_letter_topic(group).name)
+    await _require(settings, topic)
     consumer = _consumer(settings, topic, None)
     await consumer.start()
     try:
@@ -99,9 +132,11 @@ async def list_dead_letters(settings: KafkaSettings, group: str) -> list[DeadLet
 async def replay_dead_letters(
     settings: KafkaSettings, group: str, *, limit: int | None = None, producer: AIOKafkaProducer | None = None
 ) -> int:
-    """Move up to ``limit`` not-yet-replayed dead letters of ``group`` to its retry topic; return how many."""
+    """Move up to ``limit`` not-yet-replayed dead letters of ``group`` to its retry topic; return how many.
+    TopicMissing if either topic does not exist."""
     source = prefixed(settings.kafka_topic_prefix, dead_letter_topic(group).name)
     target = prefixed(settings.kafka_topic_prefix, retry_topic(group).name)
+    await _require(settings, source, target)
     consumer = _consumer(settings, source, prefixed(settings.kafka_topic_prefix, f"{group}.dlq-replay"))
     own_producer = producer is None
     producer = producer or create_producer(settings)
@@ -128,21 +163,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sachso.kit.dead_letters", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("list", "replay"))
     parser.add_argument("--group", required=True, help="consumer group, e.g. notify")
+    parser.add_argument(
+        "--service", default=None, help="whose <SERVICE>_KAFKA_* settings to use (default: the group's name)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="replay at most this many")
     args = parser.parse_args(argv)
+    service = args.service or args.group
     try:
-        settings = load_settings(DeadLetterToolSettings)
+        settings = load_service_settings(DeadLetterToolSettings, service)
     except SettingsError as error:
-        print(error, file=sys.stderr)
+        print(f"{error} (the dead-letter command reads {service.upper()}_KAFKA_*)", file=sys.stderr)
         return 2
-    if args.command == "list":
-        letters = asyncio.run(list_dead_letters(settings, args.group))
-        for letter in letters:
-            print(f"{letter.offset}\t{letter.event_type}\t{letter.event_id}\t{letter.original_topic}\t{letter.error}")
-        print(f"{len(letters)} dead letters for {args.group}")
-    else:
-        count = asyncio.run(replay_dead_letters(settings, args.group, limit=args.limit))
-        print(f"replayed {count} dead letters to {retry_topic(args.group).name}")
+    try:
+        if args.command == "list":
+            letters = asyncio.run(list_dead_letters(settings, args.group))
+            for letter in letters:
+                print(
+                    f"{letter.offset}\t{letter.event_type}\t{letter.event_id}\t{letter.original_topic}\t{letter.error}"
+                )
+            print(f"{len(letters)} dead letters for {args.group} in {letters[0].topic if letters else 'its topic'}")
+        else:
+            count = asyncio.run(replay_dead_letters(settings, args.group, limit=args.limit))
+            target = prefixed(settings.kafka_topic_prefix, retry_topic(args.group).name)
+            print(f"replayed {count} dead letters to {target}")
+    except TopicMissing as error:
+        print(error, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import PROBLEM_TYPE_BASE, Forbidden, ServiceError, Unauthenticated
+from sachso.kit.health import record_readiness, run_check
 from sachso.kit.mongo import database_unavailable
-from sachso.kit.observability import current_trace_id
+from sachso.kit.observability import RequestMetricsMiddleware, current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def create_http_app(
     title: str,
     version: str,
     readiness: Mapping[str, ReadinessCheck],
+    dependencies: Callable[[], Mapping[str, str]] = dict,
     lifespan: Lifespan | None = None,
     description: str = "",
     untraced: Sequence[str] = (),
@@ -146,6 +148,9 @@ def create_http_app(
 ) -> FastAPI:
     """A FastAPI app with problem details, ``/healthz``, ``/readyz``, ``/metrics`` and tracing installed.
 
+    ``readiness``: what the pod needs to serve (its database) — ``/readyz`` answers 503 when one fails.
+    ``dependencies``: the latest results of the background dependency checks (Kafka, S3), reported in
+    ``/readyz``'s body but never making the pod unready (see ``sachso.kit.health``).
     ``untraced``: URL patterns not to trace (high-volume reads such as streaming resources, where a span per
     request would cost more than it tells). ``cors_origins``: browser origins that may call the API (a web app
     served elsewhere); bearer tokens, not cookies, so credentials stay off. ``request_deadline_seconds``: the
@@ -160,6 +165,7 @@ def create_http_app(
     if request_deadline_seconds > 0:
         app.add_middleware(_DeadlineMiddleware, seconds=request_deadline_seconds)
     app.add_middleware(_CorrelationIdMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -174,25 +180,19 @@ def create_http_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: every dependency answers")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: what this pod needs to serve answers")
     async def readyz() -> JSONResponse:
-        results = await asyncio.gather(*(_run_check(check) for check in readiness.values()))
+        results = await asyncio.gather(*(run_check(check) for check in readiness.values()))
         checks = dict(zip(readiness, results, strict=True))
+        record_readiness(checks)
         ready = all(result == "ok" for result in results)
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+        body = {"status": "ready" if ready else "not ready", "checks": checks, "dependencies": dict(dependencies())}
+        return JSONResponse(body, 200 if ready else 503)
 
     app.mount("/metrics", make_asgi_app())
     excluded = ",".join(["healthz", "readyz", "metrics", *untraced])
     FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded)
     return app
-
-
-async def _run_check(check: ReadinessCheck) -> str:
-    try:
-        await asyncio.wait_for(check(), timeout=2.0)
-    except Exception as error:
-        return f"failing: {type(error).__name__}: {error}"[:300]
-    return "ok"
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from sachso.kit.settings import KafkaSettings
 from sachso.kit.topics import TopicSpec, prefixed
@@ -20,9 +22,31 @@ from sachso.kit.topics import TopicSpec, prefixed
 log = logging.getLogger(__name__)
 
 
+def connection_options(settings: KafkaSettings) -> dict[str, Any]:
+    """What every client (producer, consumer, admin) needs to reach the cluster: servers, TLS and SASL."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_ca_file or None,
+            certfile=settings.kafka_ssl_cert_file or None,
+            keyfile=settings.kafka_ssl_key_file or None,
+        )
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        assert settings.kafka_sasl_password is not None  # the settings refuse SASL without one
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+        }
+    return options
+
+
 def create_producer(settings: KafkaSettings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=False,
@@ -35,7 +59,7 @@ def create_consumer(settings: KafkaSettings, group: str, topics: Iterable[str]) 
     """A consumer in ``group`` (both already prefixed) that commits offsets only when told to."""
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         client_id=f"{settings.service_name}-{group}",
         group_id=group,
         enable_auto_commit=False,
@@ -47,9 +71,13 @@ def create_consumer(settings: KafkaSettings, group: str, topics: Iterable[str]) 
     )
 
 
+def create_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection_options(settings), client_id=settings.service_name)
+
+
 async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
     """Create the topics that do not exist yet (existing ones are left as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = create_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from sachso.kit import events as ce
 from sachso.kit.events import KafkaMessage, OutboundEvent
-from sachso.kit.observability import EVENTS_PUBLISHED, OUTBOX_PENDING, current_trace_headers
+from sachso.kit.observability import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING, current_trace_headers
 from sachso.kit.topics import prefixed
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Outbox:
         await self.collection.create_index([("sent_at", ASCENDING), ("_id", ASCENDING)])
         # Sent events are kept a week for inspection, then MongoDB removes them.
         await self.collection.create_index("sent_at", expireAfterSeconds=int(SENT_RETENTION.total_seconds()))
+        await self.collection.create_index("event_id")  # after a restore: which events the restored moment holds
 
     def _document(self, event: OutboundEvent, trace_headers: dict[str, str]) -> Document:
         return {
@@ -135,6 +136,14 @@ class Outbox:
 
     async def count_pending(self) -> int:
         return await self.collection.count_documents({"sent_at": None})
+
+    async def oldest_pending_age_seconds(self) -> float:
+        """How long the oldest unpublished event has waited (0 when none waits): the relay's delay."""
+        oldest = await self.collection.find_one({"sent_at": None}, {"_id": 1}, sort=[("_id", ASCENDING)])
+        if oldest is None:
+            return 0.0
+        created: datetime = oldest["_id"].generation_time
+        return max(0.0, (datetime.now(UTC) - created).total_seconds())
 
 
 def _aware(moment: datetime) -> datetime:
@@ -217,6 +226,11 @@ class OutboxRelay:
                 log.debug("outbox change stream unavailable, polling", extra={"error": str(error)})
                 await asyncio.sleep(self.poll_seconds)
 
+    async def _report_backlog(self) -> None:
+        with contextlib.suppress(PyMongoError):
+            OUTBOX_PENDING.labels(service=self.outbox.source).set(await self.outbox.count_pending())
+            OUTBOX_OLDEST_AGE.labels(service=self.outbox.source).set(await self.outbox.oldest_pending_age_seconds())
+
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set. Database and broker failures are retried with backoff."""
         watcher = asyncio.create_task(self._watch_inserts(stop))
@@ -229,12 +243,12 @@ class OutboxRelay:
                     backoff = 0.1
                 except Exception as error:  # broker or database away: keep the events, try again
                     log.warning("outbox relay failed, retrying", extra={"error": repr(error)})
+                    await self._report_backlog()  # the backlog grows while Kafka is away: the alerts need it
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, self.max_backoff_seconds)
                     continue
                 if published < self.batch_size:  # caught up: report the backlog and wait for new events
-                    with contextlib.suppress(PyMongoError):
-                        OUTBOX_PENDING.labels(service=self.outbox.source).set(await self.outbox.count_pending())
+                    await self._report_backlog()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(_first_of(stop, self._wakeup), self.poll_seconds)
         finally:

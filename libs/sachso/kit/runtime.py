@@ -110,7 +110,7 @@ def run_service(
     except SettingsError as error:
         raise SystemExit(f"{name}: {error}") from None
     configure_logging(name, settings.log_level)
-    configure_tracing(name)
+    configure_tracing(name, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
 
     async def main() -> None:
         stop = asyncio.Event()

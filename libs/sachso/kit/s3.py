@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from types_aiobotocore_s3 import S3Client
+
+if TYPE_CHECKING:  # stubs only: the images carry no dev packages
+    from types_aiobotocore_s3 import S3Client
 
 from sachso.kit.settings import S3Settings
 

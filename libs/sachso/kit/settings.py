@@ -7,9 +7,10 @@ or missing variable stops start-up with the variable's full name.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sachso.kit.auth import DEFAULT_ISSUER_GRANTS, IssuerGrant, Role
@@ -39,6 +40,11 @@ class BaseServiceSettings(BaseSettings):
     trusted_proxy_hops: int = Field(0, ge=0, le=5)
     # Browser origins allowed to call the HTTP API (comma-separated, e.g. "https://sachso.daklak.gov.vn"); empty: none.
     cors_origins: str = ""
+    # Traces: recorded spans go to this OTLP/gRPC collector (e.g. "http://otel-collector.monitoring:4317"); empty:
+    # none leave the process (trace ids still correlate the logs). Recording a span for every request costs real
+    # throughput on hot paths (streaming, checkouts), so only this share of traces is recorded (parent-based).
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(0.05, ge=0.0, le=1.0)
 
 
 class MongoSettings(BaseServiceSettings):
@@ -68,6 +74,37 @@ class KafkaSettings(BaseServiceSettings):
     consumer_max_attempts: int = Field(5, ge=1)
     consumer_initial_backoff_seconds: float = Field(0.2, gt=0)
     outbox_poll_seconds: float = Field(0.5, gt=0)
+    # Security, as Strimzi sets a cluster up: a TLS listener (port 9093) signed by the cluster CA (the Secret
+    # <cluster>-cluster-ca-cert, key ca.crt), and either SCRAM-SHA-512 users (KafkaUser, authentication
+    # scram-sha-512: the user's Secret has the password) or TLS client certificates (authentication tls: the
+    # user's Secret has user.crt and user.key).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_ca_file: str = ""
+    kafka_ssl_cert_file: str = ""
+    kafka_ssl_key_file: str = ""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> KafkaSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_USERNAME "
+                "and KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_cert_file) != bool(self.kafka_ssl_key_file):
+            raise ValueError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together (a TLS client certificate)")
+        uses_tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        for name in ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file"):
+            path = getattr(self, name)
+            if path and not uses_tls:
+                raise ValueError(f"{name.upper()} is set but KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL")
+            if path and not Path(path).is_file():
+                raise ValueError(f"{name.upper()}: no file {path}")
+        return self
 
 
 class S3Settings(BaseServiceSettings):
@@ -147,6 +184,17 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
             field = ".".join(str(part) for part in detail["loc"])
             problems.append(f"{prefix}{field.upper()}: {detail['msg']}")
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def load_service_settings(settings_class: type[SettingsT], service: str) -> SettingsT:
+    """``settings_class`` read from ``service``'s own variables (``NOTIFY_…`` for notify): what an operator's
+    command run inside a service's pod needs, with exactly that service's settings."""
+    prefixed_class = type(
+        settings_class.__name__,
+        (settings_class,),
+        {"model_config": SettingsConfigDict(env_prefix=f"{service.upper()}_", frozen=True, extra="ignore")},
+    )
+    return load_settings(prefixed_class)
 
 
 class SigningSettings(BaseServiceSettings):

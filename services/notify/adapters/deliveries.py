@@ -51,6 +51,8 @@ class Delivery:
     html: str
     attempts: int
     claim: str | None
+    # when it became due (planned, after quiet hours, or a retry): its latency is measured from here
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def _delivery(document: Document) -> Delivery:
         html=document.get("html", ""),
         attempts=int(document.get("attempts", 0)),
         claim=document.get("claim"),
+        due_at=utc(document.get("not_before")),
     )
 
 

@@ -11,7 +11,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime, time
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
@@ -20,12 +19,15 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from notify.adapters.inbox_repository import MongoInbox
 from notify.adapters.projections import MongoProjections
 from notify.adapters.subscriptions import MongoSubscriptions, Subscription
+from notify.adapters.webpush import PushEndpointGuard
 from notify.domain.inbox import InboxMessage
 from notify.domain.notices import RULES, Channel, Language, NoticeKind
 from notify.domain.preferences import Preferences, QuietHours
+from notify.domain.push_endpoints import EndpointRefused
 from notify.errors import (
     InvalidSubscription,
     MessageNotFound,
+    PushEndpointRefused,
     PushNotConfigured,
     SubscriptionNotFound,
 )
@@ -227,11 +229,7 @@ def _b64url_bytes(value: str, name: str) -> bytes:
         raise InvalidSubscription(f"{name} is not base64url") from None
 
 
-def _checked(subscription: SubscriptionIn, *, allow_http: bool) -> None:
-    parts = urlsplit(subscription.endpoint)
-    schemes = {"https", "http"} if allow_http else {"https"}
-    if parts.scheme not in schemes or not parts.hostname:
-        raise InvalidSubscription("the endpoint must be an https URL of a push service")
+def _checked_keys(subscription: SubscriptionIn) -> None:
     key = _b64url_bytes(subscription.keys.p256dh, "keys.p256dh")
     if len(key) != 65 or key[0] != 4:
         raise InvalidSubscription("keys.p256dh is not an uncompressed P-256 public key")
@@ -239,8 +237,9 @@ def _checked(subscription: SubscriptionIn, *, allow_http: bool) -> None:
         raise InvalidSubscription("keys.auth must be 16 bytes")
 
 
-def push_router(subscriptions: MongoSubscriptions, public_key: str | None, *, allow_http: bool) -> APIRouter:
-    """``public_key`` None: Web Push is not configured (no VAPID key), so subscribing is refused."""
+def push_router(subscriptions: MongoSubscriptions, public_key: str | None, guard: PushEndpointGuard) -> APIRouter:
+    """``public_key`` None: Web Push is not configured (no VAPID key), so subscribing is refused. ``guard``
+    decides which endpoints may be stored (https push services on public addresses only)."""
     router = APIRouter(prefix="/v1/push", tags=["web push"])
 
     @router.get("/vapid-public-key", summary="The server's VAPID key, for PushManager.subscribe()")
@@ -253,7 +252,11 @@ def push_router(subscriptions: MongoSubscriptions, public_key: str | None, *, al
     async def subscribe(patron: Patron, subscription: SubscriptionIn) -> SubscriptionOut:
         if public_key is None:
             raise PushNotConfigured("this server sends no Web Push messages")
-        _checked(subscription, allow_http=allow_http)
+        _checked_keys(subscription)
+        try:
+            await guard.check(subscription.endpoint)
+        except EndpointRefused as error:
+            raise PushEndpointRefused(str(error)) from None
         saved = await subscriptions.save(
             patron.subject,
             endpoint=subscription.endpoint,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from notify.adapters.deliveries import Delivery, MongoDeliveries, Outcome
 from notify.adapters.email import EmailRejected, OutgoingEmail
@@ -34,6 +34,14 @@ from notify.service_layer.waiting import wait, wake_on_inserts
 log = logging.getLogger(__name__)
 
 DELIVERIES = Counter("notify_deliveries_total", "Deliveries settled by the sender", ["channel", "outcome"])
+# From when a delivery became due (planned, after quiet hours, or a retry time) to the mail server or push service
+# accepting it: the notify part of "the hold-ready email within a minute" (deploy/k8s/SLO.md).
+DELIVERY_SECONDS = Histogram(
+    "notify_delivery_seconds",
+    "Time from due to accepted by the mail server or push service",
+    ["kind", "channel"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600),
+)
 
 
 class Mailer(Protocol):
@@ -94,10 +102,16 @@ class DeliverySender:
             delivery.target for delivery in claimed if delivery.channel is Channel.PUSH
         )
         outcomes = await asyncio.gather(*(self._send(delivery, bounced, devices) for delivery in claimed))
-        await self.deliveries.settle(outcomes, self.clock())
+        settled_at = self.clock()
+        await self.deliveries.settle(outcomes, settled_at)
         for outcome in outcomes:
             result = "sent" if outcome.sent else "failed" if outcome.failed else "retry"
-            DELIVERIES.labels(channel=outcome.delivery.channel.value, outcome=result).inc()
+            delivery = outcome.delivery
+            DELIVERIES.labels(channel=delivery.channel.value, outcome=result).inc()
+            if outcome.sent and delivery.due_at is not None:
+                DELIVERY_SECONDS.labels(kind=delivery.kind, channel=delivery.channel.value).observe(
+                    max(0.0, (settled_at - delivery.due_at).total_seconds())
+                )
         return len(claimed)
 
     async def _send(self, delivery: Delivery, bounced: set[str], devices: dict[str, Subscription]) -> Outcome:

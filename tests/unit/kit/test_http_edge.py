@@ -7,10 +7,12 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from sachso.kit.auth import Principal, Role, TokenIssuer, TokenVerifier
 from sachso.kit.errors import NotFound
+from sachso.kit.health import DependencyProbe
 from sachso.kit.http import CurrentPrincipal, create_http_app, require_roles
 
 
@@ -134,3 +136,34 @@ async def test_bearer_authentication_and_roles(client: httpx.AsyncClient, issuer
     response = await client.get("/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+async def test_a_failing_dependency_is_reported_and_measured_but_keeps_the_pod_ready() -> None:
+    """Kafka or S3 down: /readyz stays 200 (the outbox keeps writes going), says so, and the gauge drops."""
+    probe = DependencyProbe({"kafka": broken, "s3": healthy})
+    await probe.probe_once()
+    app = create_http_app(title="t", version="1", readiness={"mongodb": healthy}, dependencies=probe.snapshot)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["dependencies"]["s3"] == "ok"
+        assert ready.json()["dependencies"]["kafka"].startswith("failing: ConnectionError")
+        metrics = (await client.get("/metrics/")).text
+    assert 'sachso_dependency_up{dependency="kafka"} 0.0' in metrics
+    assert 'sachso_dependency_up{dependency="s3"} 1.0' in metrics
+
+
+async def test_requests_are_counted_by_route_template_never_by_raw_path(client: httpx.AsyncClient) -> None:
+    """A title id (or a streaming token) in the path must not become a metric series of its own."""
+    template = {"method": "GET", "route": "/titles/{title_id}", "status": "404"}
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    before = REGISTRY.get_sample_value("sachso_http_requests_total", template) or 0.0
+    before_unmatched = REGISTRY.get_sample_value("sachso_http_requests_total", unmatched) or 0.0
+    for title_id in ("t-1", "t-2", "t-3"):
+        assert (await client.get(f"/titles/{title_id}")).status_code == 404
+    await client.get("/no/such/route")
+    assert REGISTRY.get_sample_value("sachso_http_requests_total", template) == before + 3
+    assert REGISTRY.get_sample_value("sachso_http_requests_total", unmatched) == before_unmatched + 1
+    metrics = (await client.get("/metrics/")).text
+    assert 'route="/titles/t-1"' not in metrics
+    assert 'sachso_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/titles/{title_id}"}' in metrics

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pydantic
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from drm.settings import DrmSettings
 from lending.settings import LendingSettings
 from sachso.kit.auth import IssuerGrant, Role
+from sachso.kit.kafka import connection_options
 from sachso.kit.settings import SettingsError, load_settings
 
 COMPLETE = {
@@ -63,3 +72,77 @@ def test_issuer_grants_have_safe_defaults_and_can_be_set_as_json(monkeypatch: py
     monkeypatch.setenv("LENDING_JWT_ISSUER_GRANTS", '{"sachso-drm": {"roles": ["emperor"]}}')
     with pytest.raises(SettingsError, match="LENDING_JWT_ISSUER_GRANTS"):
         load_settings(LendingSettings)
+
+
+# -- Kafka security (Strimzi: a TLS listener signed by the cluster CA; SCRAM-SHA-512 or TLS client users) --------
+
+
+def test_kafka_over_tls_with_scram_as_strimzi_sets_it_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    authority = tmp_path / "ca.crt"
+    authority.write_text(certificate_authority(), encoding="ascii")
+    set_env(monkeypatch, COMPLETE)
+    set_env(
+        monkeypatch,
+        {
+            "LENDING_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "LENDING_KAFKA_SSL_CA_FILE": str(authority),
+            "LENDING_KAFKA_SASL_USERNAME": "sachso-lending",
+            "LENDING_KAFKA_SASL_PASSWORD": "from-the-kafkauser-secret",
+        },
+    )
+    options = connection_options(load_settings(LendingSettings))
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"  # Strimzi's scram-sha-512 users
+    assert options["sasl_plain_password"] == "from-the-kafkauser-secret"
+    context = options["ssl_context"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert [cert["subject"] for cert in context.get_ca_certs()] == [((("commonName", "cluster-ca"),),)]
+
+
+def test_plaintext_kafka_carries_no_security_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(monkeypatch, COMPLETE)
+    assert connection_options(load_settings(LendingSettings)) == {
+        "bootstrap_servers": "127.0.0.1:2",
+        "security_protocol": "PLAINTEXT",
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"LENDING_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"),
+        ({"LENDING_KAFKA_SSL_CA_FILE": "/etc/ca.crt"}, "KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL"),
+        (
+            {"LENDING_KAFKA_SECURITY_PROTOCOL": "SSL", "LENDING_KAFKA_SSL_CERT_FILE": "/etc/user.crt"},
+            "KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together",
+        ),
+        ({"LENDING_KAFKA_SECURITY_PROTOCOL": "SSL", "LENDING_KAFKA_SSL_CA_FILE": "/nowhere/ca.crt"}, "no file"),
+        ({"LENDING_KAFKA_SECURITY_PROTOCOL": "TLS"}, "LENDING_KAFKA_SECURITY_PROTOCOL"),
+    ],
+)
+def test_incomplete_kafka_security_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], complaint: str
+) -> None:
+    set_env(monkeypatch, {**COMPLETE, **values})
+    with pytest.raises(SettingsError, match=complaint):
+        load_settings(LendingSettings)
+
+
+def certificate_authority() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cluster-ca")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")

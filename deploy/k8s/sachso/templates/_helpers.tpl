@@ -11,10 +11,11 @@ Names: every resource is "<prefix>-<component>", the prefix being the release na
 
 {{/* The four services, in a fixed order, with what the code needs of each (services/<name>/settings.py). */}}
 {{- define "sachso.services" -}}
-lending: {prefix: LENDING, s3: false, signing: true, smtp: false}
-reader: {prefix: READER, s3: true, signing: false, smtp: false}
-drm: {prefix: DRM, s3: true, signing: true, smtp: false}
-notify: {prefix: NOTIFY, s3: false, signing: false, smtp: true}
+{{- /* trusts: whose tokens (JWKS) the service verifies; grpcClientOf in the values says whom it calls. */ -}}
+lending: {prefix: LENDING, s3: false, signing: true, smtp: false, trusts: [lending, drm]}
+reader: {prefix: READER, s3: true, signing: true, smtp: false, trusts: [lending, drm]}
+drm: {prefix: DRM, s3: true, signing: true, smtp: false, trusts: [lending, drm, reader]}
+notify: {prefix: NOTIFY, s3: false, signing: false, smtp: true, trusts: [lending, drm]}
 {{- end -}}
 
 {{- define "sachso.serviceNames" -}}
@@ -55,7 +56,8 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- printf "%s.%s.svc:%v" (include "sachso.name" .) .root.Release.Namespace .root.Values.ports.grpc -}}
 {{- end -}}
 
-{{/* Public base URL of a component: https://<its ingress host> (http without TLS). */}}
+{{/* Public base URL of a component: publicUrls.<component> if set, else https://<its ingress host> (http
+without TLS). Links in licences and messages, the web app's config.json and CORS all use this one URL. */}}
 {{- define "sachso.publicUrl" -}}
 {{- $values := .root.Values -}}
 {{- $host := "" -}}
@@ -64,7 +66,17 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- else -}}
 {{- $host = (get $values.services .component).ingress.host -}}
 {{- end -}}
-{{- printf "%s://%s" (ternary "https" "http" $values.ingress.tls.enabled) $host -}}
+{{- default (printf "%s://%s" (ternary "https" "http" $values.ingress.tls.enabled) $host) (get $values.publicUrls .component) -}}
+{{- end -}}
+
+{{/* Browser origins allowed to call the APIs: the web app's, and cors.extraOrigins. */}}
+{{- define "sachso.corsOrigins" -}}
+{{- $web := include "sachso.publicUrl" (dict "root" .root "component" "web") -}}
+{{- $origins := list -}}
+{{- if .root.Values.web.enabled -}}
+{{- $origins = append $origins (regexReplaceAll "^([a-z]+://[^/]+).*$" $web "${1}") -}}
+{{- end -}}
+{{- join "," (concat $origins .root.Values.cors.extraOrigins) -}}
 {{- end -}}
 
 {{/* Checkov rules skipped for every workload, with the reason (checkov reads checkov.io/skipN annotations). */}}
