@@ -34,11 +34,21 @@ from seed import PATRONS, PROVINCE_ADMIN, PUBLISHER, BookSeed, Seeded, Seeder, S
 from drm.adapters.packages import protect_epub
 from drm.service_layer.keys import ContentKeys, MasterKey
 from reader.adapters import pdf as reader_pdf
+from reader.adapters.epub import read_epub
+from reader.adapters.storage import ObjectStore
+from reader.domain.manifest import epub_manifest
+from sachso.kit.s3 import create_s3_client
+from sachso.kit.settings import S3Settings
 from tests.corpus import CORPUS
 from tests.images.conftest import ADDRESSES, Install
 from tests.images.pods import pod_from_chart, run_pod
 
 pytestmark = pytest.mark.images
+
+
+class ImageTestS3Settings(S3Settings):
+    """The local S3 server, to place a file as an operator would (built here, never from the environment)."""
+
 
 GUIDE = "epub/debian-installation-guide-vi.epub3.epub"  # one copy: the second reader waits
 RARE_PDF = "pdf/debian-project-history.en.pdf"
@@ -210,27 +220,34 @@ async def test_an_lcp_protected_book_is_read_on_the_fly_with_drms_key(
     install: Install, seeded: Seeded, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     """The reader image signs a service token with its key, DRM trusts sachso-reader through the chart's JWKS
-    URLs and answers over the chart's gRPC target: every encrypted resource comes back in clear."""
+    URLs and answers over the chart's gRPC target: every encrypted resource comes back in clear.
+
+    Publisher ingest refuses protected files (issue 12), so the book is placed as an operator places one delivered
+    already protected with its content key: the clear book goes through the reader image's ingest (so lending
+    catalogues it), then its stored file becomes the protected package and DRM keeps the package's key."""
     content_key = os.urandom(32)
     protected = protect_epub(PROTECTED_SOURCE, tmp_path / "protected.epub", content_key)
     publisher = await token(
         http, install, "/v1/auth/publisher-token", {"publisher_id": PUBLISHER[0], "secret": PUBLISHER[2]}
     )
-    with protected.path.open("rb") as file:
+    with PROTECTED_SOURCE.open("rb") as file:
         ingested = await http.post(
             f"{install.url('reader')}/v1/publications",
             headers=publisher,
-            files={"file": ("protected.epub", file, "application/epub+zip")},
+            files={"file": ("wasteland.epub", file, "application/epub+zip")},
         )
     assert ingested.status_code in (200, 201), ingested.text
     publication_id = ingested.json()["id"]
-    # The publisher delivered the book protected, with its key: DRM keeps it (wrapped by the pod's master key).
     master_file = tmp_path / "master"
     master_file.write_bytes(install.secrets.get("sachso-drm-master-keys", "master-key-2025-10"))
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(install.stack_env["SACHSO_MONGO_URI"])
     try:
         keys = ContentKeys(client[f"{install.namespace}_drm"]["content_keys"], [MasterKey.from_file(str(master_file))])
+        # DRM protects the clear book for LCP apps when it hears of it; the key it made then gives way to the key
+        # the protected package was made with (wrapped by the pod's master key).
+        await eventually("DRM's content key for the book", lambda: keys.collection.find_one({"_id": publication_id}))
         await keys.store(publication_id, content_key)
+        await place_protected_package(install, client[f"{install.namespace}_reader"], publication_id, protected.path)
     finally:
         await client.close()
 
@@ -251,6 +268,35 @@ async def test_an_lcp_protected_book_is_read_on_the_fly_with_drms_key(
             served = await http.get(f"{base}/{href}", headers={"Accept-Encoding": "identity"})
             assert served.status_code == 200, f"{href}: {served.text[:300]}"
             assert served.content == clear.read(href), href
+
+
+async def place_protected_package(install: Install, database: Any, publication_id: str, package_path: Path) -> None:
+    """Store the protected package in the reader's bucket under a key of its own and point the publication at it,
+    with the manifest the reader makes of it (the encryption extension marks what DRM's key opens)."""
+    package, sizes = read_epub(package_path)
+    key = f"{publication_id}/protected.epub"
+    settings = ImageTestS3Settings(
+        service_name="image-test",
+        s3_endpoint_url=install.stack_env["SACHSO_S3_ENDPOINT_URL"],
+        s3_region=install.stack_env["SACHSO_S3_REGION"],
+        s3_access_key_id=install.stack_env["SACHSO_S3_ACCESS_KEY_ID"],
+        s3_secret_access_key=install.stack_env["SACHSO_S3_SECRET_ACCESS_KEY"],
+        s3_bucket=f"{install.namespace}-reader",
+    )
+    async with create_s3_client(settings) as s3:
+        await ObjectStore(s3, settings.s3_bucket).put_file(key, package_path, "application/epub+zip")
+    changed = await database["publications"].update_one(
+        {"_id": publication_id},
+        {
+            "$set": {
+                "key": key,
+                "version": f"protected-{os.urandom(4).hex()}",
+                "manifest": epub_manifest(package),
+                "sizes": sorted([name, size] for name, size in sizes.items()),
+            }
+        },
+    )
+    assert changed.matched_count == 1
 
 
 async def test_a_loan_and_a_hold_whose_ready_email_arrives(
