@@ -118,8 +118,14 @@ down: ## stop everything `make up` started
 status: venv ## what `make up` is running
 	$(PY) deploy/local/local_platform.py status
 
-bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/ and print its figures
-	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+# Each bench appends its figures as JSON lines to one file; the table of every ratio closes the run, even when a
+# bench failed (then `make bench` fails too). The repository root is on the path for the benches' `tests.` imports.
+bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/, then print one table of every ratio
+	results=$$(mktemp); trap 'rm -f "$$results"' EXIT; failed=""; \
+	for script in bench/bench_*.py; do echo "== $$script"; \
+		PYTHONPATH=$(CURDIR) SACHSO_BENCH_RESULTS="$$results" $(PY) $$script || failed="$$failed $$script"; done; \
+	$(PY) bench/_common.py "$$results"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean: down ## remove the virtualenv and local state (the images too)
 	@if [ -x $(PY) ]; then $(PY) deploy/local/images.py remove; fi
