@@ -55,6 +55,7 @@ class Streaming:
         pdf: PdfEngine,
         *,
         page_cache_bytes: int = 64 * 1024 * 1024,
+        resolved_cache_bytes: int = 64 * 1024 * 1024,
         content_key: ContentKey | None = None,
     ) -> None:
         self.content_key = content_key
@@ -66,6 +67,11 @@ class Streaming:
         # a page turn asks for a dozen resources of one book: its document is read once every few seconds
         self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
         self._indexes: LRUCache[str, _BookIndex] = LRUCache(maxsize=1024)
+        # what a request path of a publication's version resolved to (a page turn asks for the same stylesheets,
+        # fonts and images again): the decisions below are taken once per path, not once per request
+        self._resolved: LRUCache[tuple[str, str, str, bool], Resource] = LRUCache(
+            maxsize=resolved_cache_bytes, getsizeof=lambda resource: resource.length + 512
+        )
 
     async def publication(self, publication_id: str) -> Document:
         document = self._documents.get(publication_id)
@@ -88,6 +94,10 @@ class Streaming:
     async def resource(self, publication_id: str, requested: str, *, online_only: bool = False) -> Resource:
         """The resource ``requested`` names; every decision is taken on its canonical path, and only on it."""
         document = await self.publication(publication_id)
+        resolved_key = (publication_id, document["version"], requested, online_only)
+        resolved = self._resolved.get(resolved_key)
+        if resolved is not None:
+            return resolved
         href = canonical_path(requested)
         if href is None or not servable(href):
             raise ResourceNotFound(f"{requested!r} is not a resource of this publication")
@@ -111,8 +121,12 @@ class Streaming:
         if algorithm in fonts.ALGORITHMS:
             data = fonts.deobfuscate(data, algorithm, document["metadata"].get("identifier", ""))
         elif algorithm == lcp_content.AES256_CBC:
+            # asked every time: DRM may stop holding the key
             data = await self._decrypted(publication_id, href, data, encrypted.get("compression") == "deflate")
-        return Resource(media_type, len(data), etag, data=data)
+            return Resource(media_type, len(data), etag, data=data)
+        resource = Resource(media_type, len(data), etag, data=data)
+        self._resolved[resolved_key] = resource
+        return resource
 
     def _index(self, document: Document) -> _BookIndex:
         index = self._indexes.get(document["key"])
