@@ -76,7 +76,10 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         revocations = Revocations(infrastructure.database["ended_loans"])
         await revocations.ensure_indexes()
         infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
-        streaming = Streaming(infrastructure.database["publications"], cache, pdf, content_key=content_key)
+        streaming = Streaming(
+            infrastructure.database["publications"], cache, pdf, content_key=content_key,
+            page_cache_dir=settings.cache_dir / "pages", page_cache_disk_bytes=settings.cache_disk_bytes // 4,
+        )  # fmt: skip
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
             issuers=[settings.streaming_issuer],

@@ -111,7 +111,7 @@ async def reader(
         await ingest.ensure_indexes()
         reading = Reading(database)
         await reading.ensure_indexes()
-        streaming = Streaming(database["publications"], cache, pdf)
+        streaming = Streaming(database["publications"], cache, pdf, page_cache_dir=tmp_path / "pages")
         app = create_http_app(title="reader", version="test", readiness={})
         (tmp_path / "uploads").mkdir()
         transport = httpx.ASGITransport(app=app)
