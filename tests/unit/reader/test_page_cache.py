@@ -7,12 +7,16 @@ from pathlib import Path
 from reader.adapters.page_cache import PageImageCache
 
 
+def _files(folder: Path, pattern: str = "*") -> dict[str, int]:
+    return {path.name: path.stat().st_size for path in folder.glob(pattern)}
+
+
 async def test_plain_pages_survive_on_disk_and_watermarked_ones_only_in_memory(tmp_path: Path) -> None:
     cache = PageImageCache(tmp_path, memory_bytes=1024 * 1024, disk_bytes=1024 * 1024)
     await cache.put(("v1", 3, 1200, ""), b"plain page")
     await cache.put(("v1", 3, 1200, "ab12cd34"), b"page marked for ana")
     assert await cache.get(("v1", 3, 1200, "ab12cd34")) == b"page marked for ana"
-    assert [path.name for path in tmp_path.iterdir()] == ["v1-3-1200.img"]
+    assert list(_files(tmp_path)) == ["v1-3-1200.img"]
 
     restarted = PageImageCache(tmp_path, memory_bytes=1024 * 1024, disk_bytes=1024 * 1024)
     assert restarted.memory(("v1", 3, 1200, "")) is None
@@ -25,7 +29,7 @@ async def test_the_disk_holds_at_most_its_bound_dropping_the_least_recently_used
     cache = PageImageCache(tmp_path, memory_bytes=64, disk_bytes=2000)
     for page in range(1, 7):
         await cache.put(("v1", page, 800, ""), bytes(450))
-    assert sum(path.stat().st_size for path in tmp_path.iterdir()) <= 2000
+    assert sum(_files(tmp_path).values()) <= 2000
     assert await cache.get(("v1", 1, 800, "")) is None
     assert await cache.get(("v1", 6, 800, "")) == bytes(450)
-    assert not list(tmp_path.glob("*.part"))
+    assert not _files(tmp_path, "*.part")
