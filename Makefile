@@ -91,8 +91,11 @@ SCREENSHOTS := phone-catalogue phone-shelf phone-reader phone-reader-settings ph
 screenshots: ## copy the e2e screenshots the README and docs/huong-dan-thu-thu.md show into docs/screenshots
 	for entry in $(SCREENSHOTS); do from=$${entry%%:*}; to=$${entry##*:}; cp test-artifacts/$$from.png docs/screenshots/$$to.png; done
 
-test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per session)
-	$(PYTEST) tests/integration -q
+# Integration tests wait on servers far more than they compute: two pytest-xdist workers (each with its own local
+# servers, started once) overlap those waits; a test module stays on one worker (its module fixtures start once).
+TEST_WORKERS ?= 2
+test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per worker)
+	$(PYTEST) tests/integration -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 images: venv system ## build every image of deploy/images/ with podman on a local Debian base (no registry)
 	$(PY) deploy/local/images.py build
