@@ -204,6 +204,14 @@ class Grant:
     expires_at: float
 
 
+MIN_PAGE_WIDTH, DEFAULT_PAGE_WIDTH, MAX_PAGE_WIDTH = 100, 1200, 3000
+
+
+def page_watermark(grant: Grant) -> str | None:
+    """What a page image of an online-only document carries across it: whose loan it was served to."""
+    return f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
+
+
 class StreamingGrants:
     """Streaming tokens verified once per book opening, not once per resource; revocation asked every time.
 
@@ -270,10 +278,13 @@ def streaming_router(streaming: Streaming, grants: StreamingGrants) -> APIRouter
 
     @router.get("/~sachso/pages/{page}", summary="A PDF page as an image")
     async def page(
-        request: Request, token: str, page: int, width: Annotated[int, Query(ge=100, le=3000)] = 1200
+        request: Request,
+        token: str,
+        page: int,
+        width: Annotated[int, Query(ge=MIN_PAGE_WIDTH, le=MAX_PAGE_WIDTH)] = DEFAULT_PAGE_WIDTH,
     ) -> Response:
         grant = await grant_of(token)
-        watermark = f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
+        watermark = page_watermark(grant)
         image, etag = await streaming.page_image(grant.publication_id, page, width, watermark)
         return respond(request, Resource("image/webp", len(image), etag, data=image))
 

@@ -10,10 +10,11 @@ checks and answers of :func:`reader.entrypoints.http.streaming_router`'s resourc
   online-only refusal, LCP decryption);
 - the answer follows :func:`reader.domain.ranges.plan` as :func:`respond` does: 200 (gzip when asked and
   worthwhile, its body compressed once), one range as 206, 304; headers are built once per representation;
+- PDF page images (``~sachso/pages/{page}``, plainly written) likewise, from :meth:`Streaming.page_image`;
 - everything else is handed, untouched, to the framework: errors (problem details), several ranges, 416,
   whole files on disk (the PDF: streamed by the framework in chunks — uvicorn offers no sendfile/pathsend
-  extension to hand a file to the kernel), other methods, the manifest and ``~readium``/``~sachso`` routes, and
-  cross-origin requests (the framework's CORS layer answers those).
+  extension to hand a file to the kernel), other methods, the manifest and the other ``~readium``/``~sachso``
+  routes, and cross-origin requests (the framework's CORS layer answers those).
 
 Requests are counted in the same metrics with the same route template as the framework's.
 """
@@ -29,14 +30,38 @@ from cachetools import LRUCache
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reader.domain.ranges import Full, NotModified, Partial, plan
-from reader.entrypoints.http import StreamingGrants
+from reader.entrypoints.http import (
+    DEFAULT_PAGE_WIDTH,
+    MAX_PAGE_WIDTH,
+    MIN_PAGE_WIDTH,
+    Grant,
+    StreamingGrants,
+    page_watermark,
+)
 from reader.entrypoints.responses import CACHE_CONTROL, LAST_MODIFIED, MIN_COMPRESS, SECURITY_HEADERS, gzipped
 from reader.service_layer.streaming import Resource, Streaming
 from sachso.kit.observability import HTTP_DURATION, HTTP_REQUESTS
 
 PREFIX = "/v1/read/"
-ROUTE = "/v1/read/{token}/{href:path}"  # the framework's route template, for the metrics
+ROUTE = "/v1/read/{token}/{href:path}"  # the framework's route templates, for the metrics
+PAGE_ROUTE = "/v1/read/{token}/~sachso/pages/{page}"
+PAGES = "~sachso/pages/"
 Headers = list[tuple[bytes, bytes]]
+
+
+def _page_request(href: str, query: bytes) -> tuple[int, int] | None:
+    """(page, width) of ``~sachso/pages/{page}?width=…`` written plainly; None for anything the framework should
+    validate and answer itself (other spellings, other parameters, widths out of bounds)."""
+    number = href[len(PAGES) :]
+    if not (number.isascii() and number.isdigit() and len(number) <= 6 and number[0] != "0"):
+        return None
+    if not query:
+        return int(number), DEFAULT_PAGE_WIDTH
+    name, equals, value = query.partition(b"=")
+    if name != b"width" or not equals or not (value.isdigit() and len(value) <= 4 and value[:1] != b"0"):
+        return None
+    width = int(value)
+    return (int(number), width) if MIN_PAGE_WIDTH <= width <= MAX_PAGE_WIDTH else None
 
 
 def _content_type(media_type: str) -> bytes:
@@ -88,7 +113,10 @@ class StreamingFastPath:
             await self.app(scope, receive, send)
             return
         token, slash, href = scope["path"][len(PREFIX) :].partition("/")
-        if not (token and slash and href) or href == "manifest.json" or href.startswith("~"):
+        page = (
+            _page_request(href, scope["query_string"]) if href.startswith(PAGES) and scope["method"] == "GET" else None
+        )
+        if not (token and slash and href) or href == "manifest.json" or (href.startswith("~") and page is None):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -99,7 +127,12 @@ class StreamingFastPath:
         try:
             with self._deadline():
                 grant = await self.grants.grant_of(token)
-                resource = await self.streaming.resource(grant.publication_id, href, online_only=grant.online_only)
+                if page is None:
+                    route = ROUTE
+                    resource = await self.streaming.resource(grant.publication_id, href, online_only=grant.online_only)
+                else:
+                    route = PAGE_ROUTE
+                    resource = await self._page(grant, *page)
         except Exception:
             # the framework asks again and answers as it always does (problem details, 503, or the logged 500)
             await self.app(scope, receive, send)
@@ -109,8 +142,14 @@ class StreamingFastPath:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        HTTP_REQUESTS.labels(method=method, route=ROUTE, status=status).inc()
-        HTTP_DURATION.labels(method=method, route=ROUTE).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
+        HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)
+
+    async def _page(self, grant: Grant, page: int, width: int) -> Resource:
+        """As the framework's page route: the watermark names the patron's loan on online-only documents."""
+        watermark = page_watermark(grant)
+        image, etag = await self.streaming.page_image(grant.publication_id, page, width, watermark)
+        return Resource("image/webp", len(image), etag, data=image)
 
     @contextlib.contextmanager
     def _deadline(self) -> Iterator[None]:
