@@ -87,7 +87,7 @@ def record(
     if peer is not None:
         text += f"; {peer_name} {peer} {unit}; ×{vs_peer or 0:.2f}"
     if limit is not None:
-        text += f"; {limit_name} {limit} {unit}; {100 * (vs_limit or 0):.0f}% of it"
+        text += f"; {limit_name} {limit} {unit}; {_against_limit(vs_limit, lower_is_better)}"
     if goal:
         text += f"  [goal: {goal}]"
     print(text, flush=True)
@@ -98,6 +98,13 @@ def record(
     return line
 
 
+def _against_limit(vs_limit: float | None, lower_is_better: bool, name: str = "it") -> str:
+    """Ours against the limit: a share of its rate, or a multiple of its time."""
+    if not vs_limit:
+        return ""
+    return f"{1 / vs_limit:.2f}× the time of {name}" if lower_is_better else f"{100 * vs_limit:.0f}% of {name}"
+
+
 def table(path: Path) -> str:
     """Every recorded figure with its ratios, one row each (ratios > 1 are better for ours)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -106,7 +113,7 @@ def table(path: Path) -> str:
     for row in rows:
         ours = Figure(**row["ours"])
         peer = f"×{row['vs_peer']:.2f} {row['peer_name']}" if row["vs_peer"] is not None else ""
-        limit = f"{100 * row['vs_limit']:.0f}% of {row['limit_name']}" if row["vs_limit"] is not None else ""
+        limit = _against_limit(row["vs_limit"], row["lower_is_better"], row["limit_name"])
         cells.append((row["bench"], row["figure"], f"{ours} {row['unit']}", peer, limit, row["goal"]))
     widths = [max(len(str(cell[i])) for cell in cells) for i in range(len(header))]
     lines = [" | ".join(str(cell[i]).ljust(widths[i]) for i in range(len(header))).rstrip() for cell in cells]
@@ -117,5 +124,5 @@ def table(path: Path) -> str:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         raise SystemExit("usage: python bench/_common.py RESULTS.jsonl")
-    print("\n== every ratio (ours against the peer and the limit measured in the same run; > 1 is better for ours)")
+    print("\n== every ratio: ours against the peer (× > 1: ours better) and the limit, both measured in the same run")
     print(table(Path(sys.argv[1])))
