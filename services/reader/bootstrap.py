@@ -59,7 +59,14 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         books = settings.cache_dir / "books"
         uploads = settings.cache_dir / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
-        cache = BookCache(store, books, disk_bytes=settings.cache_disk_bytes, memory_bytes=settings.cache_memory_bytes)
+        # the disk cache's budget (the chart sizes the work volume for it): an eighth for rendered PDF pages
+        page_disk_bytes = settings.cache_disk_bytes // 8
+        cache = BookCache(
+            store,
+            books,
+            disk_bytes=settings.cache_disk_bytes - page_disk_bytes,
+            memory_bytes=settings.cache_memory_bytes,
+        )
         pdf = PdfEngine()
         epubcheck = EpubCheck(settings.cache_dir)
         ingest = Ingest(
@@ -78,7 +85,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
         streaming = Streaming(
             infrastructure.database["publications"], cache, pdf, content_key=content_key,
-            page_cache_dir=settings.cache_dir / "pages", page_cache_disk_bytes=settings.cache_disk_bytes // 4,
+            page_cache_dir=settings.cache_dir / "pages", page_cache_disk_bytes=page_disk_bytes,
         )  # fmt: skip
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
