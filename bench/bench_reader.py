@@ -178,7 +178,7 @@ def run(platform: Platform, *, with_profile: bool) -> None:
     reader = platform.endpoints()["reader"].http_url
 
     async def prepare() -> tuple[dict[str, str], list[float]]:
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with httpx.AsyncClient(timeout=600) as http:  # EPUBCheck on a busy machine takes its time
             ids = await ingest_all(http, reader, publisher)
             cold: list[float] = []
             for name in [book.name for book in BOOKS]:
