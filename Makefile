@@ -91,8 +91,11 @@ SCREENSHOTS := phone-catalogue phone-shelf phone-reader phone-reader-settings ph
 screenshots: ## copy the e2e screenshots the README and docs/huong-dan-thu-thu.md show into docs/screenshots
 	for entry in $(SCREENSHOTS); do from=$${entry%%:*}; to=$${entry##*:}; cp test-artifacts/$$from.png docs/screenshots/$$to.png; done
 
-test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per session)
-	$(PYTEST) tests/integration -q
+# Integration tests wait on servers far more than they compute: two pytest-xdist workers (each with its own local
+# servers, started once) overlap those waits; a test module stays on one worker (its module fixtures start once).
+TEST_WORKERS ?= 2
+test-integration: venv system $(READIUM_TOOLS) $(IIIF_TOOLS) ## integration tests against real local servers (started once per worker)
+	$(PYTEST) tests/integration -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 images: venv system ## build every image of deploy/images/ with podman on a local Debian base (no registry)
 	$(PY) deploy/local/images.py build
@@ -118,8 +121,14 @@ down: ## stop everything `make up` started
 status: venv ## what `make up` is running
 	$(PY) deploy/local/local_platform.py status
 
-bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/ and print its figures
-	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+# Each bench appends its figures as JSON lines to one file; the table of every ratio closes the run, even when a
+# bench failed (then `make bench` fails too). The repository root is on the path for the benches' `tests.` imports.
+bench: venv $(READIUM_TOOLS) ## run every benchmark under bench/, then print one table of every ratio
+	results=$$(mktemp); trap 'rm -f "$$results"' EXIT; failed=""; \
+	for script in bench/bench_*.py; do echo "== $$script"; \
+		PYTHONPATH=$(CURDIR) SACHSO_BENCH_RESULTS="$$results" $(PY) $$script || failed="$$failed $$script"; done; \
+	$(PY) bench/_common.py "$$results"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean: down ## remove the virtualenv and local state (the images too)
 	@if [ -x $(PY) ]; then $(PY) deploy/local/images.py remove; fi

@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
 
+from _common import Figure, record  # noqa: E402
 from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
 from local_platform import read_env_file  # noqa: E402
 from pymongo import AsyncMongoClient  # noqa: E402
@@ -173,9 +174,13 @@ def main() -> None:
             stack.stop()
     for index, result in enumerate(results, 1):
         print(f"run {index}: " + ", ".join(f"{key}={value:.1f}" for key, value in result.items()))
-    print(f"event round trip (outbox -> Kafka -> consumer), median of {args.runs} runs:")
-    for key in results[0]:
-        print(f"  {key}: {statistics.median(result[key] for result in results):.1f}")
+    print(f"event round trip (outbox -> Kafka -> consumer), median of {args.runs} runs with the spread:")
+    for key, figure, unit, lower in (
+        ("p50_ms", "event round trip outbox -> Kafka -> consumer, p50", "ms", True),
+        ("p99_ms", "event round trip, p99", "ms", True),
+        ("events_per_second", "events/s sustained (transactions of 50)", "/s", False),
+    ):
+        record("events", figure, unit, Figure.of([result[key] for result in results]), lower_is_better=lower)
 
 
 if __name__ == "__main__":

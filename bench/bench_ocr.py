@@ -11,12 +11,12 @@ scaled to 256 px, through the IIIF service code (crop, scale, JPEG encode), from
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from _common import Figure, record
 from PIL import Image, ImageDraw, ImageFont
 
 from reader.adapters.page_images import render_request
@@ -88,14 +88,11 @@ def main() -> None:
             our_times.append(asyncio.run(our_run(pages)))
     raw = [PAGES * 60 / t for t in raw_times]
     ours = [PAGES * 60 / t for t in our_times]
-    tiles = tiles_per_second()
-    print(f"OCR, vie, {PAGES} pages of 2480x1754 at 300 dpi, one core, median of {RUNS}:")
-    print(f"  raw tesseract: {statistics.median(raw):.1f} pages/min/core (spread {min(raw):.1f}-{max(raw):.1f})")
-    print(
-        f"  ours (worker step): {statistics.median(ours):.1f} pages/min/core (spread {min(ours):.1f}-{max(ours):.1f})"
-    )
-    print(f"  ratio ours/raw: {statistics.median(ours) / statistics.median(raw):.2f}")
-    print(f"IIIF tiles (512 px region -> 256 px JPEG), one core: {tiles:.0f} tiles/s")
+    print(f"OCR, vie, {PAGES} pages of 2480x1754 at 300 dpi, one core, median of {RUNS} with the spread:")
+    record("ocr", "OCR pages per minute, one core (worker step)", "pages/min", Figure.of(ours),
+           limit=Figure.of(raw), limit_name="raw tesseract")  # fmt: skip
+    tiles = Figure.of([tiles_per_second(2.0) for _ in range(RUNS)])
+    record("ocr", "IIIF tiles (512 px region -> 256 px JPEG), one core, no HTTP", "tiles/s", tiles)
 
 
 if __name__ == "__main__":

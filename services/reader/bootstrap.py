@@ -16,9 +16,10 @@ from reader.adapters.storage import BookCache, ObjectStore
 from reader.adapters.tesseract import Tesseract
 from reader.domain.packaging import Limits
 from reader.entrypoints.consumers import GROUP, ReaderHandlers, reader_consumers
-from reader.entrypoints.http import ingest_router, reading_router, streaming_router
+from reader.entrypoints.http import StreamingGrants, ingest_router, reading_router, streaming_router
 from reader.entrypoints.local_documents_http import iiif_routers, loan_viewer_from, local_documents_router
 from reader.entrypoints.ocr_consumer import OCR_GROUP, ocr_consumers
+from reader.entrypoints.streaming_fast_path import StreamingFastPath
 from reader.entrypoints.tus import tus_router
 from reader.service_layer.ingest import Ingest
 from reader.service_layer.local_documents import LocalDocuments
@@ -58,7 +59,14 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         books = settings.cache_dir / "books"
         uploads = settings.cache_dir / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
-        cache = BookCache(store, books, disk_bytes=settings.cache_disk_bytes, memory_bytes=settings.cache_memory_bytes)
+        # the disk cache's budget (the chart sizes the work volume for it): an eighth for rendered PDF pages
+        page_disk_bytes = settings.cache_disk_bytes // 8
+        cache = BookCache(
+            store,
+            books,
+            disk_bytes=settings.cache_disk_bytes - page_disk_bytes,
+            memory_bytes=settings.cache_memory_bytes,
+        )
         pdf = PdfEngine()
         epubcheck = EpubCheck(settings.cache_dir)
         ingest = Ingest(
@@ -75,7 +83,10 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         revocations = Revocations(infrastructure.database["ended_loans"])
         await revocations.ensure_indexes()
         infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
-        streaming = Streaming(infrastructure.database["publications"], cache, pdf, content_key=content_key)
+        streaming = Streaming(
+            infrastructure.database["publications"], cache, pdf, content_key=content_key,
+            page_cache_dir=settings.cache_dir / "pages", page_cache_disk_bytes=page_disk_bytes,
+        )  # fmt: skip
         streaming_tokens = TokenVerifier(
             settings.jwks_url_list,
             issuers=[settings.streaming_issuer],
@@ -83,15 +94,16 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
             http=infrastructure.http,
             cache_seconds=settings.jwks_cache_seconds,
         )
+        grants = StreamingGrants(streaming_tokens, revocations)
         local_documents = await _local_documents(settings, infrastructure, store, cache)
         try:
-            yield infrastructure.service_process(
+            process = infrastructure.service_process(
                 title="Sách Số — reader",
                 description="Publisher ingest, Readium Web Publication Manifests, streaming, PDF pages, reading sync.",
                 routers=[
                     *([jwks_router(issuer)] if issuer is not None else []),
                     ingest_router(ingest, uploads),
-                    streaming_router(streaming, streaming_tokens, revocations),
+                    streaming_router(streaming, grants),
                     reading_router(reading),
                     tus_router(local_documents.uploads),
                     local_documents_router(local_documents),
@@ -99,6 +111,10 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                 ],
                 untraced=["v1/read/", "v1/iiif/"],
             )
+            process.asgi_app = StreamingFastPath(
+                process.http_app, streaming, grants, request_deadline_seconds=settings.request_deadline_seconds
+            )
+            yield process
         finally:
             pdf.close()
             await epubcheck.close()
@@ -127,4 +143,4 @@ async def _local_documents(
 
 
 def main() -> None:
-    run_service("reader", lambda: load_settings(ReaderSettings), build)
+    run_service("reader", lambda: load_settings(ReaderSettings), build, fast_event_loop=True)

@@ -30,7 +30,11 @@ from sachso.kit.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two checkouts (or two people) running tests at once each need their own servers: SACHSO_TEST_STACK_DIR.
-STATE_DIR = Path(os.environ.get("SACHSO_TEST_STACK_DIR", ROOT / ".local" / "test-stack"))
+# Under pytest-xdist (`make test-integration` runs two workers) each worker starts its own servers, once, in a
+# folder of its own; tests are isolated from each other by name (database, topic prefix, bucket) either way.
+STATE_DIR = Path(os.environ.get("SACHSO_TEST_STACK_DIR", ROOT / ".local" / "test-stack")) / os.environ.get(
+    "PYTEST_XDIST_WORKER", ""
+)
 
 Document = dict[str, Any]
 

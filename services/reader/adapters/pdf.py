@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,17 +78,24 @@ def render_page(
     """Page ``page_number`` (1-based) rendered ``width`` pixels wide; ``watermark`` is drawn across it, visibly."""
     document = pdfium.PdfDocument(str(path))
     try:
-        page = document[page_number - 1]
-        page_width, _ = page.get_size()
-        bitmap = page.render(scale=min(width, MAX_RENDER_WIDTH) / page_width)
-        image = bitmap.to_pil()
-        if watermark:
-            image = watermarked(image, watermark)
-        buffer = io.BytesIO()
-        image.save(buffer, format=image_format, quality=82)
-        return buffer.getvalue()
+        return render_document_page(document, page_number, width, image_format, watermark)
     finally:
         document.close()
+
+
+def render_document_page(
+    document: pdfium.PdfDocument, page_number: int, width: int, image_format: str = "WEBP", watermark: str | None = None
+) -> bytes:
+    """:func:`render_page` on a document already open."""
+    page = document[page_number - 1]
+    page_width, _ = page.get_size()
+    bitmap = page.render(scale=min(width, MAX_RENDER_WIDTH) / page_width)
+    image = bitmap.to_pil()
+    if watermark:
+        image = watermarked(image, watermark)
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, quality=82)
+    return buffer.getvalue()
 
 
 def watermarked(image: Image.Image, text: str) -> Image.Image:
@@ -117,10 +125,31 @@ def page_texts(path: Path) -> list[str]:
 
 
 class PdfEngine:
-    """Runs pdfium work on one thread."""
+    """Runs pdfium work on one thread; keeps the few documents whose pages are being read open there."""
 
-    def __init__(self) -> None:
+    def __init__(self, open_documents: int = 8) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdfium")
+        self._open_documents = open_documents
+        # touched only on the pdfium thread; keyed by the file's identity, so a replaced file is opened afresh
+        self._documents: OrderedDict[tuple[str, int, int], pdfium.PdfDocument] = OrderedDict()
+
+    async def render(
+        self, path: Path, page_number: int, width: int, image_format: str = "WEBP", watermark: str | None = None
+    ) -> bytes:
+        """:func:`render_page`, without opening the document again for every page."""
+        return await self.run(self._render_open, path, page_number, width, image_format, watermark)
+
+    def _render_open(self, path: Path, page_number: int, width: int, image_format: str, watermark: str | None) -> bytes:
+        status = path.stat()
+        key = (str(path), status.st_mtime_ns, status.st_size)
+        document = self._documents.get(key)
+        if document is None:
+            document = pdfium.PdfDocument(str(path))
+            self._documents[key] = document
+            while len(self._documents) > self._open_documents:
+                self._documents.popitem(last=False)[1].close()
+        self._documents.move_to_end(key)
+        return render_document_page(document, page_number, width, image_format, watermark)
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)

@@ -204,17 +204,33 @@ class Grant:
     expires_at: float
 
 
-def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations: Revocations) -> APIRouter:
-    """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it."""
-    router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
-    # A verified token is remembered (never past its expiry) so that its signature is checked once per book
-    # opening, not once per resource; revocation is still asked on every request.
-    verified: TTLCache[str, Grant] = TTLCache(maxsize=20_000, ttl=60)
+MIN_PAGE_WIDTH, DEFAULT_PAGE_WIDTH, MAX_PAGE_WIDTH = 100, 1200, 3000
 
-    async def grant_of(token: str) -> Grant:
-        grant = verified.get(token)
+
+def page_watermark(grant: Grant) -> str | None:
+    """What a page image of an online-only document carries across it: whose loan it was served to."""
+    return f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
+
+
+class StreamingGrants:
+    """Streaming tokens verified once per book opening, not once per resource; revocation asked every time.
+
+    A verified token is remembered (at most ``remember`` tokens for ``ttl`` seconds, and never past its own
+    expiry), so a page turn's dozen requests cost one signature check; whether its loan ended or its patron's card
+    was blocked is still asked on every request (:class:`Revocations` keeps that answer two seconds).
+    """
+
+    def __init__(
+        self, verifier: TokenVerifier, revocations: Revocations, *, remember: int = 20_000, ttl: float = 60
+    ) -> None:
+        self.verifier = verifier
+        self.revocations = revocations
+        self._verified: TTLCache[str, Grant] = TTLCache(maxsize=remember, ttl=ttl)
+
+    async def grant_of(self, token: str) -> Grant:
+        grant = self._verified.get(token)
         if grant is None or grant.expires_at <= time.time():
-            principal = await verifier.verify(token)
+            principal = await self.verifier.verify(token)
             publication_id = principal.claims.get("pub")
             loan_id = principal.claims.get("loan")
             if not isinstance(publication_id, str) or not publication_id or not isinstance(loan_id, str):
@@ -226,9 +242,19 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
                 bool(principal.claims.get("online_only")),
                 principal.expires_at or time.time(),
             )
-            verified[token] = grant
-        await revocations.ensure_open(grant.loan_id, grant.patron_id)
+            self._verified[token] = grant
+        await self.revocations.ensure_open(grant.loan_id, grant.patron_id)
         return grant
+
+
+def streaming_router(streaming: Streaming, grants: StreamingGrants) -> APIRouter:
+    """``/v1/read/{token}/…``: the token is in the path so that relative links in the manifest keep it.
+
+    Resource GETs usually take :class:`reader.entrypoints.streaming_fast_path.StreamingFastPath` in front of the
+    framework; these routes answer everything else, and what the fast path hands back (errors, rare cases).
+    """
+    router = APIRouter(prefix="/v1/read/{token}", tags=["streaming"])
+    grant_of = grants.grant_of
 
     async def publication_of(token: str) -> str:
         return (await grant_of(token)).publication_id
@@ -252,10 +278,13 @@ def streaming_router(streaming: Streaming, verifier: TokenVerifier, revocations:
 
     @router.get("/~sachso/pages/{page}", summary="A PDF page as an image")
     async def page(
-        request: Request, token: str, page: int, width: Annotated[int, Query(ge=100, le=3000)] = 1200
+        request: Request,
+        token: str,
+        page: int,
+        width: Annotated[int, Query(ge=MIN_PAGE_WIDTH, le=MAX_PAGE_WIDTH)] = DEFAULT_PAGE_WIDTH,
     ) -> Response:
         grant = await grant_of(token)
-        watermark = f"Sách Số · {grant.patron_id} · {grant.loan_id[:8]}" if grant.online_only else None
+        watermark = page_watermark(grant)
         image, etag = await streaming.page_image(grant.publication_id, page, width, watermark)
         return respond(request, Resource("image/webp", len(image), etag, data=image))
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from email.utils import formatdate
 
 import anyio
+from cachetools import LRUCache
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -31,6 +32,23 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# The gzip body of a representation, computed once (gzip.compress with mtime=0 is deterministic, so the bytes are
+# those a fresh compression gives). Keyed by the ETag and the content's length and hash: ETags are per URL, and two
+# publications of the same file share their resource ETags.
+_GZIPPED: LRUCache[tuple[str, int, int], bytes] = LRUCache(maxsize=32 * 1024 * 1024, getsizeof=len)
+
+
+def gzipped(etag: str, data: bytes) -> bytes:
+    """``data`` gzip-compressed as this module always compresses it (level 6, no timestamp)."""
+    key = (etag, len(data), hash(data))
+    body = _GZIPPED.get(key)
+    if body is None:
+        body = gzip.compress(data, compresslevel=6, mtime=0)
+        if len(body) <= _GZIPPED.maxsize // 64:
+            _GZIPPED[key] = body
+    return body
 
 
 async def _slice(resource: Resource, first: int, last: int) -> bytes:
@@ -88,7 +106,7 @@ def respond(request: Request, resource: Resource, *, cache_control: str = CACHE_
     assert isinstance(decision, Full)
     accepts_gzip = "gzip" in request_headers.get("accept-encoding", "")
     if resource.compressible and accepts_gzip and resource.data is not None and resource.length >= MIN_COMPRESS:
-        body = gzip.compress(resource.data, compresslevel=6, mtime=0)
+        body = gzipped(resource.etag, resource.data)
         # a different representation: its own ETag, so caches never mix the two
         headers |= {"Content-Encoding": "gzip", "ETag": resource.etag[:-1] + '-gz"'}
         return Response(b"" if head else body, media_type=resource.media_type,

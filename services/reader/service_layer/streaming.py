@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,8 @@ from lxml import etree
 from lxml import html as lxml_html
 from pymongo.asynchronous.collection import AsyncCollection
 
-from reader.adapters.pdf import PdfEngine, page_texts, render_page
+from reader.adapters.page_cache import PageImageCache, PageKey
+from reader.adapters.pdf import PdfEngine, page_texts
 from reader.adapters.storage import BookCache
 from reader.domain import fonts, lcp_content
 from reader.domain.manifest import positions
@@ -55,17 +57,27 @@ class Streaming:
         pdf: PdfEngine,
         *,
         page_cache_bytes: int = 64 * 1024 * 1024,
+        page_cache_dir: Path | None = None,
+        page_cache_disk_bytes: int = 512 * 1024 * 1024,
+        resolved_cache_bytes: int = 64 * 1024 * 1024,
         content_key: ContentKey | None = None,
     ) -> None:
         self.content_key = content_key
         self.publications = publications
         self.cache = cache
         self.pdf = pdf
-        self._pages: LRUCache[tuple[str, int, int, str], bytes] = LRUCache(maxsize=page_cache_bytes, getsizeof=len)
+        self._pages = PageImageCache(page_cache_dir, memory_bytes=page_cache_bytes, disk_bytes=page_cache_disk_bytes)
+        self._rendering: dict[PageKey, asyncio.Future[bytes]] = {}
+        self._ahead: set[asyncio.Future[None]] = set()
         self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
         # a page turn asks for a dozen resources of one book: its document is read once every few seconds
         self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
         self._indexes: LRUCache[str, _BookIndex] = LRUCache(maxsize=1024)
+        # what a request path of a publication's version resolved to (a page turn asks for the same stylesheets,
+        # fonts and images again): the decisions below are taken once per path, not once per request
+        self._resolved: LRUCache[tuple[str, str, str, bool], Resource] = LRUCache(
+            maxsize=resolved_cache_bytes, getsizeof=lambda resource: resource.length + 512
+        )
 
     async def publication(self, publication_id: str) -> Document:
         document = self._documents.get(publication_id)
@@ -88,6 +100,10 @@ class Streaming:
     async def resource(self, publication_id: str, requested: str, *, online_only: bool = False) -> Resource:
         """The resource ``requested`` names; every decision is taken on its canonical path, and only on it."""
         document = await self.publication(publication_id)
+        resolved_key = (publication_id, document["version"], requested, online_only)
+        resolved = self._resolved.get(resolved_key)
+        if resolved is not None:
+            return resolved
         href = canonical_path(requested)
         if href is None or not servable(href):
             raise ResourceNotFound(f"{requested!r} is not a resource of this publication")
@@ -111,8 +127,12 @@ class Streaming:
         if algorithm in fonts.ALGORITHMS:
             data = fonts.deobfuscate(data, algorithm, document["metadata"].get("identifier", ""))
         elif algorithm == lcp_content.AES256_CBC:
+            # asked every time: DRM may stop holding the key
             data = await self._decrypted(publication_id, href, data, encrypted.get("compression") == "deflate")
-        return Resource(media_type, len(data), etag, data=data)
+            return Resource(media_type, len(data), etag, data=data)
+        resource = Resource(media_type, len(data), etag, data=data)
+        self._resolved[resolved_key] = resource
+        return resource
 
     def _index(self, document: Document) -> _BookIndex:
         index = self._indexes.get(document["key"])
@@ -134,7 +154,12 @@ class Streaming:
     async def page_image(
         self, publication_id: str, page: int, width: int, watermark: str | None = None
     ) -> tuple[bytes, str]:
-        """A PDF page rendered about ``width`` pixels wide (rounded up to a cached step), watermarked if asked."""
+        """A PDF page rendered about ``width`` pixels wide (rounded up to a cached step), watermarked if asked.
+
+        Rendered once per (version, page, width, watermark) and kept (:class:`PageImageCache`); the next page is
+        rendered ahead meanwhile, as a reader turns pages in order. A watermark names one patron's loan: it is part
+        of the key, so no one is ever served another patron's mark.
+        """
         document = await self.publication(publication_id)
         if document["format"] != "application/pdf":
             raise ResourceNotFound("page images exist for PDF publications")
@@ -144,12 +169,42 @@ class Streaming:
         width = min(-(-width // PAGE_WIDTH_STEP) * PAGE_WIDTH_STEP, 3000)
         mark = hashlib.sha1((watermark or "").encode(), usedforsecurity=False).hexdigest()[:8] if watermark else ""
         key = (document["version"], page, width, mark)
-        image = self._pages.get(key)
-        if image is None:
-            path = await self.cache.file(document["key"])
-            image = await self.pdf.run(render_page, path, page, width, "WEBP", watermark)
-            self._pages[key] = image
+        image = self._pages.memory(key) or await self._rendered(document, key, watermark)
+        if page < pages:
+            self._render_ahead(document, (document["version"], page + 1, width, mark), watermark)
         return image, f'"{document["version"]}-p{page}-w{width}{"-" + mark if mark else ""}"'
+
+    async def _rendered(self, document: Document, key: PageKey, watermark: str | None) -> bytes:
+        """From the cache, or rendered once however many requests ask for it at the same time."""
+        running = self._rendering.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        image = await self._pages.get(key)
+        if image is not None:
+            return image
+        task = asyncio.ensure_future(self._render(document, key, watermark))
+        self._rendering[key] = task
+        task.add_done_callback(lambda _: self._rendering.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _render(self, document: Document, key: PageKey, watermark: str | None) -> bytes:
+        _, page, width, _ = key
+        path = await self.cache.file(document["key"])
+        image = await self.pdf.render(path, page, width, "WEBP", watermark)
+        await self._pages.put(key, image)
+        return image
+
+    def _render_ahead(self, document: Document, key: PageKey, watermark: str | None) -> None:
+        if key in self._rendering or self._pages.memory(key) is not None:
+            return
+
+        async def ahead() -> None:
+            with contextlib.suppress(Exception):  # only a head start: the page's own request reports failures
+                await self._rendered(document, key, watermark)
+
+        task = asyncio.ensure_future(ahead())
+        self._ahead.add(task)
+        task.add_done_callback(self._ahead.discard)
 
     async def search(self, publication_id: str, query: str) -> list[dict[str, Any]]:
         passages = await self._cached_passages(await self.publication(publication_id))

@@ -21,7 +21,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from reader.adapters.epubcheck import EpubCheck
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
-from reader.entrypoints.http import ingest_router, reading_router, streaming_router
+from reader.entrypoints.http import StreamingGrants, ingest_router, reading_router, streaming_router
+from reader.entrypoints.streaming_fast_path import StreamingFastPath
 from reader.service_layer.ingest import Ingest
 from reader.service_layer.reading import Reading
 from reader.service_layer.revocations import Revocations
@@ -55,6 +56,7 @@ class ReaderUnderTest:
     drm: TokenIssuer
     s3: Any
     bucket: str
+    framework: httpx.AsyncClient  # the same app without the streaming fast path in front
 
     def publisher(self, publisher_id: str) -> dict[str, str]:
         token = self.accounts.issue(publisher_id, audience="sachso", roles=[Role.PUBLISHER], publisher_id=publisher_id)
@@ -109,11 +111,12 @@ async def reader(
         await ingest.ensure_indexes()
         reading = Reading(database)
         await reading.ensure_indexes()
-        streaming = Streaming(database["publications"], cache, pdf)
+        streaming = Streaming(database["publications"], cache, pdf, page_cache_dir=tmp_path / "pages")
         app = create_http_app(title="reader", version="test", readiness={})
         (tmp_path / "uploads").mkdir()
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://reader", event_hooks=VALIDATE_RESPONSES
+            transport=transport, base_url="http://reader", event_hooks=VALIDATE_RESPONSES
         ) as http:
             app.state.token_verifier = TokenVerifier(
                 ["http://reader/.well-known/jwks.json"], issuers=[accounts.issuer], audience="sachso", http=http
@@ -128,10 +131,14 @@ async def reader(
             app.include_router(jwks_router(drm), prefix="/drm")
             app.include_router(ingest_router(ingest, tmp_path / "uploads"))
             revocations = Revocations(database["ended_loans"])
-            app.include_router(streaming_router(streaming, streaming_tokens, revocations))
+            grants = StreamingGrants(streaming_tokens, revocations)
+            app.include_router(streaming_router(streaming, grants))
             app.include_router(reading_router(reading))
-            yield ReaderUnderTest(
-                ingest, streaming, reading, revocations, cache, outbox, http, accounts, drm, s3, s3_settings.s3_bucket
-            )
+            transport.app = StreamingFastPath(app, streaming, grants)  # in front of the framework, as in bootstrap
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reader") as framework:
+                yield ReaderUnderTest(
+                    ingest, streaming, reading, revocations, cache, outbox, http, accounts, drm, s3,
+                    s3_settings.s3_bucket, framework,
+                )  # fmt: skip
         await remove_bucket(s3, s3_settings.s3_bucket)
     pdf.close()
