@@ -10,12 +10,12 @@ the first pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
 from lending.adapters.store import LendingStore, utc
 from lending.service_layer.circulation import ACTIVE, Circulation
+from sachso.kit.workers import run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +46,13 @@ class DueWatcher:
         deadlines = [utc(doc[field]) for doc, field in ((loan, "due_at"), (hold, "ready_until")) if doc]
         return min((deadline for deadline in deadlines if deadline), default=None)
 
+    async def _one_pass(self) -> float | None:
+        """Act on what is due; how many seconds until the next deadline (0: more is due now)."""
+        if await self.run_once() >= BATCH:
+            return 0.0  # more may be due
+        deadline = await self.next_deadline()
+        return None if deadline is None else (deadline - self.circulation.clock()).total_seconds()
+
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                if await self.run_once() >= BATCH:
-                    continue  # more may be due
-                deadline = await self.next_deadline()
-                backoff = 0.5
-            except Exception as error:  # database away: try again, nothing is lost (state is in MongoDB)
-                log.warning("due watcher failed, retrying", extra={"error": repr(error)})
-                deadline = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            sleep = self.max_sleep
-            if deadline is not None:
-                sleep = min(sleep, max(0.0, (deadline - self.circulation.clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=sleep)
+        """Watch until ``stop``; database outages are retried with backoff (the state is in MongoDB)."""
+        await run_until_stopped("due watcher", self._one_pass, stop, max_sleep=self.max_sleep)
