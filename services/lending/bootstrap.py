@@ -29,6 +29,7 @@ from lending.library_systems import library_systems, odl_sources, sip2_directory
 from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.directory import Directory
 from lending.service_layer.due_watcher import DueWatcher
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
@@ -54,15 +55,16 @@ def http_routers(
     public_url: str,
 ) -> list[APIRouter]:
     """Every HTTP route of lending (the integration tests serve exactly these)."""
+    directory = Directory(store)
     return [
         jwks_router(issuer),
         auth_router(cards, accounts),
-        cards_router(cards, store),
-        libraries_router(store),
-        catalogue_router(catalogue, store),
-        circulation_router(circulation, store),
-        reports_router(Reports(store), store),
-        staff_router(accounts, cards, catalogue, circulation, store),
+        cards_router(cards, directory),
+        libraries_router(directory),
+        catalogue_router(catalogue, directory),
+        circulation_router(circulation, directory),
+        reports_router(Reports(store), directory),
+        staff_router(accounts, cards, catalogue, circulation, directory),
         opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase, public_url=public_url),
     ]
 

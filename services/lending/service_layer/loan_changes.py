@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from google.protobuf.message import Message
+
 from lending.domain import loans as loan_rules
 from lending.domain.holds import HoldState
 from lending.domain.licensing import serves
@@ -70,22 +72,15 @@ async def return_loan(
     uow: LendingUnitOfWork, loan: Loan, channel: events.ReturnChannel.ValueType, now: datetime
 ) -> Loan:
     """End a loan early; the copy goes to the next hold within the same unit of work."""
-    await uow.loans.end(loan.id, loan_rules.RETURNED, now)
-    uow.emit(
-        title_event(
-            loan.title_id,
-            events.LoanReturned(
-                loan_id=loan.id,
-                patron_id=loan.patron_id,
-                title_id=loan.title_id,
-                publication_id=loan.publication_id,
-                returned_at=timestamp(now),
-                channel=channel,
-            ),
-        )
+    returned = events.LoanReturned(
+        loan_id=loan.id,
+        patron_id=loan.patron_id,
+        title_id=loan.title_id,
+        publication_id=loan.publication_id,
+        returned_at=timestamp(now),
+        channel=channel,
     )
-    await release_copy(uow, loan.license_id, now)
-    return replace(loan, status=loan_rules.RETURNED, ended_at=now)
+    return await _end(uow, loan, loan_rules.RETURNED, returned, now)
 
 
 async def expire_loan(uow: LendingUnitOfWork, loan_id: str, now: datetime) -> bool:
@@ -93,18 +88,20 @@ async def expire_loan(uow: LendingUnitOfWork, loan_id: str, now: datetime) -> bo
     loan = await uow.loans.get(loan_id)
     if loan is None or not loan_rules.is_due(loan, now):
         return False
-    await uow.loans.end(loan.id, loan_rules.EXPIRED, now)
-    uow.emit(
-        title_event(
-            loan.title_id,
-            events.LoanExpired(
-                loan_id=loan.id,
-                patron_id=loan.patron_id,
-                title_id=loan.title_id,
-                publication_id=loan.publication_id,
-                expired_at=timestamp(now),
-            ),
-        )
+    expired = events.LoanExpired(
+        loan_id=loan.id,
+        patron_id=loan.patron_id,
+        title_id=loan.title_id,
+        publication_id=loan.publication_id,
+        expired_at=timestamp(now),
     )
-    await release_copy(uow, loan.license_id, now)
+    await _end(uow, loan, loan_rules.EXPIRED, expired, now)
     return True
+
+
+async def _end(uow: LendingUnitOfWork, loan: Loan, status: str, announcement: Message, now: datetime) -> Loan:
+    """End the loan with ``status``, announce it, and free its copy (for the next hold, or back to the pool)."""
+    await uow.loans.end(loan.id, status, now)
+    uow.emit(title_event(loan.title_id, announcement))
+    await release_copy(uow, loan.license_id, now)
+    return replace(loan, status=status, ended_at=now)
