@@ -10,7 +10,7 @@ import httpx
 from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
-from lending.adapters.repositories import mongo_units_of_work
+from lending.adapters.repositories import MongoTurnaways, mongo_units_of_work
 from lending.adapters.store import LendingStore
 from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
@@ -81,7 +81,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
-        circulation = Circulation(mongo_units_of_work(store, outbox))
+        circulation = Circulation(mongo_units_of_work(store, outbox), MongoTurnaways(store))
         catalogue = Catalogue(store, outbox)
         limits = ApplicationLimits.of(
             settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day

@@ -263,11 +263,16 @@ class MongoIdempotentRequests(_Bound):
             raise DuplicateEntry(str(error)) from error
 
 
-class MongoTurnaways(_Bound):
-    async def record(self, patron_id: str, library_id: str, title_id: str, at: datetime) -> None:
-        await self.store.turnaways.insert_one(
-            {"patron_id": patron_id, "library_id": library_id, "title_id": title_id, "at": at}, session=self.session
-        )
+class MongoTurnaways:
+    def __init__(self, store: LendingStore) -> None:
+        self.store = store
+
+    async def record(self, patron_id: str, title_id: str, at: datetime) -> None:
+        patron = await self.store.patron(patron_id)
+        if patron is not None:
+            await self.store.turnaways.insert_one(
+                {"patron_id": patron_id, "library_id": patron.library_id, "title_id": title_id, "at": at}
+            )
 
 
 class MongoLendingUnitOfWork(MongoUnitOfWork, LendingUnitOfWork):
@@ -285,7 +290,6 @@ class MongoLendingUnitOfWork(MongoUnitOfWork, LendingUnitOfWork):
         self.loans = MongoLoans(self.store, session)
         self.holds = MongoHolds(self.store, session)
         self.idempotency = MongoIdempotentRequests(self.store, session)
-        self.turnaways = MongoTurnaways(self.store, session)
 
 
 def mongo_units_of_work(store: LendingStore, outbox: Outbox) -> UnitOfWorkFactory:

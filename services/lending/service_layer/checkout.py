@@ -18,7 +18,7 @@ from lending.domain.loans import Loan
 from lending.domain.patrons import Patron
 from lending.errors import AlreadyBorrowed, NoCopyAvailable
 from lending.service_layer.copies import lend
-from lending.service_layer.unit_of_work import DuplicateEntry, LendingUnitOfWork, UnitOfWorkFactory
+from lending.service_layer.unit_of_work import DuplicateEntry, LendingUnitOfWork, Turnaways, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Checkout:
 
 async def checkout(
     uow_factory: UnitOfWorkFactory,
+    turnaways: Turnaways,
     patron_id: str,
     title_id: str,
     period: timedelta | None,
@@ -63,7 +64,7 @@ async def checkout(
                 raise AlreadyBorrowed("you already have this title on loan") from error
             return await uow_factory().run(work)  # a concurrent attempt with the same key won: replay it
     except NoCopyAvailable:
-        await _record_turnaway(uow_factory, patron_id, title_id, now)
+        await turnaways.record(patron_id, title_id, now)
         raise
 
 
@@ -98,12 +99,3 @@ async def _take_any_copy(
         if await uow.licences.take_copy(license_):
             return license_
     raise NoCopyAvailable("every copy you may borrow is on loan; place a hold to join the queue")
-
-
-async def _record_turnaway(uow_factory: UnitOfWorkFactory, patron_id: str, title_id: str, now: datetime) -> None:
-    async def work(uow: LendingUnitOfWork) -> None:
-        patron = await uow.patrons.get(patron_id)
-        if patron is not None:
-            await uow.turnaways.record(patron_id, patron.library_id, title_id, now)
-
-    await uow_factory().run(work)

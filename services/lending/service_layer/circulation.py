@@ -20,7 +20,7 @@ from lending.errors import LoanNotFound
 from lending.service_layer import card_blocks, hold_requests, loan_changes
 from lending.service_layer.checkout import Checkout, checkout
 from lending.service_layer.clock import Clock, system_clock
-from lending.service_layer.unit_of_work import LendingUnitOfWork, UnitOfWorkFactory
+from lending.service_layer.unit_of_work import LendingUnitOfWork, Turnaways, UnitOfWorkFactory
 from sachso.events.v1 import lending_events_pb2 as events
 
 __all__ = ["ACTIVE", "Checkout", "Circulation", "HoldView", "Loan"]
@@ -34,8 +34,9 @@ class HoldView:
 
 
 class Circulation:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock = system_clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, turnaways: Turnaways, clock: Clock = system_clock) -> None:
         self.uow = uow
+        self.turnaways = turnaways
         self.clock = clock
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class Circulation:
         self, patron_id: str, title_id: str, period: timedelta | None, idempotency_key: str | None
     ) -> Checkout:
         """:meth:`checkout`, at most once per ``idempotency_key`` (a retry replays the first answer)."""
-        return await checkout(self.uow, patron_id, title_id, period, idempotency_key, self.clock())
+        return await checkout(self.uow, self.turnaways, patron_id, title_id, period, idempotency_key, self.clock())
 
     async def renewal_check(self, loan_id: str) -> tuple[datetime | None, str]:
         """The due time a renewal would give, or None and the reason it is refused."""

@@ -152,8 +152,11 @@ class IdempotentRequests(Protocol):
 
 
 class Turnaways(Protocol):
-    async def record(self, patron_id: str, library_id: str, title_id: str, at: datetime) -> None:
-        """She wanted a copy and none was free (for reports)."""
+    """Recorded outside any unit of work: the checkout a turn-away reports was rolled back. One plain write, as a
+    refused checkout under contention is the common case and must stay cheap."""
+
+    async def record(self, patron_id: str, title_id: str, at: datetime) -> None:
+        """She wanted a copy of the title and none was free (for reports; nothing when she has no card)."""
         ...
 
 
@@ -167,7 +170,6 @@ class LendingUnitOfWork(UnitOfWork, abc.ABC):
     loans: Loans
     holds: Holds
     idempotency: IdempotentRequests
-    turnaways: Turnaways
 
 
 UnitOfWorkFactory = Callable[[], LendingUnitOfWork]

@@ -262,8 +262,10 @@ class FakeIdempotentRequests(_Repository):
 
 
 class FakeTurnaways(_Repository):
-    async def record(self, patron_id: str, library_id: str, title_id: str, at: datetime) -> None:
-        self.state.turnaways.append((patron_id, library_id, title_id, at))
+    async def record(self, patron_id: str, title_id: str, at: datetime) -> None:
+        patron = self.state.patrons.get(patron_id)
+        if patron is not None:
+            self.state.turnaways.append((patron_id, patron.library_id, title_id, at))
 
 
 class FakeUnitOfWork(LendingUnitOfWork):
@@ -278,7 +280,6 @@ class FakeUnitOfWork(LendingUnitOfWork):
         self.loans = FakeLoans(state)
         self.holds = FakeHolds(state)
         self.idempotency = FakeIdempotentRequests(state)
-        self.turnaways = FakeTurnaways(state)
 
     async def _begin(self) -> None:
         self._snapshot = self.state.snapshot()

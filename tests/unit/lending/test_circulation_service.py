@@ -33,7 +33,7 @@ from lending.errors import (
 )
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
-from tests.unit.lending.fakes import LendingState, fake_units_of_work
+from tests.unit.lending.fakes import FakeTurnaways, LendingState, fake_units_of_work
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LIBRARIES = [
@@ -62,7 +62,7 @@ class World:
         if policy is not None:
             self.state.policies = {library.id: policy for library in LIBRARIES}
         self.clock = Clock()
-        self.circulation = Circulation(fake_units_of_work(self.state), self.clock)
+        self.circulation = Circulation(fake_units_of_work(self.state), FakeTurnaways(self.state), self.clock)
 
     def patron(self, patron_id: str, library_id: str = "daklak", status: CardStatus = CardStatus.ACTIVE) -> str:
         self.state.patrons[patron_id] = Patron(
