@@ -212,3 +212,16 @@ class RepositoryContract:
 
         await repositories.run(committed)
         assert await repositories.published() == 1
+
+    async def test_explicit_commit_and_rollback(self, repositories: Repositories) -> None:
+        """``async with uow: ... await uow.commit()`` — the cosmicpython shape — on every implementation."""
+        async with repositories.units() as uow:
+            await uow.loans.add(loan("kept"))
+            uow.emit(OutboundEvent("lending.events", "kieu", lending_events_pb2.LoanCreated(loan_id="kept")))
+            await uow.commit()
+        async with repositories.units() as uow:
+            await uow.loans.add(loan("dropped", title_id="other"))
+            uow.emit(OutboundEvent("lending.events", "other", lending_events_pb2.LoanCreated(loan_id="dropped")))
+        assert await repositories.run(lambda uow: uow.loans.get("kept")) is not None
+        assert await repositories.run(lambda uow: uow.loans.get("dropped")) is None
+        assert await repositories.published() == 1
