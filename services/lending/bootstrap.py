@@ -10,6 +10,7 @@ import httpx
 from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
+from lending.adapters.repositories import MongoTurnaways, mongo_units_of_work
 from lending.adapters.store import LendingStore
 from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
@@ -28,6 +29,7 @@ from lending.library_systems import library_systems, odl_sources, sip2_directory
 from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.directory import Directory
 from lending.service_layer.due_watcher import DueWatcher
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
@@ -53,15 +55,16 @@ def http_routers(
     public_url: str,
 ) -> list[APIRouter]:
     """Every HTTP route of lending (the integration tests serve exactly these)."""
+    directory = Directory(store)
     return [
         jwks_router(issuer),
         auth_router(cards, accounts),
-        cards_router(cards, store),
-        libraries_router(store),
-        catalogue_router(catalogue, store),
-        circulation_router(circulation, store),
-        reports_router(Reports(store), store),
-        staff_router(accounts, cards, catalogue, circulation, store),
+        cards_router(cards, directory),
+        libraries_router(directory),
+        catalogue_router(catalogue, directory),
+        circulation_router(circulation, directory),
+        reports_router(Reports(store), directory),
+        staff_router(accounts, cards, catalogue, circulation, directory),
         opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase, public_url=public_url),
     ]
 
@@ -78,7 +81,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
-        circulation = Circulation(store, outbox)
+        circulation = Circulation(mongo_units_of_work(store, outbox), MongoTurnaways(store))
         catalogue = Catalogue(store, outbox)
         limits = ApplicationLimits.of(
             settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day
@@ -86,7 +89,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         cards = Cards(store, outbox, issuer, application_limits=limits)
         accounts = Accounts(store, issuer, cards.secrets)
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
-        infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run
+        infrastructure.workers["due-watcher"] = DueWatcher(circulation).run
         servicer = LendingServicer(circulation, store)
         lender_http = await stack.enter_async_context(httpx.AsyncClient())
         systems = library_systems(  # the network and the links to other systems (issue 17)

@@ -1,6 +1,8 @@
 """Idempotent Kafka consumers with retries and a dead-letter topic.
 
-A consumer group maps event types (protobuf message classes) to handlers. For each record it:
+A consumer group maps event types (protobuf message classes) to handlers, registered with their type —
+``registry.register(LoanCreated, handler)`` where ``handler(event: ReceivedEvent[LoanCreated], session)`` — so
+the payload a handler receives is already the right message (checked here, once). For each record it:
 1. skips, and counts, records whose ``ce_type`` names a type it has no handler for (a topic carries many types,
    and a newer producer may add types an older consumer does not know: CloudEvents consumers ignore those);
 2. sends records it cannot even classify — no ``ce_type`` header at all (no headers, a structured-mode or
@@ -24,7 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from google.protobuf import symbol_database
 from google.protobuf.message import Message
@@ -51,7 +53,10 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 Document = dict[str, Any]
+M = TypeVar("M", bound=Message)
 Handler = Callable[[ReceivedEvent, AsyncClientSession], Awaitable[None]]
+# A handler of one event type: its payload is an ``M``.
+TypedHandler = Callable[[ReceivedEvent[M], AsyncClientSession], Awaitable[None]]
 # Slow work outside the database (OCR of a page) done before the handler's transaction opens, on every attempt;
 # it must be safe to repeat (it writes nothing the handler's transaction does not decide on).
 Preparation = Callable[[ReceivedEvent], Awaitable[None]]
@@ -114,15 +119,34 @@ class HandlerRegistry:
         self._handlers: dict[str, Handler] = {}
         self._preparations: dict[str, Preparation] = {}
 
-    def register(self, event_class: type[Message], handler: Handler, *, prepare: Preparation | None = None) -> None:
-        """``handler`` runs in the transaction that records the event as handled; ``prepare``, if given, before it
-        (long work that must not hold a transaction open)."""
+    def register(
+        self,
+        event_class: type[M],
+        handler: TypedHandler[M],
+        *,
+        prepare: Callable[[ReceivedEvent[M]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Handle events of ``event_class`` with ``handler``, which runs in the transaction that records the event
+        as handled; ``prepare``, if given, runs before it (long work that must not hold a transaction open).
+
+        Both receive the event typed by ``event_class``: its payload is checked here, so handlers need no
+        ``isinstance``.
+        """
         name = str(event_class.DESCRIPTOR.full_name)
         if name in self._handlers:
             raise ValueError(f"{self.group}: two handlers for {name}")
-        self._handlers[name] = handler
+
+        async def typed(event: ReceivedEvent, session: AsyncClientSession) -> None:
+            await handler(_narrowed(event, event_class), session)
+
+        self._handlers[name] = typed
         if prepare is not None:
-            self._preparations[name] = prepare
+            typed_prepare = prepare
+
+            async def prepare_typed(event: ReceivedEvent) -> None:
+                await typed_prepare(_narrowed(event, event_class))
+
+            self._preparations[name] = prepare_typed
 
     def handler_for(self, event_type: str | None) -> Handler | None:
         return self._handlers.get(event_type or "")
@@ -133,6 +157,13 @@ class HandlerRegistry:
     @property
     def event_types(self) -> frozenset[str]:
         return frozenset(self._handlers)
+
+
+def _narrowed(event: ReceivedEvent, event_class: type[M]) -> ReceivedEvent[M]:
+    """``event`` as an event of ``event_class`` (its ``ce_type`` named that class, so decoding built one)."""
+    if not isinstance(event.payload, event_class):
+        raise TypeError(f"{event.type} event carries a {type(event.payload).__name__}, not a {event_class.__name__}")
+    return cast("ReceivedEvent[M]", event)
 
 
 class IdempotentConsumer:

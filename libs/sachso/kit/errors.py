@@ -1,15 +1,16 @@
 """One exception hierarchy, translated at the edges to RFC 9457 problem details and gRPC status codes.
 
 Each service derives its own base (``class LendingError(ServiceError)``) and raises specific subclasses from
-its service layer; FastAPI handlers and gRPC interceptors in this package do the translation, so no route
-or servicer formats an error by hand.
+its domain and service layer; FastAPI handlers (:mod:`sachso.kit.http`) and the gRPC interceptor
+(:mod:`sachso.kit.grpc_server`) do the translation, so no route or servicer formats an error by hand.
+
+This module is pure (no gRPC, no web framework): a domain may raise these. An error names its gRPC status by
+the ``grpc.StatusCode`` member name (``"NOT_FOUND"``); only the gRPC edge turns the name into the code.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
-
-import grpc
 
 PROBLEM_TYPE_BASE = "https://sachso.vn/problems/"
 
@@ -18,7 +19,7 @@ class ServiceError(Exception):
     """Base of every expected failure. Subclasses fix the HTTP status, gRPC code and problem type."""
 
     status: ClassVar[int] = 500
-    grpc_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.INTERNAL
+    grpc_code: ClassVar[str] = "INTERNAL"  # a grpc.StatusCode member name; the gRPC edge maps it
     problem: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
 
@@ -56,56 +57,56 @@ class ServiceError(Exception):
 
 class InvalidInput(ServiceError):
     status = 400
-    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    grpc_code = "INVALID_ARGUMENT"
     problem = "invalid-input"
     title = "Invalid input"
 
 
 class Unauthenticated(ServiceError):
     status = 401
-    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    grpc_code = "UNAUTHENTICATED"
     problem = "unauthenticated"
     title = "Authentication required"
 
 
 class Forbidden(ServiceError):
     status = 403
-    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    grpc_code = "PERMISSION_DENIED"
     problem = "forbidden"
     title = "Not allowed"
 
 
 class NotFound(ServiceError):
     status = 404
-    grpc_code = grpc.StatusCode.NOT_FOUND
+    grpc_code = "NOT_FOUND"
     problem = "not-found"
     title = "Not found"
 
 
 class Conflict(ServiceError):
     status = 409
-    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+    grpc_code = "ALREADY_EXISTS"
     problem = "conflict"
     title = "Conflict"
 
 
 class PreconditionFailed(ServiceError):
     status = 409
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    grpc_code = "FAILED_PRECONDITION"
     problem = "precondition-failed"
     title = "Not possible in the current state"
 
 
 class PayloadTooLarge(ServiceError):
     status = 413
-    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    grpc_code = "RESOURCE_EXHAUSTED"
     problem = "payload-too-large"
     title = "Payload too large"
 
 
 class UnsupportedMediaType(ServiceError):
     status = 415
-    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+    grpc_code = "INVALID_ARGUMENT"
     problem = "unsupported-media-type"
     title = "Unsupported media type"
 
@@ -125,7 +126,7 @@ class _RetryLater(ServiceError):
 
 class TooManyRequests(_RetryLater):
     status = 429
-    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    grpc_code = "RESOURCE_EXHAUSTED"
     problem = "too-many-requests"
     title = "Too many requests; try again later"
 
@@ -134,7 +135,7 @@ class DependencyUnavailable(_RetryLater):
     """A database, broker or peer service did not answer; the caller may retry."""
 
     status = 503
-    grpc_code = grpc.StatusCode.UNAVAILABLE
+    grpc_code = "UNAVAILABLE"
     problem = "dependency-unavailable"
     title = "Temporarily unavailable"
     default_retry_after = 2

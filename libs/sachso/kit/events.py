@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.bindings.kafka import KafkaMessage as KafkaMessage
@@ -20,10 +20,14 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from google.protobuf import symbol_database
 from google.protobuf.message import DecodeError, Message
+from typing_extensions import TypeVar
 
 PROTOBUF_CONTENT_TYPE = "application/protobuf"
 TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 _FORMAT = JSONFormat()
+
+# The payload type of a received event; a bare ``ReceivedEvent`` carries some protobuf message.
+PayloadT_co = TypeVar("PayloadT_co", bound=Message, covariant=True, default=Message)
 
 
 class MalformedEvent(ValueError):
@@ -47,8 +51,12 @@ class OutboundEvent:
 
 
 @dataclass(frozen=True)
-class ReceivedEvent:
-    """A decoded CloudEvent with its payload and where it came from."""
+class ReceivedEvent(Generic[PayloadT_co]):
+    """A decoded CloudEvent with its payload and where it came from.
+
+    ``ReceivedEvent[LoanCreated]`` is what a handler registered for ``LoanCreated`` receives (the consumer
+    registry checks the payload's type once, so handlers need no ``isinstance``).
+    """
 
     id: str
     type: str
@@ -56,7 +64,7 @@ class ReceivedEvent:
     subject: str | None
     time: datetime | None
     key: str | None
-    payload: Message
+    payload: PayloadT_co
     trace_headers: Mapping[str, str]
     topic: str
     partition: int

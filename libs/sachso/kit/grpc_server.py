@@ -29,6 +29,11 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("g
 PUBLIC_SERVICES = (health.SERVICE_NAME, reflection.SERVICE_NAME, "grpc.reflection.v1.ServerReflection")
 
 
+def status_code(error: ServiceError) -> grpc.StatusCode:
+    """The gRPC status an error answers with: the edge's half of :mod:`sachso.kit.errors` (which names it)."""
+    return grpc.StatusCode.__members__.get(error.grpc_code, grpc.StatusCode.INTERNAL)
+
+
 def current_principal() -> Principal:
     """The authenticated caller of the current RPC (set by the server's interceptor)."""
     principal = _principal.get()
@@ -70,14 +75,14 @@ class _EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 with pymongo.timeout(context.time_remaining()):  # the caller's deadline bounds our database work
                     return await inner(request, context)
             except ServiceError as error:
-                await context.abort(error.grpc_code, error.detail)
+                await context.abort(status_code(error), error.detail)
             except PyMongoError as error:
                 unavailable = database_unavailable(error)
                 if unavailable is None:
                     log.exception("unhandled database error in gRPC method", extra={"method": method})
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
                 else:
-                    await context.abort(unavailable.grpc_code, unavailable.detail)
+                    await context.abort(status_code(unavailable), unavailable.detail)
             except Exception:
                 log.exception("unhandled error in gRPC method", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")

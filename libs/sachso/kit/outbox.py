@@ -29,6 +29,7 @@ from sachso.kit import events as ce
 from sachso.kit.events import KafkaMessage, OutboundEvent
 from sachso.kit.observability import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING, current_trace_headers
 from sachso.kit.topics import prefixed
+from sachso.kit.workers import run_until_stopped, wait
 
 log = logging.getLogger(__name__)
 
@@ -224,48 +225,37 @@ class OutboxRelay:
                         self._wakeup.set()
             except PyMongoError as error:
                 log.debug("outbox change stream unavailable, polling", extra={"error": str(error)})
-                await asyncio.sleep(self.poll_seconds)
+                await wait(stop, self.poll_seconds)
 
     async def _report_backlog(self) -> None:
         with contextlib.suppress(PyMongoError):
             OUTBOX_PENDING.labels(service=self.outbox.source).set(await self.outbox.count_pending())
             OUTBOX_OLDEST_AGE.labels(service=self.outbox.source).set(await self.outbox.oldest_pending_age_seconds())
 
+    async def _one_pass(self) -> float | None:
+        """Publish a batch if this relay holds the lease; 0 when more is pending, else the poll interval."""
+        published = await self.publish_pending() if await self._hold_lease() else 0
+        if published >= self.batch_size:
+            return 0.0  # more is pending
+        await self._report_backlog()  # caught up: report the backlog and wait for new events
+        return self.poll_seconds
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set. Database and broker failures are retried with backoff."""
+        """Relay until ``stop`` is set. Database and broker failures are retried with backoff; the events stay in
+        the outbox meanwhile (the backlog, which the alerts need, is reported after each failure)."""
         watcher = asyncio.create_task(self._watch_inserts(stop))
-        backoff = 0.1
         try:
-            while not stop.is_set():
-                self._wakeup.clear()
-                try:
-                    published = await self.publish_pending() if await self._hold_lease() else 0
-                    backoff = 0.1
-                except Exception as error:  # broker or database away: keep the events, try again
-                    log.warning("outbox relay failed, retrying", extra={"error": repr(error)})
-                    await self._report_backlog()  # the backlog grows while Kafka is away: the alerts need it
-                    await _sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, self.max_backoff_seconds)
-                    continue
-                if published < self.batch_size:  # caught up: report the backlog and wait for new events
-                    await self._report_backlog()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(_first_of(stop, self._wakeup), self.poll_seconds)
+            await run_until_stopped(
+                "outbox relay",
+                self._one_pass,
+                stop,
+                max_sleep=self.poll_seconds,
+                wakeup=self._wakeup,
+                initial_backoff=0.1,
+                max_backoff=self.max_backoff_seconds,
+                on_failure=self._report_backlog,
+            )
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

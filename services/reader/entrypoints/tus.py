@@ -12,7 +12,6 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import grpc
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.requests import ClientDisconnect
 
@@ -29,7 +28,7 @@ StaffPrincipal = Annotated[Principal, Depends(require_roles(Role.LIBRARIAN, Role
 
 class TusVersionUnsupported(ServiceError):
     status = 412
-    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+    grpc_code = "FAILED_PRECONDITION"
     problem = "tus-version-unsupported"
     title = "This server speaks tus 1.0.0"
 

@@ -1,0 +1,1 @@
+"""Lending's REST API, one router per resource."""
