@@ -116,12 +116,15 @@ class Provider:
     def sign(self, document: dict[str, Any]) -> dict[str, Any]:
         return {**document, "signature": self.signature(canonical(document))}
 
-    def signed_json(self, document: dict[str, Any]) -> bytes:
-        """The signed licence as JSON bytes: the canonical JSON is made once and the signature spliced into it
-        (``document`` must not already carry a signature)."""
-        data = canonical(document)
-        signature = json.dumps(self.signature(data), separators=(",", ":")).encode("ascii")
-        return data[:-1] + b',"signature":' + signature + b"}"
+    def signed_canonical(self, data: bytes) -> bytes:
+        """The signed licence as JSON bytes: ``data`` (a licence's canonical JSON, without signature) with the
+        signature over it spliced in — its key order is not canonical, which verifiers need not (they
+        canonicalise again), and the JSON is not written twice."""
+        signature = self.signature(data)
+        return b"".join((
+            data[:-1], b',"signature":{"algorithm":"', signature["algorithm"].encode(), b'","certificate":"',
+            signature["certificate"].encode(), b'","value":"', signature["value"].encode(), b'"}}',
+        ))  # fmt: skip
 
 
 def verify_signature(document: dict[str, Any]) -> x509.Certificate:

@@ -125,10 +125,14 @@ def streaming_expiry(now: datetime, seconds: float, licence: Licence) -> datetim
     return min(expires, aware(licence.end)) if licence.end is not None else expires
 
 
-def registration(licence: Licence, device_id: str, device_name: str, now: datetime) -> DeviceEvent | None:
-    """A device says it holds the licence: the event to record (ready → active), or None for a known device."""
+def check_device_named(device_id: str, device_name: str) -> None:
     if not device_id or not device_name:
         raise StatusRequestRefused("registration", "register needs the device id and name")
+
+
+def registration(licence: Licence, device_id: str, device_name: str, now: datetime) -> DeviceEvent | None:
+    """A device says it holds the licence: the event to record (ready → active), or None for a known device."""
+    check_device_named(device_id, device_name)
     if not licence.live:
         raise StatusRequestRefused("registration", f"the licence is {licence.status.value}")
     if device_id in licence.devices:

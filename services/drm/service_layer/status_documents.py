@@ -44,8 +44,7 @@ class StatusDocuments:
 
     async def register(self, licence_id: str, device_id: str, device_name: str) -> None:
         """A device says it holds the licence: ready → active; the same device again changes nothing."""
-        if not device_id or not device_name:
-            raise StatusRequestRefused("registration", "register needs the device id and name")
+        rules.check_device_named(device_id, device_name)  # before looking the licence up, as the LSD does
 
         async def work(uow: DrmUnitOfWork) -> None:
             licence = await _licence(uow, licence_id)
