@@ -47,10 +47,11 @@ class NotifyHandlers:
 
     # -- patrons -----------------------------------------------------------------------------------------------
 
-    async def patron_registered(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_registered(
+        self, event: ReceivedEvent[lending.PatronRegistered], session: AsyncClientSession
+    ) -> None:
         """Someone applied for a card: remember how to reach her."""
         payload = event.payload
-        assert isinstance(payload, lending.PatronRegistered)
         await self.notifier.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
@@ -60,10 +61,11 @@ class NotifyHandlers:
             session=session,
         )
 
-    async def email_verification_requested(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def email_verification_requested(
+        self, event: ReceivedEvent[lending.EmailVerificationRequested], session: AsyncClientSession
+    ) -> None:
         """Send the code, at once, to the address being verified."""
         payload = event.payload
-        assert isinstance(payload, lending.EmailVerificationRequested)
         await self.notifier.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
@@ -81,10 +83,9 @@ class NotifyHandlers:
             deadline=expires_at,
         )
 
-    async def patron_approved(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_approved(self, event: ReceivedEvent[lending.PatronApproved], session: AsyncClientSession) -> None:
         """A card was approved: tell the new card holder her number."""
         payload = event.payload
-        assert isinstance(payload, lending.PatronApproved)
         await self.notifier.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
@@ -103,9 +104,8 @@ class NotifyHandlers:
             at=moment(payload.approved_at),
         )
 
-    async def patron_rejected(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_rejected(self, event: ReceivedEvent[lending.PatronRejected], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.PatronRejected)
         await self.notifier.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
@@ -119,14 +119,12 @@ class NotifyHandlers:
 
     # -- catalogue ---------------------------------------------------------------------------------------------
 
-    async def title_added(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def title_added(self, event: ReceivedEvent[lending.TitleAdded], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.TitleAdded)
         await self.notifier.projections.record_title(payload.title_id, payload.title, payload.authors, session)
 
-    async def title_updated(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def title_updated(self, event: ReceivedEvent[lending.TitleUpdated], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.TitleUpdated)
         await self.notifier.projections.record_title(payload.title_id, payload.title, payload.authors, session)
 
     # -- loans -------------------------------------------------------------------------------------------------
@@ -152,10 +150,9 @@ class NotifyHandlers:
         if reminder is not None:
             await self.notifier.reminders.schedule(reminder, session)
 
-    async def loan_created(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_created(self, event: ReceivedEvent[lending.LoanCreated], session: AsyncClientSession) -> None:
         """Remember the loan (licence events name only the loan) and schedule its due-soon reminder."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanCreated)
         due_at = moment(payload.due_at)
         await self.notifier.reminders.cancel_hold_reminders(payload.patron_id, payload.title_id, session)
         if due_at is None:
@@ -168,10 +165,9 @@ class NotifyHandlers:
         if parked:  # its licence was revoked before this event reached notify
             await self._revoked(parked, payload.patron_id, payload.title_id, session)
 
-    async def loan_renewed(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_renewed(self, event: ReceivedEvent[lending.LoanRenewed], session: AsyncClientSession) -> None:
         """A new due time: the old reminder goes, a new one comes."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanRenewed)
         due_at = moment(payload.due_at)
         await self.notifier.reminders.cancel_for(payload.loan_id, session)
         if due_at is None:
@@ -183,11 +179,10 @@ class NotifyHandlers:
             payload.loan_id, payload.patron_id, payload.title_id, self._when(event), due_at, session
         )
 
-    async def loan_returned(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_returned(self, event: ReceivedEvent[lending.LoanReturned], session: AsyncClientSession) -> None:
         """Early return: no reminder any more. The patron returned it herself, so she hears nothing — unless
         the library did it for her."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanReturned)
         await self.notifier.projections.end_loan(payload.loan_id, session)
         await self.notifier.reminders.cancel_for(payload.loan_id, session)
         if payload.channel == lending.RETURN_CHANNEL_STAFF:
@@ -201,9 +196,8 @@ class NotifyHandlers:
                 at=moment(payload.returned_at),
             )
 
-    async def loan_expired(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_expired(self, event: ReceivedEvent[lending.LoanExpired], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.LoanExpired)
         await self.notifier.projections.end_loan(payload.loan_id, session)
         await self.notifier.reminders.cancel_for(payload.loan_id, session)
         title = await self.notifier.projections.title(payload.title_id, session)
@@ -218,10 +212,9 @@ class NotifyHandlers:
 
     # -- holds -------------------------------------------------------------------------------------------------
 
-    async def hold_ready(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_ready(self, event: ReceivedEvent[lending.HoldReady], session: AsyncClientSession) -> None:
         """A copy waits for her: say so with the deadline, and remind her before it lapses."""
         payload = event.payload
-        assert isinstance(payload, lending.HoldReady)
         ready_until = moment(payload.ready_until)
         title = await self.notifier.projections.title(payload.title_id, session)
         await self._notice(
@@ -246,25 +239,24 @@ class NotifyHandlers:
         if reminder is not None:
             await self.notifier.reminders.schedule(reminder, session)
 
-    async def hold_expired(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_expired(self, event: ReceivedEvent[lending.HoldExpired], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.HoldExpired)
         await self.notifier.reminders.cancel_for(payload.hold_id, session)
         title = await self.notifier.projections.title(payload.title_id, session)
         await self._notice(event, NoticeKind.HOLD_EXPIRED, payload.patron_id, session, facts={"title": title})
 
-    async def hold_cancelled(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_cancelled(self, event: ReceivedEvent[lending.HoldCancelled], session: AsyncClientSession) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.HoldCancelled)
         await self.notifier.reminders.cancel_for(payload.hold_id, session)
 
     # -- licences ----------------------------------------------------------------------------------------------
 
-    async def license_revoked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def license_revoked(
+        self, event: ReceivedEvent[drm_events_pb2.LicenseRevoked], session: AsyncClientSession
+    ) -> None:
         """The provider revoked a licence: tell the borrower of the loan it served. The event names only the
         loan; if notify has not seen that loan yet, the revocation waits for it."""
         payload = event.payload
-        assert isinstance(payload, drm_events_pb2.LicenseRevoked)
         revocation = {
             "event_id": event.id,
             "reason": payload.reason,

@@ -9,7 +9,6 @@ fell due while the service was down fire on the first pass after a restart (unle
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -17,9 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from notify.domain.schedule import Reminder
 from notify.service_layer.notifier import Notifier
-from notify.service_layer.waiting import wait
-
-log = logging.getLogger(__name__)
+from sachso.kit.workers import run_until_stopped
 
 BATCH = 100
 
@@ -51,20 +48,13 @@ class ReminderScheduler:
 
             return await session.with_transaction(work)
 
+    async def _one_pass(self) -> float | None:
+        """Fire what is due; how long until the next reminder falls due (0: more may be due now)."""
+        if await self.run_once() >= BATCH:
+            return 0.0
+        next_fire = await self.reminders.next_fire_at()
+        return None if next_fire is None else (next_fire - self.notifier.clock()).total_seconds()
+
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                if await self.run_once() >= BATCH:
-                    continue  # more may be due
-                next_fire = await self.reminders.next_fire_at()
-                backoff = 0.5
-            except Exception as error:  # database away: try again; nothing is lost, the state is in MongoDB
-                log.warning("reminder scheduler failed, retrying", extra={"error": repr(error)})
-                next_fire = None
-                await wait(stop, backoff)
-                backoff = min(backoff * 2, 10.0)
-            sleep = self.max_sleep
-            if next_fire is not None:
-                sleep = min(sleep, (next_fire - self.notifier.clock()).total_seconds())
-            await wait(stop, sleep)
+        """Fire reminders until ``stop``; nothing is lost while the database is away (the state is in it)."""
+        await run_until_stopped("reminder scheduler", self._one_pass, stop, max_sleep=self.max_sleep)
