@@ -255,7 +255,7 @@ async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderU
         offset=0,
     )
     async with reader.outbox.client.start_session() as session:
-        await session.with_transaction(lambda s: handlers.loan_ended(event, s))
+        await session.with_transaction(lambda s: handlers.loan_returned(event, s))
 
     async def refused() -> bool:
         return (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 401
