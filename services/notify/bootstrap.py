@@ -12,6 +12,7 @@ from notify.adapters.change_streams import wake_on_inserts
 from notify.adapters.deliveries import MongoDeliveries
 from notify.adapters.email import SmtpMailer
 from notify.adapters.inbox_repository import MongoInbox
+from notify.adapters.mongo_unit_of_work import MongoNotifyUnitOfWork, NotifyStores
 from notify.adapters.projections import MongoProjections
 from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
@@ -73,18 +74,21 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
                 timeout_seconds=settings.push_timeout_seconds,
             )
 
+        stores = NotifyStores(projections, reminders, inbox, deliveries, subscriptions)
+        outbox = infrastructure.outbox
         notifier = Notifier(
-            projections=projections,
-            inbox=inbox,
-            deliveries=deliveries,
-            reminders=reminders,
-            subscriptions=subscriptions,
             renderer=TemplateRenderer(web_url=settings.web_app_url),
             leads=ReminderLeads(loan_due=settings.loan_due_reminder, hold_lapse=settings.hold_lapse_reminder),
             push_enabled=pusher is not None,
         )
-        infrastructure.add_consumer(notify_consumers(NotifyHandlers(notifier)))
-        infrastructure.workers["reminders"] = ReminderScheduler(infrastructure.mongo, notifier).run
+        infrastructure.add_consumer(
+            notify_consumers(
+                NotifyHandlers(notifier), lambda session: MongoNotifyUnitOfWork(outbox, stores, session=session)
+            )
+        )
+        infrastructure.workers["reminders"] = ReminderScheduler(
+            reminders, lambda: MongoNotifyUnitOfWork(outbox, stores), notifier
+        ).run
         infrastructure.workers["sender"] = DeliverySender(
             deliveries,
             projections,

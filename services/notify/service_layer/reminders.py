@@ -9,23 +9,23 @@ fell due while the service was down fire on the first pass after a restart (unle
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from notify.domain.schedule import Reminder
 from notify.service_layer.notifier import Notifier
+from notify.service_layer.repositories import ReminderQueue
+from notify.service_layer.unit_of_work import NotifyUnitOfWork, UnitOfWorkFactory
 from sachso.kit.workers import run_until_stopped
 
 BATCH = 100
 
 
 class ReminderScheduler:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], notifier: Notifier, *, max_sleep: float = 1.0) -> None:
-        self.client = client
+    def __init__(
+        self, reminders: ReminderQueue, uow: UnitOfWorkFactory, notifier: Notifier, *, max_sleep: float = 1.0
+    ) -> None:
+        self.reminders = reminders
+        self.uow = uow
         self.notifier = notifier
-        self.reminders = notifier.reminders
         self.max_sleep = max_sleep
 
     async def run_once(self) -> int:
@@ -36,17 +36,17 @@ class ReminderScheduler:
         return fired
 
     async def fire(self, reminder: Reminder) -> bool:
-        async with self.client.start_session() as session:
+        """Fire one reminder in its own unit of work (a conditional update: replicas racing fire it once)."""
 
-            async def work(session: AsyncClientSession) -> bool:
-                now = self.notifier.clock()
-                if not await self.reminders.fire(reminder.id, now, session):
-                    return False  # fired by another replica, or cancelled
-                title = await self.notifier.projections.title(reminder.title_id, session)
-                await self.notifier.notify(reminder.notice(title=title, now=now), session)
-                return True
+        async def work(uow: NotifyUnitOfWork) -> bool:
+            now = self.notifier.clock()
+            if not await uow.reminders.fire(reminder.id, now):
+                return False  # fired by another replica, or cancelled
+            title = await uow.projections.title(reminder.title_id)
+            await self.notifier.notify(reminder.notice(title=title, now=now), uow)
+            return True
 
-            return await session.with_transaction(work)
+        return await self.uow().run(work)
 
     async def _one_pass(self) -> float | None:
         """Fire what is due; how long until the next reminder falls due (0: more may be due now)."""

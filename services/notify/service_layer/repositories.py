@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from notify.domain.inbox import InboxMessage
-from notify.domain.notices import Recipient
+from notify.domain.loans import LoanRecord
+from notify.domain.notices import Language, Notice, Recipient, RenderedNotice
+from notify.domain.planning import PlannedDelivery
 from notify.domain.preferences import Preferences
 from notify.domain.push_endpoints import PushEndpoint
+from notify.domain.schedule import Reminder
 from notify.domain.subscriptions import Subscription
+
+Document = dict[str, Any]
 
 
 class InboxRepository(Protocol):
@@ -47,3 +53,70 @@ class EndpointGuard(Protocol):
     """Which push endpoints notify may store and later send to (https, public addresses)."""
 
     async def check(self, url: str) -> PushEndpoint: ...
+
+
+# -- what a notice and the events that cause it write, in one unit of work -----------------------------------
+
+
+class ProjectionRepository(Protocol):
+    """Notify's read models built from events: patrons, titles, loans."""
+
+    async def record_patron(
+        self, patron_id: str, *, display_name: str, email: str, language: str, **extra: Any
+    ) -> None: ...
+
+    async def patron(self, patron_id: str) -> tuple[Recipient, Preferences]: ...
+
+    async def record_title(self, title_id: str, title: str, authors: Iterable[str]) -> None: ...
+
+    async def title(self, title_id: str) -> str | None: ...
+
+    async def record_loan(self, loan_id: str, patron_id: str, title_id: str, due_at: datetime) -> Document | None:
+        """Remember the loan; return a revocation that arrived before it."""
+
+    async def park_revocation(self, loan_id: str, revocation: Document) -> None: ...
+
+    async def end_loan(self, loan_id: str) -> None: ...
+
+    async def loan(self, loan_id: str) -> LoanRecord | None: ...
+
+
+class ReminderRepository(Protocol):
+    async def schedule(self, reminder: Reminder) -> None: ...
+
+    async def cancel_for(self, subject_id: str) -> None: ...
+
+    async def cancel_hold_reminders(self, patron_id: str, title_id: str) -> None: ...
+
+    async def fire(self, reminder_id: str, at: datetime) -> bool:
+        """Mark the reminder fired; False when another replica fired it first or it was cancelled."""
+
+
+class ReminderQueue(Protocol):
+    """The reminders falling due, read outside any unit of work."""
+
+    async def due(self, now: datetime, limit: int) -> list[Reminder]: ...
+
+    async def next_fire_at(self) -> datetime | None: ...
+
+
+class InboxWriter(Protocol):
+    async def add(self, message: InboxMessage) -> None: ...
+
+
+class DeliveryWriter(Protocol):
+    async def add_planned(
+        self,
+        planned: Sequence[PlannedDelivery],
+        notice: Notice,
+        *,
+        recipient_name: str,
+        language: Language,
+        rendered: RenderedNotice,
+        created_at: datetime,
+    ) -> None:
+        """Store the deliveries a notice plans (the sender sends them once committed)."""
+
+
+class PushDevices(Protocol):
+    async def active_ids(self, patron_id: str) -> list[str]: ...
