@@ -249,24 +249,19 @@ class Seeder:
         return self.result
 
     async def bootstrap(self) -> None:
-        """The provincial library and its administrator, as ``python -m lending.manage`` makes them."""
-        from lending.adapters.store import LendingStore
+        """The provincial library and its administrator, through lending's management commands (what
+        ``python -m lending.manage add-library`` and ``add-staff`` run)."""
         from lending.domain.network import Library, LibraryKind
-        from lending.domain.policy import LendingPolicy
-        from lending.service_layer.cards import Secrets
-        from lending.service_layer.staff import Accounts
-        from sachso.kit.auth import Role, TokenIssuer
+        from lending.manage import Management
+        from sachso.kit.auth import Role
 
-        store = LendingStore(self.lending_db)
+        management = Management(self.mongo, self.lending_db, issuer="seed")
         province = LIBRARIES[0]
-        if province.id not in await store.network():
-            library = Library(province.id, province.name, LibraryKind(province.kind), None, False)
-            await store.add_library(library, province.code, LendingPolicy())
-        if await store.staff.find_one({"username": PROVINCE_ADMIN[0]}) is None:
-            accounts = Accounts(store, TokenIssuer.generate("seed"), Secrets())
-            await accounts.create_staff(
-                username=PROVINCE_ADMIN[0], password=PROVINCE_ADMIN[1], role=Role.PROVINCE_ADMIN, library_id=PROVINCE
-            )
+        library = Library(province.id, province.name, LibraryKind(province.kind), None, False)
+        await management.ensure_library(library, province.code)
+        await management.ensure_staff(
+            username=PROVINCE_ADMIN[0], password=PROVINCE_ADMIN[1], role=Role.PROVINCE_ADMIN, library_id=PROVINCE
+        )
         self.result.staff.append((*PROVINCE_ADMIN, "province-admin", PROVINCE))
 
     async def staff_token(self, lending: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import httpx
 from fastapi import APIRouter
 
 from lending.adapters.drm_client import DrmClient
+from lending.adapters.repositories import mongo_units_of_work
 from lending.adapters.store import LendingStore
 from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
@@ -78,7 +79,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
-        circulation = Circulation(store, outbox)
+        circulation = Circulation(mongo_units_of_work(store, outbox))
         catalogue = Catalogue(store, outbox)
         limits = ApplicationLimits.of(
             settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day
@@ -86,7 +87,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
         cards = Cards(store, outbox, issuer, application_limits=limits)
         accounts = Accounts(store, issuer, cards.secrets)
         infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
-        infrastructure.workers["due-watcher"] = DueWatcher(store, circulation).run
+        infrastructure.workers["due-watcher"] = DueWatcher(circulation).run
         servicer = LendingServicer(circulation, store)
         lender_http = await stack.enter_async_context(httpx.AsyncClient())
         systems = library_systems(  # the network and the links to other systems (issue 17)

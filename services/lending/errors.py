@@ -1,4 +1,5 @@
-"""What lending refuses. The domain raises these; the kit maps them to problem details and gRPC codes."""
+"""What lending refuses: every error derives from :class:`LendingError`. The domain and service layer raise these;
+only the edges (the kit's HTTP and gRPC layers) turn them into problem details and gRPC status codes."""
 
 from __future__ import annotations
 
@@ -8,169 +9,174 @@ from sachso.kit.errors import (
     InvalidInput,
     NotFound,
     PreconditionFailed,
+    ServiceError,
     TooManyRequests,
     Unauthenticated,
 )
 
 
-class SignInFailed(Unauthenticated):
+class LendingError(ServiceError):
+    """Base of lending's refusals (each also derives from the kit class that fixes its HTTP status and gRPC code)."""
+
+
+class SignInFailed(LendingError, Unauthenticated):
     problem = "sign-in-failed"
     title = "Card number or PIN is wrong"
 
 
-class SignInLocked(TooManyRequests):
+class SignInLocked(LendingError, TooManyRequests):
     """Too many attempts from this client, or on this credential from unknown clients (429, ``Retry-After``)."""
 
     problem = "sign-in-locked"
     title = "Too many sign-in attempts; try again later"
 
 
-class ApplicationsThrottled(TooManyRequests):
+class ApplicationsThrottled(LendingError, TooManyRequests):
     problem = "too-many-applications"
     title = "Too many card applications; try again later"
 
 
-class IdempotencyKeyInvalid(InvalidInput):
+class IdempotencyKeyInvalid(LendingError, InvalidInput):
     problem = "idempotency-key-invalid"
     title = "The Idempotency-Key header is not valid"
 
 
-class IdempotencyKeyReused(InvalidInput):
+class IdempotencyKeyReused(LendingError, InvalidInput):
     status = 422  # draft-ietf-httpapi-idempotency-key-header: a key reused for another request
     problem = "idempotency-key-reused"
     title = "This Idempotency-Key was used for a different request"
 
 
-class InvalidNetwork(InvalidInput):
+class InvalidNetwork(LendingError, InvalidInput):
     problem = "invalid-library-network"
     title = "The library network does not allow this"
 
 
-class LoanPeriodNotAllowed(InvalidInput):
+class LoanPeriodNotAllowed(LendingError, InvalidInput):
     problem = "loan-period-not-allowed"
     title = "The library does not lend for this period"
 
 
-class NoCopyAvailable(PreconditionFailed):
+class NoCopyAvailable(LendingError, PreconditionFailed):
     problem = "no-copy-available"
     title = "No copy is available; place a hold"
 
 
-class TitleNotLendable(PreconditionFailed):
+class TitleNotLendable(LendingError, PreconditionFailed):
     problem = "title-not-lendable"
     title = "This title cannot be borrowed: the library has no readable file of it yet"
 
 
-class LoanLimitReached(PreconditionFailed):
+class LoanLimitReached(LendingError, PreconditionFailed):
     problem = "loan-limit-reached"
     title = "You have as many loans as your library allows"
 
 
-class HoldLimitReached(PreconditionFailed):
+class HoldLimitReached(LendingError, PreconditionFailed):
     problem = "hold-limit-reached"
     title = "You have as many holds as your library allows"
 
 
-class AlreadyBorrowed(Conflict):
+class AlreadyBorrowed(LendingError, Conflict):
     problem = "already-borrowed"
     title = "You already have this title on loan"
 
 
-class AlreadyOnHold(Conflict):
+class AlreadyOnHold(LendingError, Conflict):
     problem = "already-on-hold"
     title = "You already have a hold on this title"
 
 
-class HoldNotNeeded(PreconditionFailed):
+class HoldNotNeeded(LendingError, PreconditionFailed):
     problem = "hold-not-needed"
     title = "A copy is available now; borrow it instead"
 
 
-class RenewalRefused(PreconditionFailed):
+class RenewalRefused(LendingError, PreconditionFailed):
     problem = "renewal-refused"
     title = "This loan cannot be renewed"
 
 
-class LoanNotActive(PreconditionFailed):
+class LoanNotActive(LendingError, PreconditionFailed):
     problem = "loan-not-active"
     title = "This loan has ended"
 
 
-class CardCannotBorrow(Forbidden):
+class CardCannotBorrow(LendingError, Forbidden):
     problem = "card-cannot-borrow"
     title = "Your reader card does not allow borrowing"
 
 
-class CardBlocked(Forbidden):
+class CardBlocked(LendingError, Forbidden):
     problem = "card-blocked"
     title = "This reader card is blocked; please contact your library"
 
 
-class CardStateError(PreconditionFailed):
+class CardStateError(LendingError, PreconditionFailed):
     problem = "card-state"
     title = "The reader card is not in a state that allows this"
 
 
-class TitleNotFound(NotFound):
+class TitleNotFound(LendingError, NotFound):
     problem = "title-not-found"
     title = "No such title"
 
 
-class PublicationOwnerMismatch(Conflict):
+class PublicationOwnerMismatch(LendingError, Conflict):
     problem = "publication-owner-mismatch"
     title = "This publication belongs to another publisher"
 
 
-class LoanNotFound(NotFound):
+class LoanNotFound(LendingError, NotFound):
     problem = "loan-not-found"
     title = "No such loan"
 
 
-class HoldNotFound(NotFound):
+class HoldNotFound(LendingError, NotFound):
     problem = "hold-not-found"
     title = "No such hold"
 
 
-class LibraryNotFound(NotFound):
+class LibraryNotFound(LendingError, NotFound):
     problem = "library-not-found"
     title = "No such library"
 
 
-class ApplicationNotFound(NotFound):
+class ApplicationNotFound(LendingError, NotFound):
     problem = "card-application-not-found"
     title = "No such card application"
 
 
-class ApplicationStateError(PreconditionFailed):
+class ApplicationStateError(LendingError, PreconditionFailed):
     problem = "card-application-state"
     title = "The card application is not in a state that allows this"
 
 
-class VerificationFailed(InvalidInput):
+class VerificationFailed(LendingError, InvalidInput):
     problem = "verification-code-invalid"
     title = "The verification code is wrong or has expired"
 
 
-class DuplicateRegistration(Conflict):
+class DuplicateRegistration(LendingError, Conflict):
     problem = "duplicate-registration"
     title = "This email already has a card or an application at this library"
 
 
-class InvalidLicenseTerms(InvalidInput):
+class InvalidLicenseTerms(LendingError, InvalidInput):
     problem = "invalid-license-terms"
     title = "These licence terms are not valid"
 
 
-class IlsNotConfigured(NotFound):
+class IlsNotConfigured(LendingError, NotFound):
     problem = "ils-not-configured"
     title = "This library does not sign patrons in through its own system"
 
 
-class CardBlockedInIls(Forbidden):
+class CardBlockedInIls(LendingError, Forbidden):
     problem = "card-blocked-in-ils"
     title = "The library's own system refuses this card"
 
 
-class CurrentPinWrong(InvalidInput):
+class CurrentPinWrong(LendingError, InvalidInput):
     problem = "current-pin-wrong"
     title = "The current PIN is wrong"

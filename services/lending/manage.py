@@ -15,6 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from lending.adapters.network_store import network_transactions
 from lending.adapters.store import LendingStore
@@ -25,27 +29,69 @@ from lending.service_layer.network_admin import NetworkAdmin
 from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings
 from sachso.kit.auth import Role, TokenIssuer
-from sachso.kit.errors import ServiceError
+from sachso.kit.errors import Conflict, ServiceError
 from sachso.kit.mongo import create_mongo_client
 from sachso.kit.outbox import Outbox
 from sachso.kit.settings import load_settings
+
+Document = dict[str, Any]
+
+
+class Management:
+    """Lending's operator commands on one database: what ``python -m lending.manage`` runs, and what tools that set
+    up a platform (the local seed) call instead of reaching into lending's storage."""
+
+    def __init__(self, client: AsyncMongoClient[Document], database: AsyncDatabase[Document], issuer: str) -> None:
+        self.client = client
+        self.store = LendingStore(database)
+        self.accounts = Accounts(self.store, TokenIssuer.generate(issuer), Secrets())
+
+    async def prepare(self) -> None:
+        """The collections' indexes (as the service creates them at start)."""
+        await self.store.ensure_indexes()
+
+    async def add_library(self, library: Library, code: str) -> None:
+        network = await self.store.network()
+        network.with_library(library)  # refuses a library the network cannot hold
+        await self.store.add_library(library, code, LendingPolicy())
+
+    async def ensure_library(self, library: Library, code: str) -> bool:
+        """:meth:`add_library` unless a library with this id exists; whether it was added."""
+        if library.id in await self.store.network():
+            return False
+        await self.add_library(library, code)
+        return True
+
+    async def add_staff(self, *, username: str, password: str, role: Role, library_id: str) -> str:
+        return await self.accounts.create_staff(username=username, password=password, role=role, library_id=library_id)
+
+    async def ensure_staff(self, *, username: str, password: str, role: Role, library_id: str) -> bool:
+        """:meth:`add_staff` unless the user name is taken; whether the account was added."""
+        try:
+            await self.add_staff(username=username, password=password, role=role, library_id=library_id)
+        except Conflict:
+            return False
+        return True
+
+    async def add_publisher(self, *, name: str, secret: str, publisher_id: str) -> str:
+        return await self.accounts.create_publisher(name=name, secret=secret, publisher_id=publisher_id)
+
+    def network_admin(self) -> NetworkAdmin:
+        outbox = Outbox(self.client, self.store.database, source="/sachso/lending")
+        return NetworkAdmin(network_transactions(self.store, outbox))
 
 
 async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
     client = create_mongo_client(settings)
     try:
-        store = LendingStore(client[settings.mongo_database])
-        await store.ensure_indexes()
-        accounts = Accounts(store, TokenIssuer.generate(settings.issuer), Secrets())
+        management = Management(client, client[settings.mongo_database], settings.issuer)
+        await management.prepare()
         if args.command == "add-library":
-            network = await store.network()
             library = Library(args.id, args.name, LibraryKind(args.kind), args.parent, args.auto_approve, args.code)
-            network.with_library(library)
-            await store.add_library(library, args.code, LendingPolicy())
+            await management.add_library(library, args.code)
             return f"library {args.id} added"
         if args.command in {"migrate-districts", "merge-provinces"}:
-            outbox = Outbox(client, store.database, source="/sachso/lending")
-            admin = NetworkAdmin(network_transactions(store, outbox))
+            admin = management.network_admin()
             if args.command == "merge-provinces":
                 await admin.merge_provinces(args.absorbed, args.into, by="operator")
                 return f"province {args.absorbed} merged into {args.into}"
@@ -58,11 +104,11 @@ async def run(args: argparse.Namespace, settings: LendingSettings) -> str:
             return "\n".join(lines) or "no district libraries: nothing to migrate"
         secret = sys.stdin.readline().rstrip("\n")
         if args.command == "add-staff":
-            await accounts.create_staff(
+            await management.add_staff(
                 username=args.username, password=secret, role=Role(args.role), library_id=args.library
             )
             return f"staff account {args.username} added"
-        await accounts.create_publisher(name=args.name, secret=secret, publisher_id=args.id)
+        await management.add_publisher(name=args.name, secret=secret, publisher_id=args.id)
         return f"publisher {args.id} added"
     finally:
         await client.close()

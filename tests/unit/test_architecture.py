@@ -30,7 +30,7 @@ PACKAGE_ROOTS = {"sachso": ROOT / "libs" / "sachso"} | {service: ROOT / "service
 # The layers that must do no I/O, per service: nothing in them imports a client or framework, directly or through
 # any module of this repository they import (a kit module, another module of the service) — no whitelist.
 PURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "lending": ("domain",),  # its service layer: branch h13-lending
+    "lending": ("domain", "service_layer"),
     "reader": ("domain", "service_layer"),
     "drm": ("domain", "service_layer"),
     "notify": ("domain", "service_layer"),
@@ -38,6 +38,12 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
 # Service-layer modules not yet behind a unit of work (issue 13 converts them one by one). Each is expected to
 # fail; once one is converted its strict xfail fails, so the entry must go.
 NOT_YET_PURE = {
+    "lending.service_layer.cards",
+    "lending.service_layer.catalogue",
+    "lending.service_layer.ils_sign_in",
+    "lending.service_layer.reports",
+    "lending.service_layer.staff",
+    "lending.service_layer.throttle",
     "notify.service_layer.inbox_feed",
     "notify.service_layer.sender",
     "reader.service_layer.ingest",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from lending.errors import AlreadyBorrowed, AlreadyOnHold, HoldLimitReached, HoldNotNeeded, NoCopyAvailable
+
 
 class HoldState(StrEnum):
     WAITING = "waiting"
@@ -78,3 +80,36 @@ def estimated_wait(position: int, copies: int | None, average_loan: timedelta) -
     if copies <= 0 or position <= 0:
         return None if copies <= 0 else timedelta(0)
     return average_loan * math.ceil(position / copies)
+
+
+def waiting_for_a_copy(holds: Iterable[Hold], now: datetime, *, besides: str | None = None) -> list[Hold]:
+    """The holds a freed copy could go to now: waiting, not suspended (and not ``besides``'s own)."""
+    return [
+        hold
+        for hold in holds
+        if hold.state is HoldState.WAITING and not hold.is_suspended(now) and hold.patron_id != besides
+    ]
+
+
+def ensure_may_place(
+    *,
+    already_borrowed: bool,
+    already_on_hold: bool,
+    open_holds: int,
+    max_holds: int,
+    any_copy_serves: bool,
+    queue_is_empty: bool,
+    copy_free_now: bool,
+) -> None:
+    """Join a title's queue only when she neither has it nor waits for it, is under the hold limit, some library
+    she may borrow from has it, and no copy is free for her now (nobody ahead would take it)."""
+    if already_borrowed:
+        raise AlreadyBorrowed("you already have this title on loan")
+    if already_on_hold:
+        raise AlreadyOnHold("you are already in the queue for this title")
+    if open_holds >= max_holds:
+        raise HoldLimitReached(f"your library allows {max_holds} holds at a time")
+    if not any_copy_serves:
+        raise NoCopyAvailable("no library you may borrow from has this title")
+    if queue_is_empty and copy_free_now:
+        raise HoldNotNeeded("a copy is available now")

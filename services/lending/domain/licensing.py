@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from lending.domain.holds import Hold
 from lending.domain.network import LibraryNetwork, Sharing
 from lending.errors import InvalidLicenseTerms
 
@@ -139,3 +140,15 @@ def copies_for(network: LibraryNetwork, licenses: list[License], patron_library_
             return None
         total += lic.terms.concurrency
     return total
+
+
+def copies_to_try(
+    network: LibraryNetwork, licenses: list[License], patron_library_id: str, waiting: list[Hold], now: datetime
+) -> list[License]:
+    """The licences to take a copy from for a newcomer, best first: a free copy that a waiting patron could take
+    goes to the queue, not to her."""
+    return [
+        license_
+        for license_ in lending_order(network, licenses, patron_library_id, now)
+        if not any(serves(network, license_, hold.patron_library_id) for hold in waiting)
+    ]

@@ -38,33 +38,33 @@ class LendingHandlers:
         )
         await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
 
-    async def publication_ingested(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
-        payload = event.payload
-        assert isinstance(payload, reader_events_pb2.PublicationIngested)
-        await self._record(payload, session)
+    async def publication_ingested(
+        self, event: ReceivedEvent[reader_events_pb2.PublicationIngested], session: AsyncClientSession
+    ) -> None:
+        await self._record(event.payload, session)
 
-    async def publication_updated(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
-        payload = event.payload
-        assert isinstance(payload, reader_events_pb2.PublicationUpdated)
-        await self._record(payload, session)
+    async def publication_updated(
+        self, event: ReceivedEvent[reader_events_pb2.PublicationUpdated], session: AsyncClientSession
+    ) -> None:
+        await self._record(event.payload, session)
 
-    async def publication_withdrawn(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
-        payload = event.payload
-        assert isinstance(payload, reader_events_pb2.PublicationWithdrawn)
-        await self.catalogue.withdraw_publication(payload.publication_id, session)
+    async def publication_withdrawn(
+        self, event: ReceivedEvent[reader_events_pb2.PublicationWithdrawn], session: AsyncClientSession
+    ) -> None:
+        await self.catalogue.withdraw_publication(event.payload.publication_id, session)
 
-    async def license_returned(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def license_returned(
+        self, event: ReceivedEvent[drm_events_pb2.LicenseReturned], session: AsyncClientSession
+    ) -> None:
         """A reading app returned the licence through its status document: the loan ends here too.
 
         The loan may have ended already (returned on the web, expired): then there is nothing to do, so a
         duplicate or late event has one effect. The return runs in its own transaction; it is idempotent, so
         a crash between it and the handled-event marker only replays a no-op.
         """
-        payload = event.payload
-        assert isinstance(payload, drm_events_pb2.LicenseReturned)
         try:
             await self.circulation.return_loan(
-                payload.loan_id, channel=lending_events_pb2.RETURN_CHANNEL_LICENSE_STATUS
+                event.payload.loan_id, channel=lending_events_pb2.RETURN_CHANNEL_LICENSE_STATUS
             )
         except (LoanNotFound, LoanNotActive):
             return  # unknown or already ended loan

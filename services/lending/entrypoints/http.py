@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from lending.adapters.repositories import loan_from
 from lending.adapters.store import LendingStore, patron_from
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind, Sharing
@@ -20,7 +21,7 @@ from lending.domain.policy import LendingPolicy
 from lending.domain.titles import unlendable_reason
 from lending.service_layer.cards import Cards, TokenPair
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
-from lending.service_layer.circulation import Circulation, HoldView, Loan, loan_from
+from lending.service_layer.circulation import Circulation, HoldView, Loan
 from lending.service_layer.reports import Reports, to_csv
 from lending.service_layer.staff import STAFF_ROLES, Accounts, ensure_may_curate_title, ensure_may_manage, may_manage
 from sachso.kit.auth import Principal, Role

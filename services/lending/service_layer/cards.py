@@ -28,13 +28,12 @@ from lending.errors import (
     VerificationFailed,
 )
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
+from lending.service_layer.lending_events import patron_event
 from lending.service_layer.throttle import ApplicationThrottle, SignInThrottle
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import InvalidInput, NotFound
-from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Emit, Outbox
-from sachso.kit.topics import LENDING_EVENTS
 
 ACCESS_TOKEN_SECONDS = 15 * 60
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
@@ -53,11 +52,6 @@ class TokenPair:
 class Application:
     patron_id: str
     status: CardStatus
-
-
-def patron_event(patron_id: str, payload: object) -> OutboundEvent:
-    """Patron events are keyed by patron, so one card's story stays in order."""
-    return OutboundEvent(topic=LENDING_EVENTS.name, key=patron_id, payload=payload, subject=patron_id)  # type: ignore[arg-type]
 
 
 class Secrets:

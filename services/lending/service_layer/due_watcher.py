@@ -1,50 +1,49 @@
 """Ends loans at their due time and ready holds at the end of their window — within a second, no batch.
 
-The watcher reads the ``(status, due_at)`` and ``(state, ready_until)`` indexes for what is due now, acts on
-each in its own transaction (the transaction re-checks the state, so replicas racing on one loan act once), then
-sleeps until the earliest next deadline, waking at least every ``max_sleep`` seconds to see new loans. All state
-is in MongoDB, so a restart simply carries on: anything that fell due while the service was down is handled on
-the first pass.
+The watcher asks for what is due now (the ``(status, due_at)`` and ``(state, ready_until)`` indexes), acts on
+each in its own unit of work (which re-checks the state, so replicas racing on one loan act once), then sleeps
+until the earliest next deadline, waking at least every ``max_sleep`` seconds to see new loans. All state is in
+MongoDB, so a restart simply carries on: anything that fell due while the service was down is handled on the
+first pass.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 
-from lending.adapters.store import LendingStore, utc
-from lending.service_layer.circulation import ACTIVE, Circulation
+from lending.service_layer.circulation import Circulation
+from lending.service_layer.unit_of_work import LendingUnitOfWork
 from sachso.kit.workers import run_until_stopped
-
-log = logging.getLogger(__name__)
 
 BATCH = 100
 
 
 class DueWatcher:
-    def __init__(self, store: LendingStore, circulation: Circulation, *, max_sleep: float = 1.0) -> None:
-        self.store = store
+    def __init__(self, circulation: Circulation, *, max_sleep: float = 1.0) -> None:
         self.circulation = circulation
         self.max_sleep = max_sleep
 
     async def run_once(self) -> int:
         """Act on everything due now; return how many loans and holds ended."""
         now = self.circulation.clock()
+
+        async def due(uow: LendingUnitOfWork) -> tuple[list[str], list[str]]:
+            return await uow.loans.due(now, BATCH), await uow.holds.ready_until_passed(now, BATCH)
+
+        loan_ids, hold_ids = await self.circulation.uow().run(due)
         ended = 0
-        async for loan in self.store.loans.find({"status": ACTIVE, "due_at": {"$lte": now}}, {"_id": 1}).limit(BATCH):
-            ended += await self.circulation.expire_loan(loan["_id"])
-        async for hold in self.store.holds.find({"state": "ready", "ready_until": {"$lte": now}}, {"_id": 1}).limit(
-            BATCH
-        ):
-            ended += await self.circulation.expire_ready_hold(hold["_id"])
+        for loan_id in loan_ids:
+            ended += await self.circulation.expire_loan(loan_id)
+        for hold_id in hold_ids:
+            ended += await self.circulation.expire_ready_hold(hold_id)
         return ended
 
     async def next_deadline(self) -> datetime | None:
-        loan = await self.store.loans.find_one({"status": ACTIVE}, {"due_at": 1}, sort=[("due_at", 1)])
-        hold = await self.store.holds.find_one({"state": "ready"}, {"ready_until": 1}, sort=[("ready_until", 1)])
-        deadlines = [utc(doc[field]) for doc, field in ((loan, "due_at"), (hold, "ready_until")) if doc]
-        return min((deadline for deadline in deadlines if deadline), default=None)
+        async def earliest(uow: LendingUnitOfWork) -> list[datetime | None]:
+            return [await uow.loans.earliest_due(), await uow.holds.earliest_ready_until()]
+
+        return min((deadline for deadline in await self.circulation.uow().run(earliest) if deadline), default=None)
 
     async def _one_pass(self) -> float | None:
         """Act on what is due; how many seconds until the next deadline (0: more is due now)."""

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lending.adapters.repositories import mongo_units_of_work
 from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
 from lending.bootstrap import http_routers
@@ -138,7 +139,7 @@ async def deployment(
     await outbox.ensure_indexes()
     issuer = TokenIssuer.generate("sachso-lending")
     secrets = Secrets(PasswordHasher(time_cost=1, memory_cost=8 * 1024))  # fast hashes: same code path
-    circulation = Circulation(store, outbox)
+    circulation = Circulation(mongo_units_of_work(store, outbox))
     catalogue = Catalogue(store, outbox)
     cards = Cards(store, outbox, issuer, secrets)
     accounts = Accounts(store, issuer, secrets)

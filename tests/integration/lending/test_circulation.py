@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lending.adapters.repositories import mongo_units_of_work
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Sharing
 from lending.domain.policy import LendingPolicy
@@ -165,7 +166,7 @@ async def test_a_due_loan_expires_within_seconds_and_the_next_hold_becomes_ready
 
     stop = asyncio.Event()
     # a fresh Circulation, as after a restart: everything it needs is in MongoDB
-    watcher = DueWatcher(lending.store, Circulation(lending.store, lending.outbox), max_sleep=0.2)
+    watcher = DueWatcher(Circulation(mongo_units_of_work(lending.store, lending.outbox)), max_sleep=0.2)
     task = asyncio.create_task(watcher.run(stop))
     try:
 
