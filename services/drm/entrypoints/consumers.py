@@ -31,21 +31,23 @@ class DrmHandlers:
         self.licences = licences
         self.joined = joined
 
+    async def _protect(
+        self, published: reader.PublicationIngested | reader.PublicationUpdated, session: AsyncClientSession
+    ) -> None:
+        await self.joined(session).run(
+            lambda uow: self.protection.protect(uow, published.publication_id, published.metadata.title,
+                                                published.original)
+        )  # fmt: skip
+
     async def publication_ingested(
         self, event: ReceivedEvent[reader.PublicationIngested], session: AsyncClientSession
     ) -> None:
-        p = event.payload
-        await self.joined(session).run(
-            lambda uow: self.protection.protect(uow, p.publication_id, p.metadata.title, p.original)
-        )
+        await self._protect(event.payload, session)
 
     async def publication_updated(
         self, event: ReceivedEvent[reader.PublicationUpdated], session: AsyncClientSession
     ) -> None:
-        p = event.payload
-        await self.joined(session).run(
-            lambda uow: self.protection.protect(uow, p.publication_id, p.metadata.title, p.original)
-        )
+        await self._protect(event.payload, session)
 
     async def loan_created(self, event: ReceivedEvent[lending.LoanCreated], session: AsyncClientSession) -> None:
         loan = event.payload
