@@ -62,7 +62,7 @@ def consumer_groups() -> list[Consumer]:
         lending_consumers(LendingHandlers(none, none, none)),
         reader_consumers(ReaderHandlers(none)),
         drm_consumers(DrmHandlers(none, none, none)),
-        notify_consumers(NotifyHandlers(none)),
+        notify_consumers(NotifyHandlers(none), none),
     ]
     return [Consumer(registry.group, registry.topics) for registry in registries]
 

@@ -8,14 +8,19 @@ from contextlib import asynccontextmanager
 
 import grpc
 
+from drm.adapters.content_keys import ContentKeys, MasterKey
 from drm.adapters.lending_client import LendingClient
+from drm.adapters.mongo_repositories import MongoLicences
+from drm.adapters.mongo_unit_of_work import MongoDrmUnitOfWork
+from drm.adapters.object_store import S3ObjectStore
 from drm.domain import lcp
+from drm.domain.documents import LicenceWriter, Links
 from drm.entrypoints.consumers import GROUP, DrmHandlers, drm_consumers
 from drm.entrypoints.grpc_api import DrmServicer
 from drm.entrypoints.http import licence_router
-from drm.service_layer.keys import ContentKeys, MasterKey
-from drm.service_layer.licences import Licences, Links
+from drm.service_layer.licences import Licences
 from drm.service_layer.protection import Protection
+from drm.service_layer.status_documents import StatusDocuments
 from drm.settings import DrmSettings
 from sachso.drm.v1 import drm_service_pb2, drm_service_pb2_grpc
 from sachso.kit.auth import TokenIssuer
@@ -45,23 +50,30 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
         keys = ContentKeys(database["content_keys"], masters)
         moved = await keys.rewrap()  # after a master key rotation, every content key moves under the new one
         lending = LendingClient(lending_channel, issuer)
+        outbox = infrastructure.outbox
+        links = Links(settings.public_url.rstrip("/"), settings.reader_public_url.rstrip("/"))
+
+        def unit_of_work() -> MongoDrmUnitOfWork:
+            return MongoDrmUnitOfWork(database, outbox)
+
         licences = Licences(
-            database,
-            infrastructure.outbox,
+            unit_of_work,
             keys,
-            provider,
-            settings.lcp_provider,
-            Links(settings.public_url.rstrip("/"), settings.reader_public_url.rstrip("/")),
+            LicenceWriter(
+                provider, settings.lcp_provider, links, (settings.lcp_print_pages, settings.lcp_copy_characters)
+            ),
             issuer,
             streaming_audience=settings.streaming_audience,
             streaming_seconds=settings.streaming_token_seconds,
-            rights=(settings.lcp_print_pages, settings.lcp_copy_characters),
             ask_lending=lending.active_loan,
         )
-        await licences.ensure_indexes()
-        protection = Protection(database["publications"], keys, s3, settings.s3_bucket)
-        infrastructure.add_consumer(drm_consumers(DrmHandlers(protection, licences, infrastructure.outbox)))
-        servicer = DrmServicer(licences, keys)
+        await MongoLicences(database["licences"]).ensure_indexes()
+        protection = Protection(unit_of_work, keys, S3ObjectStore(s3), settings.s3_bucket)
+        handlers = DrmHandlers(
+            protection, licences, lambda session: MongoDrmUnitOfWork(database, outbox, session=session)
+        )
+        infrastructure.add_consumer(drm_consumers(handlers))
+        servicer = DrmServicer(licences, protection)
 
         def register_grpc(server: grpc.aio.Server) -> None:
             drm_service_pb2_grpc.add_DrmServiceServicer_to_server(servicer, server)
@@ -71,7 +83,7 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
             description="Readium LCP licences, License Status Documents, content keys, streaming tokens.",
             routers=[
                 jwks_router(issuer),
-                licence_router(licences, lending.renew, settings.reader_public_url.rstrip("/"), s3, settings.s3_bucket),
+                licence_router(licences, StatusDocuments(unit_of_work, links), protection, lending.renew, links.reader),
             ],
             grpc_services=[drm_service_pb2.DESCRIPTOR.services_by_name["DrmService"].full_name],
             register_grpc=register_grpc,

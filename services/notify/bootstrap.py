@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import grpc
 
+from notify.adapters.change_streams import wake_on_inserts
 from notify.adapters.deliveries import MongoDeliveries
 from notify.adapters.email import SmtpMailer
 from notify.adapters.inbox_repository import MongoInbox
+from notify.adapters.mongo_unit_of_work import MongoNotifyUnitOfWork, NotifyStores
 from notify.adapters.projections import MongoProjections
 from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
@@ -22,6 +24,7 @@ from notify.entrypoints.http import inbox_router, preferences_router, push_route
 from notify.service_layer.handlers import NotifyHandlers
 from notify.service_layer.inbox_feed import InboxFeed
 from notify.service_layer.notifier import Notifier, ReminderLeads
+from notify.service_layer.patron_settings import NotificationPreferences, PatronInbox, PushSubscriptions
 from notify.service_layer.reminders import ReminderScheduler
 from notify.service_layer.sender import DeliverySender, RetryPolicy
 from notify.settings import NotifySettings
@@ -71,18 +74,21 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
                 timeout_seconds=settings.push_timeout_seconds,
             )
 
+        stores = NotifyStores(projections, reminders, inbox, deliveries, subscriptions)
+        outbox = infrastructure.outbox
         notifier = Notifier(
-            projections=projections,
-            inbox=inbox,
-            deliveries=deliveries,
-            reminders=reminders,
-            subscriptions=subscriptions,
             renderer=TemplateRenderer(web_url=settings.web_app_url),
             leads=ReminderLeads(loan_due=settings.loan_due_reminder, hold_lapse=settings.hold_lapse_reminder),
             push_enabled=pusher is not None,
         )
-        infrastructure.add_consumer(notify_consumers(NotifyHandlers(notifier)))
-        infrastructure.workers["reminders"] = ReminderScheduler(infrastructure.mongo, notifier).run
+        infrastructure.add_consumer(
+            notify_consumers(
+                NotifyHandlers(notifier), lambda session: MongoNotifyUnitOfWork(outbox, stores, session=session)
+            )
+        )
+        infrastructure.workers["reminders"] = ReminderScheduler(
+            reminders, lambda: MongoNotifyUnitOfWork(outbox, stores), notifier
+        ).run
         infrastructure.workers["sender"] = DeliverySender(
             deliveries,
             projections,
@@ -97,6 +103,9 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             batch_size=settings.sender_batch_size,
             concurrency=settings.sender_concurrency,
             poll_seconds=settings.sender_poll_seconds,
+            wake_on_new=lambda wakeup, stop: wake_on_inserts(
+                deliveries.collection, wakeup, stop, retry_seconds=settings.sender_poll_seconds
+            ),
         ).run
         feed = InboxFeed(inbox, poll_seconds=settings.inbox_stream_poll_seconds)
         infrastructure.workers["inbox-feed"] = feed.run
@@ -110,9 +119,9 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             description="Hold ready, loan due, card approved: email, Web Push and the in-app inbox, in the "
             "patron's language, at most once per event and channel.",
             routers=[
-                inbox_router(inbox, feed, ping_seconds=settings.inbox_stream_ping_seconds),
-                preferences_router(projections),
-                push_router(subscriptions, pusher.public_key if pusher else None, push_guard),
+                inbox_router(PatronInbox(inbox), feed, ping_seconds=settings.inbox_stream_ping_seconds),
+                preferences_router(NotificationPreferences(projections)),
+                push_router(PushSubscriptions(subscriptions, push_guard, pusher.public_key if pusher else None)),
             ],
             grpc_services=[notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name],
             register_grpc=register_grpc,

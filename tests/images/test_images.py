@@ -31,8 +31,8 @@ from PIL import Image, ImageChops, ImageFont
 from pymongo import AsyncMongoClient
 from seed import PATRONS, PROVINCE_ADMIN, PUBLISHER, BookSeed, Seeded, Seeder, SeedTarget
 
+from drm.adapters.content_keys import ContentKeys, MasterKey
 from drm.adapters.packages import protect_epub
-from drm.service_layer.keys import ContentKeys, MasterKey
 from reader.adapters import pdf as reader_pdf
 from reader.adapters.epub import read_epub
 from reader.adapters.storage import ObjectStore

@@ -31,9 +31,9 @@ PACKAGE_ROOTS = {"sachso": ROOT / "libs" / "sachso"} | {service: ROOT / "service
 # any module of this repository they import (a kit module, another module of the service) — no whitelist.
 PURE_LAYERS: dict[str, tuple[str, ...]] = {
     "lending": ("domain", "service_layer"),
-    "reader": ("domain",),
-    "drm": ("domain",),
-    "notify": ("domain",),
+    "reader": ("domain", "service_layer"),
+    "drm": ("domain", "service_layer"),
+    "notify": ("domain", "service_layer"),
 }
 # Service-layer modules not yet behind a unit of work (issue 13 converts them one by one). Each is expected to
 # fail; once one is converted its strict xfail fails, so the entry must go.
@@ -45,6 +45,15 @@ NOT_YET_PURE = {
     "lending.service_layer.reports",
     "lending.service_layer.staff",
     "lending.service_layer.throttle",
+    "notify.service_layer.inbox_feed",
+    "notify.service_layer.sender",
+    "reader.service_layer.ingest",
+    "reader.service_layer.local_documents",
+    "reader.service_layer.ocr",
+    "reader.service_layer.reading",
+    "reader.service_layer.resumable_uploads",
+    "reader.service_layer.revocations",
+    "reader.service_layer.streaming",
 }
 
 

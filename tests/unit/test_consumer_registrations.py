@@ -21,7 +21,7 @@ TOPICS = {topic.name: topic for topic in DOMAIN_TOPICS}
 ROOT = Path(__file__).resolve().parents[2]
 
 REGISTRIES: dict[str, Callable[[], HandlerRegistry]] = {
-    "notify": lambda: notify_consumers(NotifyHandlers(cast(Any, None))),
+    "notify": lambda: notify_consumers(NotifyHandlers(cast(Any, None)), cast(Any, None)),
     "drm": lambda: drm_consumers(DrmHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),
     "reader": lambda: reader_consumers(ReaderHandlers(cast(Any, None))),
     "lending": lambda: lending_consumers(LendingHandlers(cast(Any, None), cast(Any, None), cast(Any, None))),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import grpc
 
-from drm.service_layer.licences import LoanFacts
+from drm.domain.licences import LoanFacts
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.errors import DependencyUnavailable, NotFound, PreconditionFailed
 from sachso.lending.v1 import lending_service_pb2 as pb

@@ -85,11 +85,18 @@ def unb64(text: str) -> bytes:
 
 
 class Provider:
-    """The licence provider: its certificate and private key (RSA or EC P-256) sign licences."""
+    """The licence provider: its certificate and private key (RSA or EC P-256) sign licences.
+
+    What every signature repeats — the certificate's DER in base64, the padding and hash objects — is made once
+    here, so a licence costs its private-key operation and little else."""
 
     def __init__(self, certificate: x509.Certificate, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> None:
         self.certificate = certificate
         self.key = key
+        self._certificate_b64 = b64(certificate.public_bytes(serialization.Encoding.DER))
+        self._sha256 = hashes.SHA256()
+        self._pkcs1 = padding.PKCS1v15()
+        self._ecdsa = ec.ECDSA(self._sha256)
 
     @classmethod
     def from_pem(cls, certificate_pem: bytes, key_pem: bytes) -> Provider:
@@ -98,14 +105,26 @@ class Provider:
             raise LcpError("the provider key must be RSA or EC")
         return cls(x509.load_pem_x509_certificate(certificate_pem), key)
 
-    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
-        data = canonical(document)
+    def signature(self, data: bytes) -> dict[str, str]:
+        """The ``signature`` object over ``data`` (a licence's canonical JSON)."""
         if isinstance(self.key, rsa.RSAPrivateKey):
-            value, algorithm = self.key.sign(data, padding.PKCS1v15(), hashes.SHA256()), RSA_SHA256
+            value, algorithm = self.key.sign(data, self._pkcs1, self._sha256), RSA_SHA256
         else:
-            value, algorithm = self.key.sign(data, ec.ECDSA(hashes.SHA256())), ECDSA_SHA256
-        certificate = b64(self.certificate.public_bytes(serialization.Encoding.DER))
-        return {**document, "signature": {"algorithm": algorithm, "certificate": certificate, "value": b64(value)}}
+            value, algorithm = self.key.sign(data, self._ecdsa), ECDSA_SHA256
+        return {"algorithm": algorithm, "certificate": self._certificate_b64, "value": b64(value)}
+
+    def sign(self, document: dict[str, Any]) -> dict[str, Any]:
+        return {**document, "signature": self.signature(canonical(document))}
+
+    def signed_canonical(self, data: bytes) -> bytes:
+        """The signed licence as JSON bytes: ``data`` (a licence's canonical JSON, without signature) with the
+        signature over it spliced in — its key order is not canonical, which verifiers need not (they
+        canonicalise again), and the JSON is not written twice."""
+        signature = self.signature(data)
+        return b"".join((
+            data[:-1], b',"signature":{"algorithm":"', signature["algorithm"].encode(), b'","certificate":"',
+            signature["certificate"].encode(), b'","value":"', signature["value"].encode(), b'"}}',
+        ))  # fmt: skip
 
 
 def verify_signature(document: dict[str, Any]) -> x509.Certificate:

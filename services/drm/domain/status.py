@@ -20,7 +20,6 @@ class Status(StrEnum):
 
 
 LIVE = frozenset({Status.READY, Status.ACTIVE})
-ERROR_BASE = "http://readium.org/license-status-document/error/"
 
 MESSAGES = {
     "vi": {
@@ -51,14 +50,6 @@ def language(accept_language: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return "vi"
-
-
-def ended_by_return(status: Status) -> Status:
-    return Status.RETURNED if status is Status.ACTIVE else Status.CANCELLED
-
-
-def ended_by_time(status: Status) -> Status:
-    return Status.EXPIRED
 
 
 def after(status: Status, candidate: Status) -> Status:

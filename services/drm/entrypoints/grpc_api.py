@@ -6,12 +6,12 @@ from typing import Any
 
 import grpc
 
-from drm.service_layer.keys import ContentKeys
 from drm.service_layer.licences import Licences
+from drm.service_layer.protection import Protection
 from sachso.drm.v1 import drm_service_pb2 as pb
 from sachso.drm.v1 import drm_service_pb2_grpc as pb_grpc
 from sachso.kit.auth import Role
-from sachso.kit.errors import Forbidden, NotFound
+from sachso.kit.errors import Forbidden
 from sachso.kit.grpc_server import current_principal
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -23,9 +23,9 @@ def _service_only() -> None:
 
 
 class DrmServicer(pb_grpc.DrmServiceServicer):
-    def __init__(self, licences: Licences, keys: ContentKeys) -> None:
+    def __init__(self, licences: Licences, protection: Protection) -> None:
         self.licences = licences
-        self.keys = keys
+        self.protection = protection
 
     async def IssueStreamingToken(
         self, request: pb.IssueStreamingTokenRequest, context: Context
@@ -38,19 +38,14 @@ class DrmServicer(pb_grpc.DrmServiceServicer):
 
     async def GetContentKey(self, request: pb.GetContentKeyRequest, context: Context) -> pb.GetContentKeyResponse:
         _service_only()
-        key = await self.keys.get(request.publication_id)
-        if key is None:
-            raise NotFound(f"publication {request.publication_id} has no content key")
-        document = await self.keys.collection.find_one({"_id": request.publication_id}, {"key_id": 1})
-        return pb.GetContentKeyResponse(content_key=key, content_key_id=(document or {}).get("key_id", ""))
+        key, key_id = await self.protection.content_key(request.publication_id)
+        return pb.GetContentKeyResponse(content_key=key, content_key_id=key_id)
 
     async def GetHashedPassphrase(
         self, request: pb.GetHashedPassphraseRequest, context: Context
     ) -> pb.GetHashedPassphraseResponse:
         _service_only()
-        document = await self.licences.passphrases.find_one({"_id": request.patron_id})
-        if document is None:
+        secret = await self.licences.passphrase(request.patron_id)
+        if secret is None:
             return pb.GetHashedPassphraseResponse()
-        return pb.GetHashedPassphraseResponse(
-            hashed_passphrase=bytes(document["user_key"]).hex(), hint=document["hint"]
-        )
+        return pb.GetHashedPassphraseResponse(hashed_passphrase=secret.user_key.hex(), hint=secret.hint)

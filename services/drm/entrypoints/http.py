@@ -3,8 +3,6 @@ protected packages, and streaming tokens for the web reader."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +12,9 @@ from pydantic import BaseModel, Field
 
 from drm.domain import lcp
 from drm.domain.status import language
-from drm.service_layer.licences import Licences, RenewLoan
+from drm.service_layer.licences import Licences
+from drm.service_layer.protection import Protection
+from drm.service_layer.status_documents import RenewLoan, StatusDocuments
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import NotFound
 from sachso.kit.http import require_roles
@@ -41,7 +41,11 @@ def _lsd(body: dict[str, Any]) -> JSONResponse:
 
 
 def licence_router(
-    licences: Licences, renew_loan: RenewLoan, reader_public_url: str, s3: Any, bucket: str
+    licences: Licences,
+    status_documents: StatusDocuments,
+    protection: Protection,
+    renew_loan: RenewLoan,
+    reader_public_url: str,
 ) -> APIRouter:
     router = APIRouter(tags=["LCP"])
 
@@ -69,9 +73,8 @@ def licence_router(
 
     @router.get("/v1/loans/{loan_id}/license", summary="The LCP licence of my loan")
     async def licence(patron: Patron, loan_id: str) -> Response:
-        body = await licences.licence_for(loan_id, patron.subject)
         return Response(
-            json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            await licences.licence_for(loan_id, patron.subject),
             media_type=lcp.LICENSE_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{loan_id}.lcpl"'},
         )
@@ -84,29 +87,20 @@ def licence_router(
 
     @router.get("/v1/publications/{publication_id}/protected", summary="A protected package (encrypted, no licence)")
     async def protected(publication_id: str) -> StreamingResponse:
-        document = await licences.publications.find_one({"_id": publication_id})
-        if document is None:
-            raise NotFound(f"no protected publication {publication_id}")
-        response = await s3.get_object(Bucket=bucket, Key=document["key"])
-
-        async def body() -> AsyncIterator[bytes]:
-            async with response["Body"] as stream:
-                while chunk := await stream.read(256 * 1024):
-                    yield chunk
-
-        extension = "lcpdf" if document["media_type"] == "application/pdf+lcp" else "epub"
+        package, chunks = await protection.open_package(publication_id)
+        extension = "lcpdf" if package.media_type == "application/pdf+lcp" else "epub"
         return StreamingResponse(
-            body(),
-            media_type=document["media_type"],
+            chunks,
+            media_type=package.media_type,
             headers={
-                "Content-Length": str(document["length"]),
+                "Content-Length": str(package.length),
                 "Content-Disposition": f'attachment; filename="{publication_id}.{extension}"',
             },
         )
 
     @router.get("/v1/licenses/{licence_id}/status", summary="License Status Document")
     async def status(licence_id: str, accept_language: Annotated[str | None, Header()] = None) -> JSONResponse:
-        return _lsd(await licences.status_document(licence_id, language(accept_language)))
+        return _lsd(await status_documents.document(licence_id, language(accept_language)))
 
     @router.post("/v1/licenses/{licence_id}/register", summary="Register a device (LSD)")
     async def register(
@@ -115,8 +109,8 @@ def licence_router(
         device_name: DeviceName = "",
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        await licences.register(licence_id, device_id, device_name)
-        return _lsd(await licences.status_document(licence_id, language(accept_language)))
+        await status_documents.register(licence_id, device_id, device_name)
+        return _lsd(await status_documents.document(licence_id, language(accept_language)))
 
     @router.put("/v1/licenses/{licence_id}/return", summary="Return the publication (LSD)")
     async def give_back(
@@ -125,8 +119,8 @@ def licence_router(
         device_name: DeviceName = "",
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        await licences.return_licence(licence_id, device_id, device_name)
-        return _lsd(await licences.status_document(licence_id, language(accept_language)))
+        await status_documents.give_back(licence_id, device_id, device_name)
+        return _lsd(await status_documents.document(licence_id, language(accept_language)))
 
     @router.put("/v1/licenses/{licence_id}/renew", summary="Renew the loan (LSD; lending's rules apply)")
     async def renew(
@@ -135,7 +129,7 @@ def licence_router(
         device_name: DeviceName = "",
         accept_language: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        await licences.renew(licence_id, device_id, device_name, renew_loan)
-        return _lsd(await licences.status_document(licence_id, language(accept_language)))
+        await status_documents.renew(licence_id, device_id, device_name, renew_loan)
+        return _lsd(await status_documents.document(licence_id, language(accept_language)))
 
     return router

@@ -5,7 +5,6 @@ addresses."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from time import monotonic
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from notify.domain.loans import LoanRecord
 from notify.domain.notices import Channel, Language, NoticeKind, Recipient
 from notify.domain.preferences import DEFAULT_TIME_ZONE, Preferences, QuietHours
 
@@ -30,13 +30,6 @@ def utc(moment: datetime | None) -> datetime | None:
 
 def email_key(address: str) -> str:
     return address.strip().lower()
-
-
-@dataclass(frozen=True)
-class LoanRecord:
-    loan_id: str
-    patron_id: str
-    title_id: str
 
 
 def preferences_document(preferences: Preferences) -> Document:

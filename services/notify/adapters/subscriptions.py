@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,20 +13,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from notify.adapters.projections import utc
+from notify.domain.subscriptions import Subscription
 
 Document = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Subscription:
-    id: str
-    patron_id: str
-    endpoint: str
-    p256dh: str
-    auth: str
-    device_name: str
-    created_at: datetime
-    expired_at: datetime | None = None
 
 
 def subscription_id(endpoint: str) -> str:

@@ -5,8 +5,6 @@ message or subscription id answers 404.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, time
@@ -16,23 +14,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from notify.adapters.inbox_repository import MongoInbox
-from notify.adapters.projections import MongoProjections
-from notify.adapters.subscriptions import MongoSubscriptions, Subscription
-from notify.adapters.webpush import PushEndpointGuard
 from notify.domain.inbox import InboxMessage
 from notify.domain.notices import RULES, Channel, Language, NoticeKind
 from notify.domain.preferences import Preferences, QuietHours
-from notify.domain.push_endpoints import EndpointRefused
-from notify.errors import (
-    InvalidSubscription,
-    MessageNotFound,
-    PushEndpointRefused,
-    PushNotConfigured,
-    SubscriptionNotFound,
-)
-from notify.service_layer.clock import system_clock
+from notify.domain.subscriptions import Subscription
 from notify.service_layer.inbox_feed import InboxFeed
+from notify.service_layer.patron_settings import NotificationPreferences, PatronInbox, PushSubscriptions
 from sachso.kit.auth import Principal, Role
 from sachso.kit.http import require_roles
 
@@ -56,7 +43,7 @@ class InboxMessageOut(BaseModel):
         return cls.model_validate(message, from_attributes=True)
 
 
-def inbox_router(inbox: MongoInbox, feed: InboxFeed, *, ping_seconds: float = 15.0) -> APIRouter:
+def inbox_router(inbox: PatronInbox, feed: InboxFeed, *, ping_seconds: float = 15.0) -> APIRouter:
     router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
     @router.get("", summary="My messages, newest first")
@@ -65,7 +52,7 @@ def inbox_router(inbox: MongoInbox, feed: InboxFeed, *, ping_seconds: float = 15
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         unread: Annotated[bool, Query(description="Only messages not read yet")] = False,
     ) -> list[InboxMessageOut]:
-        messages = await inbox.list_for(patron.subject, limit=limit, unread_only=unread)
+        messages = await inbox.messages(patron.subject, limit=limit, unread_only=unread)
         return [InboxMessageOut.of(message) for message in messages]
 
     @router.get(
@@ -83,7 +70,7 @@ def inbox_router(inbox: MongoInbox, feed: InboxFeed, *, ping_seconds: float = 15
             async with feed.subscribe(patron.subject) as queue:  # before the backlog: nothing falls in between
                 yield ServerSentEvent(comment="connected", retry=3000)
                 if last_event_id:
-                    for message in await inbox.newer_than(patron.subject, last_event_id):
+                    for message in await inbox.since(patron.subject, last_event_id):
                         sent.add(message.id)
                         yield _event(message)
                 while not feed.closing.is_set():
@@ -95,8 +82,7 @@ def inbox_router(inbox: MongoInbox, feed: InboxFeed, *, ping_seconds: float = 15
 
     @router.post("/{message_id}/read", status_code=204, summary="Mark one of my messages read")
     async def mark_read(patron: Patron, message_id: str) -> Response:
-        if not await inbox.mark_read(patron.subject, message_id):
-            raise MessageNotFound(f"you have no message {message_id}")
+        await inbox.mark_read(patron.subject, message_id)
         return Response(status_code=204)
 
     return router
@@ -158,26 +144,24 @@ class PreferencesOut(BaseModel):
         )
 
 
-def preferences_router(projections: MongoProjections) -> APIRouter:
+def preferences_router(preferences: NotificationPreferences) -> APIRouter:
     router = APIRouter(prefix="/v1/notification-preferences", tags=["preferences"])
 
     @router.get("", summary="How I am notified")
     async def get_preferences(patron: Patron) -> PreferencesOut:
-        _, preferences = await projections.patron(patron.subject)
-        return PreferencesOut.of(preferences)
+        return PreferencesOut.of(await preferences.of(patron.subject))
 
     @router.put("", summary="Choose how I am notified")
     async def put_preferences(patron: Patron, chosen: PreferencesIn) -> PreferencesOut:
         quiet = chosen.quiet_hours
         quiet_hours = QuietHours(quiet.start.replace(second=0), quiet.end.replace(second=0)) if quiet else None
-        preferences = Preferences(
+        wanted = Preferences(
             time_zone=chosen.time_zone,
             quiet_hours=quiet_hours,
             channels={kind: frozenset(channels) for kind, channels in chosen.channels.items()},
             language=chosen.language,
         )
-        await projections.save_preferences(patron.subject, preferences)
-        return PreferencesOut.of(preferences)
+        return PreferencesOut.of(await preferences.choose(patron.subject, wanted))
 
     return router
 
@@ -222,59 +206,31 @@ class VapidKeyOut(BaseModel):
     public_key: str = Field(description="applicationServerKey for PushManager.subscribe()")
 
 
-def _b64url_bytes(value: str, name: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise InvalidSubscription(f"{name} is not base64url") from None
-
-
-def _checked_keys(subscription: SubscriptionIn) -> None:
-    key = _b64url_bytes(subscription.keys.p256dh, "keys.p256dh")
-    if len(key) != 65 or key[0] != 4:
-        raise InvalidSubscription("keys.p256dh is not an uncompressed P-256 public key")
-    if len(_b64url_bytes(subscription.keys.auth, "keys.auth")) != 16:
-        raise InvalidSubscription("keys.auth must be 16 bytes")
-
-
-def push_router(subscriptions: MongoSubscriptions, public_key: str | None, guard: PushEndpointGuard) -> APIRouter:
-    """``public_key`` None: Web Push is not configured (no VAPID key), so subscribing is refused. ``guard``
-    decides which endpoints may be stored (https push services on public addresses only)."""
+def push_router(subscriptions: PushSubscriptions) -> APIRouter:
     router = APIRouter(prefix="/v1/push", tags=["web push"])
 
     @router.get("/vapid-public-key", summary="The server's VAPID key, for PushManager.subscribe()")
     async def vapid_public_key() -> VapidKeyOut:
-        if public_key is None:
-            raise PushNotConfigured("this server sends no Web Push messages")
-        return VapidKeyOut(public_key=public_key)
+        return VapidKeyOut(public_key=subscriptions.public_key())
 
     @router.post("/subscriptions", status_code=201, summary="Receive push messages on this device")
     async def subscribe(patron: Patron, subscription: SubscriptionIn) -> SubscriptionOut:
-        if public_key is None:
-            raise PushNotConfigured("this server sends no Web Push messages")
-        _checked_keys(subscription)
-        try:
-            await guard.check(subscription.endpoint)
-        except EndpointRefused as error:
-            raise PushEndpointRefused(str(error)) from None
-        saved = await subscriptions.save(
+        saved = await subscriptions.subscribe(
             patron.subject,
             endpoint=subscription.endpoint,
             p256dh=subscription.keys.p256dh,
             auth=subscription.keys.auth,
-            device_name=subscription.device_name.strip(),
-            at=system_clock(),
+            device_name=subscription.device_name,
         )
         return SubscriptionOut.of(saved)
 
     @router.get("/subscriptions", summary="My devices that receive push messages")
     async def list_subscriptions(patron: Patron) -> list[SubscriptionOut]:
-        return [SubscriptionOut.of(subscription) for subscription in await subscriptions.list_for(patron.subject)]
+        return [SubscriptionOut.of(subscription) for subscription in await subscriptions.devices(patron.subject)]
 
     @router.delete("/subscriptions/{subscription_id}", status_code=204, summary="Stop push messages to a device")
     async def unsubscribe(patron: Patron, subscription_id: str) -> Response:
-        if not await subscriptions.delete(patron.subject, subscription_id):
-            raise SubscriptionNotFound(f"you have no push subscription {subscription_id}")
+        await subscriptions.unsubscribe(patron.subject, subscription_id)
         return Response(status_code=204)
 
     return router

@@ -21,3 +21,10 @@ def moment(stamp: Timestamp) -> datetime | None:
     if stamp.seconds == 0 and stamp.nanos == 0:
         return None
     return stamp.ToDatetime(tzinfo=UTC)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """An instant as aware UTC (MongoDB gives naive UTC back unless the client is tz-aware)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

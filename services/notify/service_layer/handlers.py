@@ -1,7 +1,7 @@
 """What notify does for each event it consumes. One handler per event type, registered in entrypoints.
 
-Every handler runs inside the consumer's transaction with the handled-event marker: projection updates,
-reminders, inbox messages and deliveries commit together, once per event.
+Every handler runs in a unit of work joined to the consumer's transaction and its handled-event marker:
+projection updates, reminders, inbox messages and deliveries commit together, once per event.
 """
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from notify.adapters.projections import utc
 from notify.domain.notices import Notice, NoticeKind
 from notify.domain.schedule import Reminder
-from notify.service_layer.clock import moment
+from notify.service_layer.clock import moment, utc
 from notify.service_layer.notifier import Notifier
+from notify.service_layer.unit_of_work import NotifyUnitOfWork
 from sachso.events.v1 import drm_events_pb2
 from sachso.events.v1 import lending_events_pb2 as lending
 from sachso.kit.events import ReceivedEvent
@@ -36,98 +34,88 @@ class NotifyHandlers:
         event: ReceivedEvent,
         kind: NoticeKind,
         patron_id: str,
-        session: AsyncClientSession,
+        uow: NotifyUnitOfWork,
         *,
         facts: dict[str, object],
         deadline: datetime | None = None,
         at: datetime | None = None,
     ) -> None:
         notice = Notice(event.id, kind, patron_id, self._when(event, at), facts, deadline)
-        await self.notifier.notify(notice, session)
+        await self.notifier.notify(notice, uow)
 
     # -- patrons -----------------------------------------------------------------------------------------------
 
-    async def patron_registered(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_registered(self, event: ReceivedEvent[lending.PatronRegistered], uow: NotifyUnitOfWork) -> None:
         """Someone applied for a card: remember how to reach her."""
         payload = event.payload
-        assert isinstance(payload, lending.PatronRegistered)
-        await self.notifier.projections.record_patron(
+        await uow.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
             email=payload.email,
             language=payload.preferred_language,
             library_id=payload.library_id,
-            session=session,
         )
 
-    async def email_verification_requested(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def email_verification_requested(
+        self, event: ReceivedEvent[lending.EmailVerificationRequested], uow: NotifyUnitOfWork
+    ) -> None:
         """Send the code, at once, to the address being verified."""
         payload = event.payload
-        assert isinstance(payload, lending.EmailVerificationRequested)
-        await self.notifier.projections.record_patron(
+        await uow.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
             email=payload.email,
             language=payload.preferred_language,
-            session=session,
         )
         expires_at = moment(payload.expires_at)
         await self._notice(
             event,
             NoticeKind.EMAIL_VERIFICATION,
             payload.patron_id,
-            session,
+            uow,
             facts={"code": payload.code, "expires_at": expires_at or self._when(event)},
             deadline=expires_at,
         )
 
-    async def patron_approved(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_approved(self, event: ReceivedEvent[lending.PatronApproved], uow: NotifyUnitOfWork) -> None:
         """A card was approved: tell the new card holder her number."""
         payload = event.payload
-        assert isinstance(payload, lending.PatronApproved)
-        await self.notifier.projections.record_patron(
+        await uow.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
             email=payload.email,
             language=payload.preferred_language,
             library_id=payload.library_id,
             card_number=payload.card_number,
-            session=session,
         )
         await self._notice(
             event,
             NoticeKind.CARD_APPROVED,
             payload.patron_id,
-            session,
+            uow,
             facts={"card_number": payload.card_number, "card_expires_at": moment(payload.card_expires_at)},
             at=moment(payload.approved_at),
         )
 
-    async def patron_rejected(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def patron_rejected(self, event: ReceivedEvent[lending.PatronRejected], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.PatronRejected)
-        await self.notifier.projections.record_patron(
+        await uow.projections.record_patron(
             payload.patron_id,
             display_name=payload.display_name,
             email=payload.email,
             language=payload.preferred_language,
-            session=session,
         )
-        await self._notice(
-            event, NoticeKind.CARD_REJECTED, payload.patron_id, session, facts={"reason": payload.reason}
-        )
+        await self._notice(event, NoticeKind.CARD_REJECTED, payload.patron_id, uow, facts={"reason": payload.reason})
 
     # -- catalogue ---------------------------------------------------------------------------------------------
 
-    async def title_added(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def title_added(self, event: ReceivedEvent[lending.TitleAdded], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.TitleAdded)
-        await self.notifier.projections.record_title(payload.title_id, payload.title, payload.authors, session)
+        await uow.projections.record_title(payload.title_id, payload.title, payload.authors)
 
-    async def title_updated(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def title_updated(self, event: ReceivedEvent[lending.TitleUpdated], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.TitleUpdated)
-        await self.notifier.projections.record_title(payload.title_id, payload.title, payload.authors, session)
+        await uow.projections.record_title(payload.title_id, payload.title, payload.authors)
 
     # -- loans -------------------------------------------------------------------------------------------------
 
@@ -138,7 +126,7 @@ class NotifyHandlers:
         title_id: str,
         start: datetime,
         due_at: datetime,
-        session: AsyncClientSession,
+        uow: NotifyUnitOfWork,
     ) -> None:
         reminder = Reminder.before(
             NoticeKind.LOAN_DUE_SOON,
@@ -150,85 +138,76 @@ class NotifyHandlers:
             lead=self.notifier.leads.loan_due,
         )
         if reminder is not None:
-            await self.notifier.reminders.schedule(reminder, session)
+            await uow.reminders.schedule(reminder)
 
-    async def loan_created(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_created(self, event: ReceivedEvent[lending.LoanCreated], uow: NotifyUnitOfWork) -> None:
         """Remember the loan (licence events name only the loan) and schedule its due-soon reminder."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanCreated)
         due_at = moment(payload.due_at)
-        await self.notifier.reminders.cancel_hold_reminders(payload.patron_id, payload.title_id, session)
+        await uow.reminders.cancel_hold_reminders(payload.patron_id, payload.title_id)
         if due_at is None:
             return
-        parked = await self.notifier.projections.record_loan(
-            payload.loan_id, payload.patron_id, payload.title_id, due_at, session
-        )
+        parked = await uow.projections.record_loan(payload.loan_id, payload.patron_id, payload.title_id, due_at)
         start = self._when(event, moment(payload.starts_at))
-        await self._remind_loan_due(payload.loan_id, payload.patron_id, payload.title_id, start, due_at, session)
+        await self._remind_loan_due(payload.loan_id, payload.patron_id, payload.title_id, start, due_at, uow)
         if parked:  # its licence was revoked before this event reached notify
-            await self._revoked(parked, payload.patron_id, payload.title_id, session)
+            await self._revoked(parked, payload.patron_id, payload.title_id, uow)
 
-    async def loan_renewed(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_renewed(self, event: ReceivedEvent[lending.LoanRenewed], uow: NotifyUnitOfWork) -> None:
         """A new due time: the old reminder goes, a new one comes."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanRenewed)
         due_at = moment(payload.due_at)
-        await self.notifier.reminders.cancel_for(payload.loan_id, session)
+        await uow.reminders.cancel_for(payload.loan_id)
         if due_at is None:
             return
-        await self.notifier.projections.record_loan(
-            payload.loan_id, payload.patron_id, payload.title_id, due_at, session
-        )
+        await uow.projections.record_loan(payload.loan_id, payload.patron_id, payload.title_id, due_at)
         await self._remind_loan_due(
-            payload.loan_id, payload.patron_id, payload.title_id, self._when(event), due_at, session
+            payload.loan_id, payload.patron_id, payload.title_id, self._when(event), due_at, uow
         )
 
-    async def loan_returned(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_returned(self, event: ReceivedEvent[lending.LoanReturned], uow: NotifyUnitOfWork) -> None:
         """Early return: no reminder any more. The patron returned it herself, so she hears nothing — unless
         the library did it for her."""
         payload = event.payload
-        assert isinstance(payload, lending.LoanReturned)
-        await self.notifier.projections.end_loan(payload.loan_id, session)
-        await self.notifier.reminders.cancel_for(payload.loan_id, session)
+        await uow.projections.end_loan(payload.loan_id)
+        await uow.reminders.cancel_for(payload.loan_id)
         if payload.channel == lending.RETURN_CHANNEL_STAFF:
-            title = await self.notifier.projections.title(payload.title_id, session)
+            title = await uow.projections.title(payload.title_id)
             await self._notice(
                 event,
                 NoticeKind.LOAN_ENDED,
                 payload.patron_id,
-                session,
+                uow,
                 facts={"title": title, "reason": "returned-by-staff"},
                 at=moment(payload.returned_at),
             )
 
-    async def loan_expired(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def loan_expired(self, event: ReceivedEvent[lending.LoanExpired], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.LoanExpired)
-        await self.notifier.projections.end_loan(payload.loan_id, session)
-        await self.notifier.reminders.cancel_for(payload.loan_id, session)
-        title = await self.notifier.projections.title(payload.title_id, session)
+        await uow.projections.end_loan(payload.loan_id)
+        await uow.reminders.cancel_for(payload.loan_id)
+        title = await uow.projections.title(payload.title_id)
         await self._notice(
             event,
             NoticeKind.LOAN_ENDED,
             payload.patron_id,
-            session,
+            uow,
             facts={"title": title, "reason": "expired"},
             at=moment(payload.expired_at),
         )
 
     # -- holds -------------------------------------------------------------------------------------------------
 
-    async def hold_ready(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_ready(self, event: ReceivedEvent[lending.HoldReady], uow: NotifyUnitOfWork) -> None:
         """A copy waits for her: say so with the deadline, and remind her before it lapses."""
         payload = event.payload
-        assert isinstance(payload, lending.HoldReady)
         ready_until = moment(payload.ready_until)
-        title = await self.notifier.projections.title(payload.title_id, session)
+        title = await uow.projections.title(payload.title_id)
         await self._notice(
             event,
             NoticeKind.HOLD_READY,
             payload.patron_id,
-            session,
+            uow,
             facts={"title": title, "ready_until": ready_until or self._when(event)},
             deadline=ready_until,
         )
@@ -244,41 +223,36 @@ class NotifyHandlers:
             lead=self.notifier.leads.hold_lapse,
         )
         if reminder is not None:
-            await self.notifier.reminders.schedule(reminder, session)
+            await uow.reminders.schedule(reminder)
 
-    async def hold_expired(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_expired(self, event: ReceivedEvent[lending.HoldExpired], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.HoldExpired)
-        await self.notifier.reminders.cancel_for(payload.hold_id, session)
-        title = await self.notifier.projections.title(payload.title_id, session)
-        await self._notice(event, NoticeKind.HOLD_EXPIRED, payload.patron_id, session, facts={"title": title})
+        await uow.reminders.cancel_for(payload.hold_id)
+        title = await uow.projections.title(payload.title_id)
+        await self._notice(event, NoticeKind.HOLD_EXPIRED, payload.patron_id, uow, facts={"title": title})
 
-    async def hold_cancelled(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def hold_cancelled(self, event: ReceivedEvent[lending.HoldCancelled], uow: NotifyUnitOfWork) -> None:
         payload = event.payload
-        assert isinstance(payload, lending.HoldCancelled)
-        await self.notifier.reminders.cancel_for(payload.hold_id, session)
+        await uow.reminders.cancel_for(payload.hold_id)
 
     # -- licences ----------------------------------------------------------------------------------------------
 
-    async def license_revoked(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
+    async def license_revoked(self, event: ReceivedEvent[drm_events_pb2.LicenseRevoked], uow: NotifyUnitOfWork) -> None:
         """The provider revoked a licence: tell the borrower of the loan it served. The event names only the
         loan; if notify has not seen that loan yet, the revocation waits for it."""
         payload = event.payload
-        assert isinstance(payload, drm_events_pb2.LicenseRevoked)
         revocation = {
             "event_id": event.id,
             "reason": payload.reason,
             "revoked_at": moment(payload.revoked_at) or self._when(event),
         }
-        loan = await self.notifier.projections.loan(payload.loan_id, session)
+        loan = await uow.projections.loan(payload.loan_id)
         if loan is None:
-            await self.notifier.projections.park_revocation(payload.loan_id, revocation, session)
+            await uow.projections.park_revocation(payload.loan_id, revocation)
             return
-        await self._revoked(revocation, loan.patron_id, loan.title_id, session)
+        await self._revoked(revocation, loan.patron_id, loan.title_id, uow)
 
-    async def _revoked(
-        self, revocation: dict[str, Any], patron_id: str, title_id: str, session: AsyncClientSession
-    ) -> None:
+    async def _revoked(self, revocation: dict[str, Any], patron_id: str, title_id: str, uow: NotifyUnitOfWork) -> None:
         revoked_at = utc(revocation["revoked_at"])
         notice = Notice(
             revocation["event_id"],
@@ -286,9 +260,9 @@ class NotifyHandlers:
             patron_id,
             revoked_at or self.notifier.clock(),
             {
-                "title": await self.notifier.projections.title(title_id, session),
+                "title": await uow.projections.title(title_id),
                 "reason": revocation["reason"],
                 "revoked_at": revoked_at,
             },
         )
-        await self.notifier.notify(notice, session)
+        await self.notifier.notify(notice, uow)

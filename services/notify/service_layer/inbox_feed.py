@@ -19,7 +19,7 @@ from pymongo.errors import PyMongoError
 
 from notify.adapters.inbox_repository import MongoInbox, message_from
 from notify.domain.inbox import InboxMessage
-from notify.service_layer.waiting import wait
+from sachso.kit.workers import wait
 
 log = logging.getLogger(__name__)
 

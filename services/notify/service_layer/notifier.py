@@ -10,17 +10,11 @@ from datetime import timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from notify.adapters.deliveries import MongoDeliveries, delivery_document
-from notify.adapters.inbox_repository import MongoInbox
-from notify.adapters.projections import MongoProjections
-from notify.adapters.reminders import MongoReminders
-from notify.adapters.subscriptions import MongoSubscriptions
 from notify.domain.inbox import inbox_message
 from notify.domain.notices import RULES, Channel, Language, Notice, NoticeKind, RenderedNotice
 from notify.domain.planning import Plan, plan_notice
 from notify.service_layer.clock import Clock, system_clock
+from notify.service_layer.unit_of_work import NotifyUnitOfWork
 
 
 class Renderer(Protocol):
@@ -41,32 +35,22 @@ class Notifier:
     def __init__(
         self,
         *,
-        projections: MongoProjections,
-        inbox: MongoInbox,
-        deliveries: MongoDeliveries,
-        reminders: MongoReminders,
-        subscriptions: MongoSubscriptions,
         renderer: Renderer,
         leads: ReminderLeads = ReminderLeads(),
         push_enabled: bool = False,
         clock: Clock = system_clock,
     ) -> None:
-        self.projections = projections
-        self.inbox = inbox
-        self.deliveries = deliveries
-        self.reminders = reminders
-        self.subscriptions = subscriptions
         self.renderer = renderer
         self.leads = leads
         self.push_enabled = push_enabled
         self.clock = clock
 
-    async def notify(self, notice: Notice, session: AsyncClientSession) -> Plan:
-        """Write what ``notice`` causes (inbox message, deliveries) in ``session``'s transaction."""
-        recipient, preferences = await self.projections.patron(notice.patron_id, session)
+    async def notify(self, notice: Notice, uow: NotifyUnitOfWork) -> Plan:
+        """Write what ``notice`` causes (inbox message, deliveries) in ``uow``."""
+        recipient, preferences = await uow.projections.patron(notice.patron_id)
         devices: list[str] = []
         if self.push_enabled and Channel.PUSH in preferences.channels_for(notice.kind):
-            devices = await self.subscriptions.active_ids(notice.patron_id, session)
+            devices = await uow.push_devices.active_ids(notice.patron_id)
         now = self.clock()
         plan = plan_notice(notice, recipient, preferences, now=now, push_devices=devices)
         if plan.empty:
@@ -75,19 +59,8 @@ class Notifier:
         name = RULES[notice.kind].addressee_name(recipient.display_name)
         rendered = self.renderer.render(notice.kind, language, notice.facts, name=name, time_zone=preferences.zone)
         if plan.inbox:
-            await self.inbox.add(inbox_message(notice, language, rendered), session)
-        await self.deliveries.add(
-            [
-                delivery_document(
-                    planned,
-                    notice,
-                    recipient_name=name,
-                    language=language,
-                    rendered=rendered,
-                    created_at=now,
-                )
-                for planned in plan.deliveries
-            ],
-            session,
+            await uow.inbox.add(inbox_message(notice, language, rendered))
+        await uow.deliveries.add_planned(
+            plan.deliveries, notice, recipient_name=name, language=language, rendered=rendered, created_at=now
         )
         return plan

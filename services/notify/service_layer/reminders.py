@@ -9,26 +9,23 @@ fell due while the service was down fire on the first pass after a restart (unle
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Any
-
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from notify.domain.schedule import Reminder
 from notify.service_layer.notifier import Notifier
-from notify.service_layer.waiting import wait
-
-log = logging.getLogger(__name__)
+from notify.service_layer.repositories import ReminderQueue
+from notify.service_layer.unit_of_work import NotifyUnitOfWork, UnitOfWorkFactory
+from sachso.kit.workers import run_until_stopped
 
 BATCH = 100
 
 
 class ReminderScheduler:
-    def __init__(self, client: AsyncMongoClient[dict[str, Any]], notifier: Notifier, *, max_sleep: float = 1.0) -> None:
-        self.client = client
+    def __init__(
+        self, reminders: ReminderQueue, uow: UnitOfWorkFactory, notifier: Notifier, *, max_sleep: float = 1.0
+    ) -> None:
+        self.reminders = reminders
+        self.uow = uow
         self.notifier = notifier
-        self.reminders = notifier.reminders
         self.max_sleep = max_sleep
 
     async def run_once(self) -> int:
@@ -39,32 +36,25 @@ class ReminderScheduler:
         return fired
 
     async def fire(self, reminder: Reminder) -> bool:
-        async with self.client.start_session() as session:
+        """Fire one reminder in its own unit of work (a conditional update: replicas racing fire it once)."""
 
-            async def work(session: AsyncClientSession) -> bool:
-                now = self.notifier.clock()
-                if not await self.reminders.fire(reminder.id, now, session):
-                    return False  # fired by another replica, or cancelled
-                title = await self.notifier.projections.title(reminder.title_id, session)
-                await self.notifier.notify(reminder.notice(title=title, now=now), session)
-                return True
+        async def work(uow: NotifyUnitOfWork) -> bool:
+            now = self.notifier.clock()
+            if not await uow.reminders.fire(reminder.id, now):
+                return False  # fired by another replica, or cancelled
+            title = await uow.projections.title(reminder.title_id)
+            await self.notifier.notify(reminder.notice(title=title, now=now), uow)
+            return True
 
-            return await session.with_transaction(work)
+        return await self.uow().run(work)
+
+    async def _one_pass(self) -> float | None:
+        """Fire what is due; how long until the next reminder falls due (0: more may be due now)."""
+        if await self.run_once() >= BATCH:
+            return 0.0
+        next_fire = await self.reminders.next_fire_at()
+        return None if next_fire is None else (next_fire - self.notifier.clock()).total_seconds()
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                if await self.run_once() >= BATCH:
-                    continue  # more may be due
-                next_fire = await self.reminders.next_fire_at()
-                backoff = 0.5
-            except Exception as error:  # database away: try again; nothing is lost, the state is in MongoDB
-                log.warning("reminder scheduler failed, retrying", extra={"error": repr(error)})
-                next_fire = None
-                await wait(stop, backoff)
-                backoff = min(backoff * 2, 10.0)
-            sleep = self.max_sleep
-            if next_fire is not None:
-                sleep = min(sleep, (next_fire - self.notifier.clock()).total_seconds())
-            await wait(stop, sleep)
+        """Fire reminders until ``stop``; nothing is lost while the database is away (the state is in it)."""
+        await run_until_stopped("reminder scheduler", self._one_pass, stop, max_sleep=self.max_sleep)

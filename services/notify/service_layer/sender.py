@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -24,12 +25,13 @@ from prometheus_client import Counter, Histogram
 from notify.adapters.deliveries import Delivery, MongoDeliveries, Outcome
 from notify.adapters.email import EmailRejected, OutgoingEmail
 from notify.adapters.projections import MongoProjections, email_key
-from notify.adapters.subscriptions import MongoSubscriptions, Subscription
+from notify.adapters.subscriptions import MongoSubscriptions
 from notify.adapters.webpush import PushGone, PushRejected, PushTarget
 from notify.domain.notices import Channel, NoticeKind, app_path
 from notify.domain.schedule import retry_delay
+from notify.domain.subscriptions import Subscription
 from notify.service_layer.clock import Clock, system_clock
-from notify.service_layer.waiting import wait, wake_on_inserts
+from sachso.kit.workers import run_until_stopped, wait
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,10 @@ class RetryPolicy:
     maximum: timedelta = timedelta(hours=1)
 
 
+# Sets the event whenever a delivery is stored, until the stop event (a change stream; polling is the fallback).
+WakeOnNew = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
+
+
 class DeliverySender:
     def __init__(
         self,
@@ -75,6 +81,7 @@ class DeliverySender:
         lease: timedelta = timedelta(minutes=2),
         poll_seconds: float = 1.0,
         gather_seconds: float = 0.05,
+        wake_on_new: WakeOnNew | None = None,
     ) -> None:
         self.deliveries = deliveries
         self.projections = projections
@@ -89,6 +96,7 @@ class DeliverySender:
         self.gather_seconds = gather_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
+        self.wake_on_new = wake_on_new
 
     async def run_once(self) -> int:
         """Send one batch of due deliveries; return how many were claimed."""
@@ -180,35 +188,31 @@ class DeliverySender:
             return Outcome(delivery, failed=True, error=f"rejected: {error}")
         return Outcome(delivery, sent=True)
 
+    async def _one_pass(self, stop: asyncio.Event) -> float | None:
+        """Send one batch; how long until the next delivery falls due (0: more are due now)."""
+        claimed = await self.run_once()
+        if claimed >= self.batch_size:
+            return 0.0  # more are due
+        if claimed:
+            # Busy: let a few more deliveries gather so the next batch is worth its database round trips. An
+            # idle sender acts at once on the first one (no added latency).
+            await wait(stop, self.gather_seconds)
+            return 0.0
+        next_due = await self.deliveries.next_due()
+        return None if next_due is None else (next_due - self.clock()).total_seconds()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop``; database failures are retried with backoff (deliveries stay in MongoDB)."""
-        watcher = asyncio.create_task(
-            wake_on_inserts(self.deliveries.collection, self._wakeup, stop, retry_seconds=self.poll_seconds)
-        )
-        backoff = 0.2
+        watcher = asyncio.create_task(self.wake_on_new(self._wakeup, stop)) if self.wake_on_new else None
         try:
-            while not stop.is_set():
-                self._wakeup.clear()
-                try:
-                    claimed = await self.run_once()
-                    backoff = 0.2
-                    if claimed >= self.batch_size:
-                        continue  # more are due
-                    if claimed:
-                        # Busy: let a few more deliveries gather so the next batch is worth its database round
-                        # trips. An idle sender acts at once on the first one (no added latency).
-                        await wait(stop, self.gather_seconds)
-                        continue
-                    next_due = await self.deliveries.next_due()
-                except Exception as error:
-                    log.warning("delivery sender failed, retrying", extra={"error": repr(error)})
-                    await wait(stop, backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                sleep = self.poll_seconds
-                if next_due is not None:
-                    sleep = min(sleep, (next_due - self.clock()).total_seconds())
-                await wait(stop, sleep, self._wakeup)
+            await run_until_stopped(
+                "delivery sender",
+                lambda: self._one_pass(stop),
+                stop,
+                max_sleep=self.poll_seconds,
+                wakeup=self._wakeup,
+                initial_backoff=0.2,
+            )
         finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            if watcher is not None:
+                watcher.cancel()

@@ -52,12 +52,6 @@ class PageRecognition:
         self.tesseract = tesseract
         self.recognitions = 0  # pages this process ran Tesseract on (tests and metrics)
 
-    @staticmethod
-    def _request(event: ReceivedEvent) -> ocr_requests_pb2.RecognisePage:
-        payload = event.payload
-        assert isinstance(payload, ocr_requests_pb2.RecognisePage)
-        return payload
-
     async def _has_hocr(self, key: str) -> bool:
         try:
             await self.store.client.head_object(Bucket=self.store.bucket, Key=key)
@@ -65,9 +59,9 @@ class PageRecognition:
             return False
         return True
 
-    async def prepare(self, event: ReceivedEvent) -> None:
+    async def prepare(self, event: ReceivedEvent[ocr_requests_pb2.RecognisePage]) -> None:
         """Run Tesseract on the page unless it is done or its hOCR is already stored."""
-        request = self._request(event)
+        request = event.payload
         page = await self.repository.page(request.document_id, request.page)
         if page is None or page["sha256"] != request.image_sha256 or page["ocr"]["state"] == OcrState.DONE.value:
             return
@@ -81,8 +75,8 @@ class PageRecognition:
             Bucket=self.store.bucket, Key=key, Body=hocr, ContentType="text/vnd.hocr+html; charset=utf-8"
         )
 
-    async def record(self, event: ReceivedEvent, session: AsyncClientSession) -> None:
-        request = self._request(event)
+    async def record(self, event: ReceivedEvent[ocr_requests_pb2.RecognisePage], session: AsyncClientSession) -> None:
+        request = event.payload
         page = await self.repository.page(request.document_id, request.page)
         if page is None or page["sha256"] != request.image_sha256 or page["ocr"]["state"] == OcrState.DONE.value:
             return  # deleted, replaced, or done already: nothing to do, once

@@ -17,12 +17,17 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from drm.adapters.content_keys import ContentKeys, MasterKey
+from drm.adapters.mongo_repositories import MongoLicences
+from drm.adapters.mongo_unit_of_work import MongoDrmUnitOfWork
+from drm.adapters.object_store import S3ObjectStore
 from drm.domain import lcp
+from drm.domain.documents import LicenceWriter, Links
 from drm.entrypoints.consumers import DrmHandlers
 from drm.entrypoints.http import licence_router
-from drm.service_layer.keys import ContentKeys, MasterKey
-from drm.service_layer.licences import Licences, Links
+from drm.service_layer.licences import Licences
 from drm.service_layer.protection import Protection
+from drm.service_layer.status_documents import StatusDocuments
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.http import create_http_app
@@ -58,6 +63,7 @@ class DrmUnderTest:
     bucket: str
     source_bucket: str
     mongo: AsyncMongoClient[Document]
+    database: AsyncDatabase[Document]
 
     def patron(self, patron_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.accounts.issue(patron_id, audience='sachso', roles=[Role.PATRON])}"}
@@ -97,11 +103,19 @@ async def drm(
     async with create_s3_client(settings) as s3:
         for bucket in (settings.s3_bucket, source_bucket):
             await s3.create_bucket(Bucket=bucket)
+        links = Links("http://drm", "http://reader")
+
+        def unit_of_work() -> MongoDrmUnitOfWork:
+            return MongoDrmUnitOfWork(database, outbox)
+
         licences = Licences(
-            database, outbox, keys, provider, "https://sachso.test", Links("http://drm", "http://reader"), drm_issuer
+            unit_of_work, keys, LicenceWriter(provider, "https://sachso.test", links, (10, 2000)), drm_issuer
         )
-        await licences.ensure_indexes()
-        handlers = DrmHandlers(Protection(database["publications"], keys, s3, settings.s3_bucket), licences, outbox)
+        await MongoLicences(database["licences"]).ensure_indexes()
+        protection = Protection(unit_of_work, keys, S3ObjectStore(s3), settings.s3_bucket)
+        handlers = DrmHandlers(
+            protection, licences, lambda session: MongoDrmUnitOfWork(database, outbox, session=session)
+        )
         app = create_http_app(title="drm", version="test", readiness={})
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://drm", event_hooks=VALIDATE_RESPONSES
@@ -117,10 +131,14 @@ async def drm(
             )
             app.include_router(jwks_router(drm_issuer))
             app.include_router(jwks_router(accounts), prefix="/accounts")
-            app.include_router(licence_router(licences, not_renewable, "http://reader", s3, settings.s3_bucket))
+            app.include_router(
+                licence_router(
+                    licences, StatusDocuments(unit_of_work, links), protection, not_renewable, "http://reader"
+                )
+            )
             yield DrmUnderTest(
                 licences, keys, handlers, outbox, http, accounts, drm_issuer, verifier, s3, settings.s3_bucket,
-                source_bucket, mongo,
+                source_bucket, mongo, database,
             )  # fmt: skip
         for bucket in (settings.s3_bucket, source_bucket):
             await remove_bucket(s3, bucket)

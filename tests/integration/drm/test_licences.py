@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from drm.adapters.content_keys import ContentKeys, MasterKey
 from drm.domain import lcp
-from drm.service_layer.keys import ContentKeys, MasterKey
 from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
 from tests.corpus import CORPUS
 from tests.integration.drm.conftest import DrmUnderTest
@@ -101,7 +101,7 @@ async def test_a_reading_app_opens_our_licence_and_our_protected_book(drm: DrmUn
 async def test_status_document_register_and_return_then_lending_hears_it(drm: DrmUnderTest) -> None:
     await publish(drm, "pub-2")
     await lend(drm, "loan-2", "ana", "pub-2")
-    licence_id = (await drm.licences.licences.find_one({"loan_id": "loan-2"}))["_id"]  # type: ignore[index]
+    licence_id = (await drm.database["licences"].find_one({"loan_id": "loan-2"}))["_id"]  # type: ignore[index]
     status = (await drm.http.get(f"/v1/licenses/{licence_id}/status")).json()
     assert validated[-1] == lcp.STATUS_TYPE  # the client checked it against readium/lcp-specs' schema
     assert status["status"] == "ready"
@@ -141,7 +141,7 @@ async def test_status_document_register_and_return_then_lending_hears_it(drm: Dr
 async def test_out_of_order_loan_events_never_revive_a_licence(drm: DrmUnderTest) -> None:
     await drm.handle("loan_expired", lending_events_pb2.LoanExpired(loan_id="loan-3"))
     await lend(drm, "loan-3", "ana", "pub-3")  # the creation arrives late
-    document = await drm.licences.licences.find_one({"loan_id": "loan-3"})
+    document = await drm.database["licences"].find_one({"loan_id": "loan-3"})
     assert document is not None
     assert document["status"] == "expired"
     assert (await drm.http.post("/v1/loans/loan-3/streaming-token", headers=drm.patron("ana"))).status_code == 409

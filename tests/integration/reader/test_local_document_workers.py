@@ -79,10 +79,8 @@ async def test_an_ocr_worker_crash_mid_document_resumes_and_no_page_is_done_twic
 
     prepared: list[int] = []
 
-    async def prepare_then_die(event: ReceivedEvent) -> None:
-        payload = event.payload
-        assert isinstance(payload, ocr_requests_pb2.RecognisePage)
-        prepared.append(payload.page)
+    async def prepare_then_die(event: ReceivedEvent[ocr_requests_pb2.RecognisePage]) -> None:
+        prepared.append(event.payload.page)
         if len(prepared) == 2:
             raise Crash  # the second page kills the worker: the first is recorded, no offset is committed
         await scans.recognition.prepare(event)

@@ -16,10 +16,11 @@ import grpc
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from drm.adapters.content_keys import ContentKeys as DrmContentKeys
+from drm.adapters.content_keys import MasterKey
 from drm.adapters.packages import protect_epub
 from drm.entrypoints.grpc_api import DrmServicer
-from drm.service_layer.keys import ContentKeys as DrmContentKeys
-from drm.service_layer.keys import MasterKey
+from drm.service_layer.protection import Protection
 from reader.adapters.content_keys import ContentKeys as ReaderContentKeys
 from reader.adapters.epub import read_epub
 from reader.domain.manifest import epub_manifest
@@ -254,7 +255,7 @@ async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderU
         offset=0,
     )
     async with reader.outbox.client.start_session() as session:
-        await session.with_transaction(lambda s: handlers.loan_ended(event, s))
+        await session.with_transaction(lambda s: handlers.loan_returned(event, s))
 
     async def refused() -> bool:
         return (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 401
@@ -413,7 +414,9 @@ async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
         host="127.0.0.1",
         port=0,
         service_names=["sachso.drm.v1.DrmService"],
-        register=lambda server: drm_grpc.add_DrmServiceServicer_to_server(DrmServicer(cast(Any, None), keys), server),
+        register=lambda server: drm_grpc.add_DrmServiceServicer_to_server(
+            DrmServicer(cast(Any, None), Protection(cast(Any, None), keys, cast(Any, None), "")), server
+        ),
         verifier=TokenVerifier(
             ["http://reader/.well-known/jwks.json"],
             issuers=[reader.accounts.issuer],

@@ -91,6 +91,10 @@ class ContentKeys:
         document = await self.collection.find_one({"_id": publication_id})
         return self._unwrap(document) if document else None
 
+    async def key_id(self, publication_id: str) -> str | None:
+        document = await self.collection.find_one({"_id": publication_id}, {"key_id": 1})
+        return None if document is None else str(document.get("key_id", ""))
+
     async def rewrap(self) -> int:
         """Move every content key under the current master key; return how many moved."""
         moved = 0

@@ -1,30 +1,17 @@
-"""How notify's workers wait: until a deadline, a wake-up or the stop signal, whichever comes first."""
+"""Waking notify's workers when MongoDB gets new work (a change stream), polling when it has none."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
+from sachso.kit.workers import wait
+
 log = logging.getLogger(__name__)
-
-
-async def wait(stop: asyncio.Event, seconds: float, wakeup: asyncio.Event | None = None) -> None:
-    """Sleep ``seconds`` unless ``stop`` or ``wakeup`` is set first."""
-    waiters = [asyncio.create_task(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.create_task(wakeup.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*waiters, return_exceptions=True)
 
 
 async def wake_on_inserts(

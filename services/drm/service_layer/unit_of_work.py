@@ -1,0 +1,26 @@
+"""DRM's unit of work: the repositories its use cases need, and the events they emit, committed together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drm.service_layer.repositories import (
+    BlockedPatronRepository,
+    LicenceRepository,
+    PassphraseRepository,
+    PublicationRepository,
+)
+from sachso.kit.unit_of_work import UnitOfWork
+
+
+class DrmUnitOfWork(UnitOfWork):
+    """``async with uow:`` (or ``await uow.run(work)``) exposes these repositories, bound to one transaction."""
+
+    licences: LicenceRepository
+    passphrases: PassphraseRepository
+    publications: PublicationRepository
+    blocked_patrons: BlockedPatronRepository
+
+
+# A fresh unit of work per use case.
+UnitOfWorkFactory = Callable[[], DrmUnitOfWork]
