@@ -2,6 +2,11 @@
 
 A service's own ``bootstrap.py`` enters :func:`platform_infrastructure`, adds its handlers, routers and
 servicers, and yields a :class:`~sachso.kit.runtime.ServiceProcess`. Nothing else creates clients.
+
+Start-up needs only the database: Kafka (topics, the producer) and S3 (the bucket) are
+:class:`~sachso.kit.workers.Prerequisite` s set up in the background with backoff, so a restart or a scale-out
+during a broker or S3 outage starts, serves what needs only the database and takes writes (their events wait in
+the outbox); the outbox relay and the consumers begin when the broker appears.
 """
 
 from __future__ import annotations
@@ -11,12 +16,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import httpx
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,14 +28,19 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sachso.kit.auth import TokenVerifier
 from sachso.kit.consumer import HandlerRegistry, IdempotentConsumer
 from sachso.kit.grpc_server import GrpcServer
-from sachso.kit.health import DependencyProbe, ReadinessCheck, kafka_check, mongo_check
+from sachso.kit.health import DependencyProbe, ReadinessCheck, kafka_check, mongo_check, s3_check
 from sachso.kit.http import PrincipalCheck, create_http_app
 from sachso.kit.kafka import create_consumer, create_producer, ensure_topics
 from sachso.kit.mongo import create_mongo_client
 from sachso.kit.outbox import KafkaEventPublisher, Outbox, OutboxRelay
-from sachso.kit.runtime import ServiceProcess, Worker
+from sachso.kit.runtime import ServiceProcess
+from sachso.kit.s3 import ensure_bucket
 from sachso.kit.settings import PlatformSettings
 from sachso.kit.topics import DOMAIN_TOPICS, TopicSpec, dead_letter_topic, retry_topic
+from sachso.kit.workers import Prerequisite, Worker
+
+if TYPE_CHECKING:  # stubs only: the images carry no dev packages
+    from types_aiobotocore_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,8 @@ class Infrastructure:
     settings: PlatformSettings
     mongo: AsyncMongoClient[Document]
     database: AsyncDatabase[Document]
-    producer: AIOKafkaProducer
+    producer: AIOKafkaProducer  # sends only once ``kafka`` is set up
+    kafka: Prerequisite  # the topics exist and the producer has started
     http: httpx.AsyncClient
     verifier: TokenVerifier
     outbox: Outbox
@@ -58,7 +68,7 @@ class Infrastructure:
     workers: dict[str, Worker] = field(default_factory=dict)
 
     def add_consumer(self, registry: HandlerRegistry) -> IdempotentConsumer:
-        """Consume ``registry.topics`` as ``registry.group`` in a supervised worker."""
+        """Consume ``registry.topics`` as ``registry.group`` in a supervised worker, once Kafka is set up."""
         consumer = IdempotentConsumer(
             registry,
             client=self.mongo,
@@ -72,8 +82,13 @@ class Infrastructure:
         async def work(stop: asyncio.Event) -> None:
             await consumer.run(create_consumer(self.settings, consumer.group, consumer.subscribed_topics), stop)
 
-        self.workers[f"consumer:{registry.group}"] = work
+        self.workers[f"consumer:{registry.group}"] = self.kafka.before(work)
         return consumer
+
+    def add_bucket(self, s3: S3Client, bucket: str) -> None:
+        """Make sure ``bucket`` exists, in the background until S3 answers; watch S3 as a dependency."""
+        self.workers["s3-bucket"] = Prerequisite("the S3 bucket", lambda: ensure_bucket(s3, bucket)).run
+        self.dependencies["s3"] = s3_check(s3, bucket)
 
     def service_process(
         self,
@@ -114,23 +129,12 @@ class Infrastructure:
         return ServiceProcess(settings=self.settings, http_app=app, grpc_server=grpc_server, workers=self.workers)
 
 
-async def _start_producer(producer: AIOKafkaProducer, attempts: int = 30) -> None:
-    for attempt in range(1, attempts + 1):
-        try:
-            await producer.start()
-            return
-        except KafkaConnectionError:
-            if attempt == attempts:
-                raise
-            log.warning("Kafka not reachable yet, retrying", extra={"attempt": attempt})
-            await asyncio.sleep(1.0)
-
-
 @asynccontextmanager
 async def platform_infrastructure(
     settings: PlatformSettings, *, consumer_groups: Iterable[str] = ()
 ) -> AsyncIterator[Infrastructure]:
-    """Connect to MongoDB and Kafka, make sure topics and indexes exist, and start the outbox relay."""
+    """Connect to MongoDB and make sure the outbox's indexes exist; set Kafka up (topics, producer) in the
+    background, and relay the outbox once it is."""
     async with AsyncExitStack() as stack:
         mongo = create_mongo_client(settings)
         stack.push_async_callback(mongo.close)
@@ -138,10 +142,14 @@ async def platform_infrastructure(
         topics: list[TopicSpec] = list(DOMAIN_TOPICS)
         for group in consumer_groups:
             topics += [retry_topic(group), dead_letter_topic(group)]
-        await ensure_topics(settings, topics)
         producer = create_producer(settings)
-        await _start_producer(producer)
         stack.push_async_callback(producer.stop)
+
+        async def set_up_kafka() -> None:
+            await ensure_topics(settings, topics)
+            await producer.start()
+
+        kafka = Prerequisite("Kafka", set_up_kafka)
         http = await stack.enter_async_context(httpx.AsyncClient())
         verifier = TokenVerifier(
             settings.jwks_url_list,
@@ -159,15 +167,22 @@ async def platform_infrastructure(
             topic_prefix=settings.kafka_topic_prefix,
             poll_seconds=settings.outbox_poll_seconds,
         )
+        broker_answers = kafka_check(producer)
+
+        async def kafka_up() -> None:
+            await kafka.check()
+            await broker_answers()
+
         yield Infrastructure(
             settings=settings,
             mongo=mongo,
             database=database,
             producer=producer,
+            kafka=kafka,
             http=http,
             verifier=verifier,
             outbox=outbox,
             readiness={"mongodb": mongo_check(mongo)},
-            dependencies={"kafka": kafka_check(producer)},
-            workers={"outbox-relay": relay.run},
+            dependencies={"kafka": kafka_up},
+            workers={"kafka": kafka.run, "outbox-relay": kafka.before(relay.run)},
         )

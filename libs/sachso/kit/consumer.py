@@ -14,6 +14,14 @@ the payload a handler receives is already the right message (checked here, once)
    ``<group>.dlq`` with the error — offsets are committed only once every record was handled or dead-lettered,
    so nothing is lost if the process dies.
 
+A group that handles many small events (notify: 10,000 holds ready at once) may ask for **batches**
+(``HandlerRegistry(..., batch_size=100)``): the events of one fetch are then checked against the handled markers
+with one query and handled, in order, in ONE transaction that inserts all their markers — a redelivered event
+still has one effect, and a batch either commits whole or not at all. If anything in a batch fails, nothing of
+it remains and its events are handled one by one as above (retries, dead letters), so one bad event costs its
+neighbours only a second try. A :class:`TransactionScope` may join every transaction the consumer opens, to
+read ahead for all its events at once and to write what its handlers buffered just before the commit.
+
 ``python -m sachso.kit.dead_letters`` lists dead letters and replays them onto ``<group>.retry``, which only
 this group reads.
 """
@@ -47,6 +55,7 @@ from sachso.kit.observability import (
     EVENTS_HANDLED,
     context_from_headers,
 )
+from sachso.kit.s3 import UNREACHABLE
 from sachso.kit.topics import dead_letter_topic, prefixed, retry_topic
 
 log = logging.getLogger(__name__)
@@ -61,8 +70,9 @@ TypedHandler = Callable[[ReceivedEvent[M], AsyncClientSession], Awaitable[None]]
 # it must be safe to repeat (it writes nothing the handler's transaction does not decide on).
 Preparation = Callable[[ReceivedEvent], Awaitable[None]]
 
-# Failures of infrastructure, not of the event: retried until they pass, never dead-lettered.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, DependencyUnavailable)
+# Failures of infrastructure, not of the event: retried until they pass, never dead-lettered (an unreachable
+# object store too: an S3 outage must not dead-letter every event that needs a file).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, DependencyUnavailable, *UNREACHABLE)
 
 # Headers added to a dead letter (the original ce_* headers, key and value are kept as they were).
 DLQ_ERROR = "sachso_dlq_error"
@@ -110,14 +120,38 @@ LAG_REPORT_SECONDS = 5.0
 MARKER_RETENTION = timedelta(days=45)
 
 
+class TransactionScope(Protocol):
+    """Joins each transaction the consumer opens for handlers (one event, or a batch of them)."""
+
+    async def begin(self, session: AsyncClientSession, events: Sequence[ReceivedEvent]) -> None:
+        """The transaction starts (again, when it is re-run) and will handle ``events``, in this order."""
+
+    async def before_commit(self, session: AsyncClientSession) -> None:
+        """Every handler ran: write what they left for the end of the transaction."""
+
+    def end(self, session: AsyncClientSession) -> None:
+        """The transaction committed or was given up (forget what was kept for it)."""
+
+
 class HandlerRegistry:
     """Which handler deals with which event type, for one consumer group. Built explicitly at bootstrap."""
 
-    def __init__(self, group: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self,
+        group: str,
+        topics: Sequence[str],
+        *,
+        batch_size: int = 1,
+        scope: TransactionScope | None = None,
+    ) -> None:
         self.group = group
         self.topics = tuple(topics)
+        # Events handled in one transaction (1: each its own); see the module's docstring.
+        self.batch_size = batch_size
+        self.scope = scope
         self._handlers: dict[str, Handler] = {}
         self._preparations: dict[str, Preparation] = {}
+        self._failures: dict[str, Callable[[ReceivedEvent, str], Awaitable[None]]] = {}
 
     def register(
         self,
@@ -125,11 +159,15 @@ class HandlerRegistry:
         handler: TypedHandler[M],
         *,
         prepare: Callable[[ReceivedEvent[M]], Awaitable[None]] | None = None,
+        dead_lettered: Callable[[ReceivedEvent[M], str], Awaitable[None]] | None = None,
     ) -> None:
         """Handle events of ``event_class`` with ``handler``, which runs in the transaction that records the event
         as handled; ``prepare``, if given, runs before it (long work that must not hold a transaction open).
 
-        Both receive the event typed by ``event_class``: its payload is checked here, so handlers need no
+        ``dead_lettered``, if given, runs after the event went to the dead-letter topic having failed every attempt
+        (with the last error), so the service can show the failure where people look (an OCR page marked failed).
+
+        All receive the event typed by ``event_class``: its payload is checked here, so handlers need no
         ``isinstance``.
         """
         name = str(event_class.DESCRIPTOR.full_name)
@@ -147,9 +185,19 @@ class HandlerRegistry:
                 await typed_prepare(_narrowed(event, event_class))
 
             self._preparations[name] = prepare_typed
+        if dead_lettered is not None:
+            typed_failure = dead_lettered
+
+            async def failure_typed(event: ReceivedEvent, error: str) -> None:
+                await typed_failure(_narrowed(event, event_class), error)
+
+            self._failures[name] = failure_typed
 
     def handler_for(self, event_type: str | None) -> Handler | None:
         return self._handlers.get(event_type or "")
+
+    def failure_for(self, event_type: str | None) -> Callable[[ReceivedEvent, str], Awaitable[None]] | None:
+        return self._failures.get(event_type or "")
 
     def preparation_for(self, event_type: str | None) -> Preparation | None:
         return self._preparations.get(event_type or "")
@@ -244,8 +292,10 @@ class IdempotentConsumer:
                     exc_info=True,
                 )
                 if attempt == self.max_attempts:
-                    await self._dead_letter(record, f"{type(error).__name__}: {error}", attempts=attempt)
+                    reason = f"{type(error).__name__}: {error}"
+                    await self._dead_letter(record, reason, attempts=attempt)
                     EVENTS_HANDLED.labels(group=self.group, type=event.type, outcome="dead-lettered").inc()
+                    await self._report_failure(event, reason)
                     return "dead-lettered"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
@@ -262,24 +312,113 @@ class IdempotentConsumer:
         prepare = self.registry.preparation_for(event.type)
         if prepare is not None:
             await prepare(event)
+        try:
+            await self._in_transaction([(event, handler)])
+        except DuplicateKeyError:
+            # Another member of the group handled it concurrently (a rebalance); the handler's own
+            # duplicate keys are real errors.
+            if await self.handled.find_one(marker, projection={"_id": 1}):
+                return "duplicate"
+            raise
+        return "handled"
+
+    async def _in_transaction(self, work: Sequence[tuple[ReceivedEvent, Handler]]) -> None:
+        """Record ``work``'s events as handled and run their handlers, in order, in one transaction."""
+        scope = self.registry.scope
+        now = datetime.now(UTC)
+        markers = [
+            {"_id": f"{self.registry.group}:{event.id}", "type": event.type, "handled_at": now} for event, _ in work
+        ]
         async with self.client.start_session() as session:
 
             async def in_transaction(session: AsyncClientSession) -> None:
-                # The marker commits with the handler's writes: both happen once, or neither.
-                await self.handled.insert_one(
-                    {**marker, "type": event.type, "handled_at": datetime.now(UTC)}, session=session
-                )
-                await handler(event, session)
+                # The markers commit with the handlers' writes: all happen once, or none.
+                if scope is not None:
+                    await scope.begin(session, [event for event, _ in work])
+                if len(markers) == 1:
+                    await self.handled.insert_one(markers[0], session=session)
+                else:
+                    await self.handled.insert_many(markers, session=session, ordered=True)
+                for event, handler in work:
+                    await handler(event, session)
+                if scope is not None:
+                    await scope.before_commit(session)
 
             try:
                 await session.with_transaction(in_transaction)
-            except DuplicateKeyError:
-                # Another member of the group handled it concurrently (a rebalance); the handler's own
-                # duplicate keys are real errors.
-                if await self.handled.find_one(marker, projection={"_id": 1}):
-                    return "duplicate"
-                raise
-        return "handled"
+            finally:
+                if scope is not None:
+                    scope.end(session)
+
+    async def handle_batch(self, records: Sequence[KafkaRecord]) -> list[str]:
+        """Handle ``records`` in order, ``registry.batch_size`` events per transaction where they allow it;
+        return each record's outcome."""
+        if self.registry.batch_size <= 1:
+            return [await self.handle_record(record) for record in records]
+        outcomes: list[str] = []
+        run: list[tuple[KafkaRecord, ReceivedEvent, Handler]] = []
+
+        async def flush() -> None:
+            for start in range(0, len(run), self.registry.batch_size):
+                outcomes.extend(await self._handle_together(run[start : start + self.registry.batch_size]))
+            run.clear()
+
+        for record in records:
+            event_type = ce.event_type_of(record)
+            handler = self.registry.handler_for(event_type)
+            batchable = handler is not None and self.registry.preparation_for(event_type) is None
+            event = None
+            if batchable:
+                try:
+                    event = ce.decode(record)
+                except MalformedEvent:
+                    batchable = False
+            if batchable and event is not None and handler is not None:
+                run.append((record, event, handler))
+                continue
+            await flush()  # what came before, in order, then this record on its own
+            outcomes.append(await self.handle_record(record))
+        await flush()
+        return outcomes
+
+    async def _handle_together(self, run: Sequence[tuple[KafkaRecord, ReceivedEvent, Handler]]) -> list[str]:
+        """One transaction for the events of ``run`` not handled before; one by one if it fails."""
+        ids = [f"{self.registry.group}:{event.id}" for _, event, _ in run]
+        seen = {document["_id"] async for document in self.handled.find({"_id": {"$in": ids}}, {"_id": 1})}
+        fresh: list[tuple[KafkaRecord, ReceivedEvent, Handler]] = []
+        firsts: set[str] = set()
+        for marker, item in zip(ids, run, strict=True):
+            if marker not in seen and marker not in firsts:  # a duplicate inside the batch counts once too
+                firsts.add(marker)
+                fresh.append(item)
+        started = time.perf_counter()
+        try:
+            if fresh:
+                await self._in_transaction([(event, handler) for _, event, handler in fresh])
+        except Exception as error:
+            log.info(
+                "batch failed, handling its events one by one",
+                extra={"group": self.group, "events": len(fresh), "error": repr(error)},
+            )
+            return [await self.handle_record(record) for record, _, _ in run]
+        if fresh:
+            EVENT_HANDLING_SECONDS.labels(group=self.group).observe((time.perf_counter() - started) / len(fresh))
+        outcomes = []
+        fresh_ids = {id(item) for item in fresh}
+        for item in run:
+            outcome = "handled" if id(item) in fresh_ids else "duplicate"
+            EVENTS_HANDLED.labels(group=self.group, type=item[1].type, outcome=outcome).inc()
+            outcomes.append(outcome)
+        return outcomes
+
+    async def _report_failure(self, event: ReceivedEvent, reason: str) -> None:
+        failed = self.registry.failure_for(event.type)
+        if failed is None:
+            return
+        try:
+            await failed(event, reason)
+        except Exception:  # the dead letter is kept either way; replaying it is the remedy
+            log.exception("recording a dead-lettered event's failure failed", extra={"group": self.group})
 
     async def _dead_letter(self, record: KafkaRecord, error: str, *, attempts: int) -> None:
         headers = [(name, value) for name, value in record.headers if name not in DLQ_HEADERS]
@@ -322,10 +461,13 @@ class IdempotentConsumer:
         lag_reported = 0.0
         try:
             while not stop.is_set():
-                batches: Mapping[Any, list[Any]] = await consumer.getmany(timeout_ms=200, max_records=200)
-                for records in batches.values():
-                    for record in records:
-                        await self.handle_record(KafkaRecord.from_consumer_record(record))
+                batches: Mapping[Any, list[Any]] = await consumer.getmany(
+                    timeout_ms=200, max_records=max(200, self.registry.batch_size)
+                )
+                # every partition's records in their order (the order between partitions means nothing)
+                await self.handle_batch(
+                    [KafkaRecord.from_consumer_record(record) for records in batches.values() for record in records]
+                )
                 if batches:
                     await consumer.commit()
                 if time.monotonic() - lag_reported >= LAG_REPORT_SECONDS:

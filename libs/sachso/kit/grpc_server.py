@@ -14,11 +14,10 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from pymongo.errors import PyMongoError
 
 from sachso.kit.auth import Principal, TokenVerifier
+from sachso.kit.dependencies import DEPENDENCY_ERRORS, dependency_unavailable
 from sachso.kit.errors import ServiceError, Unauthenticated
-from sachso.kit.mongo import database_unavailable
 from sachso.kit.observability import GRPC_DURATION, GRPC_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -76,10 +75,10 @@ class _EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                     return await inner(request, context)
             except ServiceError as error:
                 await context.abort(status_code(error), error.detail)
-            except PyMongoError as error:
-                unavailable = database_unavailable(error)
+            except DEPENDENCY_ERRORS as error:
+                unavailable = dependency_unavailable(error)
                 if unavailable is None:
-                    log.exception("unhandled database error in gRPC method", extra={"method": method})
+                    log.exception("unhandled dependency error in gRPC method", extra={"method": method})
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error; it has been logged")
                 else:
                     await context.abort(status_code(unavailable), unavailable.detail)

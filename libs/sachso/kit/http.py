@@ -16,14 +16,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import make_asgi_app
-from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sachso.kit.auth import Principal, Role, TokenVerifier
+from sachso.kit.dependencies import DEPENDENCY_ERRORS, dependency_unavailable
 from sachso.kit.errors import PROBLEM_TYPE_BASE, Forbidden, ServiceError, Unauthenticated
 from sachso.kit.health import record_readiness, run_check
-from sachso.kit.mongo import database_unavailable
 from sachso.kit.observability import RequestMetricsMiddleware, current_trace_id
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,12 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status_code, body, error.headers)
 
 
-async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    unavailable = database_unavailable(error)
+async def _dependency_error(request: Request, error: Exception) -> JSONResponse:
+    """A database or object store failure: 503 problem details when it is an outage, else the logged 500."""
+    unavailable = dependency_unavailable(error)
     if unavailable is None:
         return await _unexpected_error(request, error)
-    log.warning("database unavailable", extra={"path": request.url.path, "error": repr(error)})
+    log.warning("dependency unavailable", extra={"path": request.url.path, "error": repr(error)})
     return await _service_error(request, unavailable)
 
 
@@ -160,7 +160,8 @@ def create_http_app(
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(PyMongoError, _database_error)
+    for dependency_error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, _dependency_error)
     app.add_exception_handler(Exception, _unexpected_error)
     if request_deadline_seconds > 0:
         app.add_middleware(_DeadlineMiddleware, seconds=request_deadline_seconds)

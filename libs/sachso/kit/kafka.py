@@ -78,8 +78,8 @@ def create_admin(settings: KafkaSettings) -> AIOKafkaAdminClient:
 async def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> None:
     """Create the topics that do not exist yet (existing ones are left as they are)."""
     admin = create_admin(settings)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(

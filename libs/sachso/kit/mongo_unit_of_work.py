@@ -14,9 +14,10 @@ commit and retry to the transaction's owner.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from sachso.kit.events import OutboundEvent
 from sachso.kit.outbox import Outbox
@@ -87,3 +88,13 @@ class MongoUnitOfWork(UnitOfWork):
                     self._session = None
 
             return await session.with_transaction(attempt)
+
+
+class MongoDatabaseUnitOfWork(MongoUnitOfWork):
+    """A unit of work whose repositories live in one database (``self.database``), bound in ``_bind``."""
+
+    def __init__(
+        self, database: AsyncDatabase[dict[str, Any]], outbox: Outbox, *, session: AsyncClientSession | None = None
+    ) -> None:
+        super().__init__(outbox, session=session)
+        self.database = database

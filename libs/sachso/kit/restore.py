@@ -2,9 +2,10 @@
 left them, so that no event is lost and none takes effect twice.
 
     python -m sachso.kit.restore --at 2026-12-01T03:00:00Z [--margin-minutes 30] [--dry-run] \\
-        --consumer lending=sachso.reader.events.v1,sachso.drm.events.v1 \\
-        --consumer drm=sachso.reader.events.v1,sachso.lending.events.v1 \\
+        --consumer lending=sachso.reader.events.v1,sachso.drm.events.v1,sachso.reader.local-documents.v1 \\
+        --consumer drm=sachso.reader.events.v1,sachso.lending.events.v1,sachso.reader.local-documents.v1 \\
         --consumer reader=sachso.lending.events.v1 \\
+        --consumer reader:reader-ocr=sachso.reader.ocr.v1 \\
         --consumer notify=sachso.lending.events.v1,sachso.drm.events.v1
 
 Run it with every service scaled to zero (a group with members refuses new offsets), with the environment of all
@@ -62,14 +63,16 @@ class RestoreSettings(MongoSettings, KafkaSettings):
 
 @dataclass(frozen=True)
 class Consumer:
-    """A consumer group: the service that runs it (its database holds the markers) and the topics it reads."""
+    """A consumer group: the service that runs it (its database holds the markers), the topics it reads, and its
+    name when it is not the service's own (a second group of one service: the reader's ``reader-ocr``)."""
 
     service: str
     topics: tuple[str, ...]
+    name: str = ""
 
     @property
     def group(self) -> str:
-        return self.service  # each service's group is named after it (services/<name>/entrypoints/consumers.py)
+        return self.name or self.service
 
 
 @dataclass
@@ -211,11 +214,15 @@ async def restore_consumers(
     return [await rewind_group(spec, settings, at=at, margin=margin, dry_run=dry_run) for spec in consumers]
 
 
-def _consumer(value: str) -> Consumer:
-    service, _, topics = value.partition("=")
-    if not service or not topics:
-        raise argparse.ArgumentTypeError("expected SERVICE=TOPIC[,TOPIC...]")
-    return Consumer(service.strip(), tuple(topic.strip() for topic in topics.split(",") if topic.strip()))
+def parse_consumer(value: str) -> Consumer:
+    """``SERVICE=TOPICS`` for the group named after its service, ``SERVICE:GROUP=TOPICS`` for another of its groups."""
+    owner, _, topics = value.partition("=")
+    service, _, group = owner.partition(":")
+    if not service.strip() or not topics or (":" in owner and not group.strip()):
+        raise argparse.ArgumentTypeError("expected SERVICE[:GROUP]=TOPIC[,TOPIC...]")
+    return Consumer(
+        service.strip(), tuple(topic.strip() for topic in topics.split(",") if topic.strip()), group.strip()
+    )
 
 
 def _moment(value: str) -> datetime:
@@ -229,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sachso.kit.restore", description=__doc__.split("\n\n")[0])
     parser.add_argument("--at", type=_moment, required=True, help="the moment every database was restored to")
     parser.add_argument("--margin-minutes", type=float, default=30.0, help="how far behind a group may have been")
-    parser.add_argument("--consumer", type=_consumer, action="append", required=True, help="SERVICE=TOPIC,TOPIC")
+    parser.add_argument("--consumer", type=parse_consumer, action="append", required=True,
+                        help="SERVICE=TOPIC,TOPIC (its own group) or SERVICE:GROUP=TOPIC,TOPIC (another)")  # fmt: skip
     parser.add_argument("--producer", action="append", default=["lending", "reader", "drm"],
                         help="services whose outboxes produce events (default: lending, reader, drm)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="report, write nothing")

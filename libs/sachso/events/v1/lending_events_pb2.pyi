@@ -401,6 +401,7 @@ class LoanCreated(_message.Message):
     STARTS_AT_FIELD_NUMBER: _builtins.int
     DUE_AT_FIELD_NUMBER: _builtins.int
     ONLINE_ONLY_FIELD_NUMBER: _builtins.int
+    LOCAL_DOCUMENT_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     """The loan."""
     patron_id: _builtins.str
@@ -417,6 +418,8 @@ class LoanCreated(_message.Message):
     """A rare local document the library lends for reading online only: no licence for reading apps, pages are
     served as images watermarked for the patron.
     """
+    local_document: _builtins.bool
+    """A scanned local document: read as IIIF page images under the loan's root, never as a Readium publication."""
     @_builtins.property
     def starts_at(self) -> _timestamp_pb2.Timestamp:
         """When the loan started."""
@@ -437,10 +440,11 @@ class LoanCreated(_message.Message):
         starts_at: _timestamp_pb2.Timestamp | None = ...,
         due_at: _timestamp_pb2.Timestamp | None = ...,
         online_only: _builtins.bool = ...,
+        local_document: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "starts_at", b"starts_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "library_id", b"library_id", "license_pool_id", b"license_pool_id", "loan_id", b"loan_id", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "starts_at", b"starts_at", "title_id", b"title_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "library_id", b"library_id", "license_pool_id", b"license_pool_id", "loan_id", b"loan_id", "local_document", b"local_document", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "starts_at", b"starts_at", "title_id", b"title_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -731,3 +735,45 @@ class HoldSuspended(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HoldSuspended: _TypeAlias = HoldSuspended  # noqa: Y015
+
+@_typing.final
+class TitleAccessChanged(_message.Message):
+    """Staff opened a title to everyone (public domain, open learning material, an open local document), or closed it
+    again: an open title is read without a card or a loan, and still counted in reports.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    PUBLICATION_ID_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    CHANGED_AT_FIELD_NUMBER: _builtins.int
+    title_id: _builtins.str
+    """The catalogue title."""
+    publication_id: _builtins.str
+    """The reader service's publication (or local document) behind it."""
+    open: _builtins.bool
+    """Whether anyone may read it without a loan."""
+    changed_by: _builtins.str
+    """Who changed it (staff subject; "reader" when a local document's own access decided it)."""
+    @_builtins.property
+    def changed_at(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        title_id: _builtins.str = ...,
+        publication_id: _builtins.str = ...,
+        open: _builtins.bool = ...,
+        changed_by: _builtins.str = ...,
+        changed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["changed_at", b"changed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_at", b"changed_at", "changed_by", b"changed_by", "open", b"open", "publication_id", b"publication_id", "title_id", b"title_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TitleAccessChanged: _TypeAlias = TitleAccessChanged  # noqa: Y015

@@ -25,37 +25,37 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'sachso/lending/v1/lending_service.proto\x12\x11sachso.lending.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n\x04Loan\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x16\n\x0epublication_id\x18\x03 \x01(\t\x12-\n\tstarts_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08renewals\x18\x06 \x01(\x05\x12\x13\n\x0bonline_only\x18\x07 \x01(\x08\"!\n\x0eGetLoanRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"8\n\x0fGetLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan\"A\n\x14GetActiveLoanRequest\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\">\n\x15GetActiveLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan\"%\n\x10GetPatronRequest\x12\x11\n\tpatron_id\x18\x01 \x01(\t\"\xf0\x01\n\x11GetPatronResponse\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x07 \x01(\t\x12\x32\n\x0b\x63\x61rd_status\x18\x08 \x01(\x0e\x32\x1d.sachso.lending.v1.CardStatus\x12\x17\n\x0fpassphrase_hint\x18\t \x01(\t\"&\n\x13\x43heckRenewalRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"k\n\x14\x43heckRenewalResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x32\n\x0erenewed_due_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Y\n\x10RenewLoanRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x34\n\x10requested_due_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11RenewLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan*\xa6\x01\n\nCardStatus\x12\x1b\n\x17\x43\x41RD_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41RD_STATUS_PENDING\x10\x01\x12\x16\n\x12\x43\x41RD_STATUS_ACTIVE\x10\x02\x12\x17\n\x13\x43\x41RD_STATUS_EXPIRED\x10\x03\x12\x17\n\x13\x43\x41RD_STATUS_BLOCKED\x10\x04\x12\x18\n\x14\x43\x41RD_STATUS_REJECTED\x10\x05\x32\xd7\x03\n\x0eLendingService\x12\x62\n\rGetActiveLoan\x12\'.sachso.lending.v1.GetActiveLoanRequest\x1a(.sachso.lending.v1.GetActiveLoanResponse\x12V\n\tGetPatron\x12#.sachso.lending.v1.GetPatronRequest\x1a$.sachso.lending.v1.GetPatronResponse\x12_\n\x0c\x43heckRenewal\x12&.sachso.lending.v1.CheckRenewalRequest\x1a\'.sachso.lending.v1.CheckRenewalResponse\x12V\n\tRenewLoan\x12#.sachso.lending.v1.RenewLoanRequest\x1a$.sachso.lending.v1.RenewLoanResponse\x12P\n\x07GetLoan\x12!.sachso.lending.v1.GetLoanRequest\x1a\".sachso.lending.v1.GetLoanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'sachso/lending/v1/lending_service.proto\x12\x11sachso.lending.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x01\n\x04Loan\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x11\n\tpatron_id\x18\x02 \x01(\t\x12\x16\n\x0epublication_id\x18\x03 \x01(\t\x12-\n\tstarts_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08renewals\x18\x06 \x01(\x05\x12\x13\n\x0bonline_only\x18\x07 \x01(\x08\x12\x16\n\x0elocal_document\x18\x08 \x01(\x08\"!\n\x0eGetLoanRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"8\n\x0fGetLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan\"A\n\x14GetActiveLoanRequest\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x16\n\x0epublication_id\x18\x02 \x01(\t\">\n\x15GetActiveLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan\"%\n\x10GetPatronRequest\x12\x11\n\tpatron_id\x18\x01 \x01(\t\"\xf0\x01\n\x11GetPatronResponse\x12\x11\n\tpatron_id\x18\x01 \x01(\t\x12\x12\n\nlibrary_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\x1a\n\x12preferred_language\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x13\n\x0b\x63\x61rd_number\x18\x07 \x01(\t\x12\x32\n\x0b\x63\x61rd_status\x18\x08 \x01(\x0e\x32\x1d.sachso.lending.v1.CardStatus\x12\x17\n\x0fpassphrase_hint\x18\t \x01(\t\"&\n\x13\x43heckRenewalRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"k\n\x14\x43heckRenewalResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x32\n\x0erenewed_due_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Y\n\x10RenewLoanRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x34\n\x10requested_due_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x11RenewLoanResponse\x12%\n\x04loan\x18\x01 \x01(\x0b\x32\x17.sachso.lending.v1.Loan*\xa6\x01\n\nCardStatus\x12\x1b\n\x17\x43\x41RD_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41RD_STATUS_PENDING\x10\x01\x12\x16\n\x12\x43\x41RD_STATUS_ACTIVE\x10\x02\x12\x17\n\x13\x43\x41RD_STATUS_EXPIRED\x10\x03\x12\x17\n\x13\x43\x41RD_STATUS_BLOCKED\x10\x04\x12\x18\n\x14\x43\x41RD_STATUS_REJECTED\x10\x05\x32\xd7\x03\n\x0eLendingService\x12\x62\n\rGetActiveLoan\x12\'.sachso.lending.v1.GetActiveLoanRequest\x1a(.sachso.lending.v1.GetActiveLoanResponse\x12V\n\tGetPatron\x12#.sachso.lending.v1.GetPatronRequest\x1a$.sachso.lending.v1.GetPatronResponse\x12_\n\x0c\x43heckRenewal\x12&.sachso.lending.v1.CheckRenewalRequest\x1a\'.sachso.lending.v1.CheckRenewalResponse\x12V\n\tRenewLoan\x12#.sachso.lending.v1.RenewLoanRequest\x1a$.sachso.lending.v1.RenewLoanResponse\x12P\n\x07GetLoan\x12!.sachso.lending.v1.GetLoanRequest\x1a\".sachso.lending.v1.GetLoanResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sachso.lending.v1.lending_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CARDSTATUS']._serialized_start=1101
-  _globals['_CARDSTATUS']._serialized_end=1267
+  _globals['_CARDSTATUS']._serialized_start=1125
+  _globals['_CARDSTATUS']._serialized_end=1291
   _globals['_LOAN']._serialized_start=96
-  _globals['_LOAN']._serialized_end=292
-  _globals['_GETLOANREQUEST']._serialized_start=294
-  _globals['_GETLOANREQUEST']._serialized_end=327
-  _globals['_GETLOANRESPONSE']._serialized_start=329
-  _globals['_GETLOANRESPONSE']._serialized_end=385
-  _globals['_GETACTIVELOANREQUEST']._serialized_start=387
-  _globals['_GETACTIVELOANREQUEST']._serialized_end=452
-  _globals['_GETACTIVELOANRESPONSE']._serialized_start=454
-  _globals['_GETACTIVELOANRESPONSE']._serialized_end=516
-  _globals['_GETPATRONREQUEST']._serialized_start=518
-  _globals['_GETPATRONREQUEST']._serialized_end=555
-  _globals['_GETPATRONRESPONSE']._serialized_start=558
-  _globals['_GETPATRONRESPONSE']._serialized_end=798
-  _globals['_CHECKRENEWALREQUEST']._serialized_start=800
-  _globals['_CHECKRENEWALREQUEST']._serialized_end=838
-  _globals['_CHECKRENEWALRESPONSE']._serialized_start=840
-  _globals['_CHECKRENEWALRESPONSE']._serialized_end=947
-  _globals['_RENEWLOANREQUEST']._serialized_start=949
-  _globals['_RENEWLOANREQUEST']._serialized_end=1038
-  _globals['_RENEWLOANRESPONSE']._serialized_start=1040
-  _globals['_RENEWLOANRESPONSE']._serialized_end=1098
-  _globals['_LENDINGSERVICE']._serialized_start=1270
-  _globals['_LENDINGSERVICE']._serialized_end=1741
+  _globals['_LOAN']._serialized_end=316
+  _globals['_GETLOANREQUEST']._serialized_start=318
+  _globals['_GETLOANREQUEST']._serialized_end=351
+  _globals['_GETLOANRESPONSE']._serialized_start=353
+  _globals['_GETLOANRESPONSE']._serialized_end=409
+  _globals['_GETACTIVELOANREQUEST']._serialized_start=411
+  _globals['_GETACTIVELOANREQUEST']._serialized_end=476
+  _globals['_GETACTIVELOANRESPONSE']._serialized_start=478
+  _globals['_GETACTIVELOANRESPONSE']._serialized_end=540
+  _globals['_GETPATRONREQUEST']._serialized_start=542
+  _globals['_GETPATRONREQUEST']._serialized_end=579
+  _globals['_GETPATRONRESPONSE']._serialized_start=582
+  _globals['_GETPATRONRESPONSE']._serialized_end=822
+  _globals['_CHECKRENEWALREQUEST']._serialized_start=824
+  _globals['_CHECKRENEWALREQUEST']._serialized_end=862
+  _globals['_CHECKRENEWALRESPONSE']._serialized_start=864
+  _globals['_CHECKRENEWALRESPONSE']._serialized_end=971
+  _globals['_RENEWLOANREQUEST']._serialized_start=973
+  _globals['_RENEWLOANREQUEST']._serialized_end=1062
+  _globals['_RENEWLOANRESPONSE']._serialized_start=1064
+  _globals['_RENEWLOANRESPONSE']._serialized_end=1122
+  _globals['_LENDINGSERVICE']._serialized_start=1294
+  _globals['_LENDINGSERVICE']._serialized_end=1765
 # @@protoc_insertion_point(module_scope)

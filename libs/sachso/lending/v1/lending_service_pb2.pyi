@@ -65,6 +65,7 @@ class Loan(_message.Message):
     DUE_AT_FIELD_NUMBER: _builtins.int
     RENEWALS_FIELD_NUMBER: _builtins.int
     ONLINE_ONLY_FIELD_NUMBER: _builtins.int
+    LOCAL_DOCUMENT_FIELD_NUMBER: _builtins.int
     loan_id: _builtins.str
     """The loan."""
     patron_id: _builtins.str
@@ -75,6 +76,8 @@ class Loan(_message.Message):
     """Renewals used so far."""
     online_only: _builtins.bool
     """Read online only (rare local documents): no LCP licence, watermarked pages."""
+    local_document: _builtins.bool
+    """A scanned local document: read as IIIF page images, never as a Readium publication."""
     @_builtins.property
     def starts_at(self) -> _timestamp_pb2.Timestamp:
         """When it started."""
@@ -93,10 +96,11 @@ class Loan(_message.Message):
         due_at: _timestamp_pb2.Timestamp | None = ...,
         renewals: _builtins.int = ...,
         online_only: _builtins.bool = ...,
+        local_document: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "starts_at", b"starts_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "loan_id", b"loan_id", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "renewals", b"renewals", "starts_at", b"starts_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "loan_id", b"loan_id", "local_document", b"local_document", "online_only", b"online_only", "patron_id", b"patron_id", "publication_id", b"publication_id", "renewals", b"renewals", "starts_at", b"starts_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
