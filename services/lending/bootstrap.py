@@ -9,8 +9,11 @@ import grpc
 import httpx
 from fastapi import APIRouter
 
+from lending.adapters.accounts import mongo_accounts
 from lending.adapters.drm_client import DrmClient
-from lending.adapters.repositories import MongoTurnaways, mongo_units_of_work
+from lending.adapters.local_document_store import MongoLocalDocumentsUnitOfWork
+from lending.adapters.local_document_store import ensure_indexes as ensure_local_document_indexes
+from lending.adapters.repositories import MongoTurnaways, mongo_catalogue, mongo_units_of_work
 from lending.adapters.store import LendingStore
 from lending.domain.throttle import ApplicationLimits
 from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
@@ -24,19 +27,26 @@ from lending.entrypoints.http import (
     reports_router,
     staff_router,
 )
+from lending.entrypoints.local_document_consumers import LocalDocumentHandlers
 from lending.entrypoints.opds import HashedPassphrase, no_passphrase, opds_router
+from lending.entrypoints.routes.open_collections import open_collections_router
 from lending.library_systems import library_systems, odl_sources, sip2_directory
 from lending.service_layer.cards import CardAccess, Cards
 from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.clock import system_clock
 from lending.service_layer.directory import Directory
 from lending.service_layer.due_watcher import DueWatcher
+from lending.service_layer.local_documents import OpenCollections
+from lending.service_layer.local_documents import UnitOfWorkFactory as LocalDocumentsUnits
 from lending.service_layer.reports import Reports
 from lending.service_layer.staff import Accounts
+from lending.service_layer.unit_of_work import UnitOfWorkFactory
 from lending.settings import LendingSettings
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
 from sachso.kit.jwks import jwks_router
+from sachso.kit.outbox import Outbox
 from sachso.kit.runtime import ServiceProcess, run_service
 from sachso.kit.settings import load_settings
 from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
@@ -44,7 +54,7 @@ from sachso.lending.v1 import lending_service_pb2, lending_service_pb2_grpc
 
 def http_routers(
     issuer: TokenIssuer,
-    store: LendingStore,
+    units: UnitOfWorkFactory,
     circulation: Circulation,
     catalogue: Catalogue,
     cards: Cards,
@@ -53,9 +63,11 @@ def http_routers(
     hashed_passphrase: HashedPassphrase = no_passphrase,
     *,
     public_url: str,
+    collections: OpenCollections,
+    reader_public_url: str = "",
 ) -> list[APIRouter]:
     """Every HTTP route of lending (the integration tests serve exactly these)."""
-    directory = Directory(store)
+    directory = Directory(units)
     return [
         jwks_router(issuer),
         auth_router(cards, accounts),
@@ -63,10 +75,16 @@ def http_routers(
         libraries_router(directory),
         catalogue_router(catalogue, directory),
         circulation_router(circulation, directory),
-        reports_router(Reports(store), directory),
+        reports_router(Reports(units), directory),
         staff_router(accounts, cards, catalogue, circulation, directory),
-        opds_router(catalogue, circulation, cards, store, drm_public_url, hashed_passphrase, public_url=public_url),
+        opds_router(catalogue, circulation, cards, drm_public_url, hashed_passphrase, public_url=public_url),
+        open_collections_router(collections, catalogue, directory, reader_public_url.rstrip("/")),
     ]
+
+
+def local_documents_units_of_work(store: LendingStore, outbox: Outbox) -> LocalDocumentsUnits:
+    """Units of work for open titles and digitisation (each a transaction of its own)."""
+    return lambda: MongoLocalDocumentsUnitOfWork(store.database, outbox)
 
 
 @asynccontextmanager
@@ -75,20 +93,29 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     async with AsyncExitStack() as stack:
         infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=[GROUP]))
         hashed_passphrase: HashedPassphrase = no_passphrase
-        if settings.drm_grpc_target:  # OPDS loan links then carry the hashed passphrase
+        drm: DrmClient | None = None
+        if settings.drm_grpc_target:  # OPDS loan links then carry the hashed passphrase; partners' patrons read
             drm_channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.drm_grpc_target))
-            hashed_passphrase = DrmClient(drm_channel, issuer).hashed_passphrase
+            drm = DrmClient(drm_channel, issuer)
+            hashed_passphrase = drm.hashed_passphrase
         store = LendingStore(infrastructure.database)
         await store.ensure_indexes()
         outbox = infrastructure.outbox
-        circulation = Circulation(mongo_units_of_work(store, outbox), MongoTurnaways(store))
-        catalogue = Catalogue(store, outbox)
+        units = mongo_units_of_work(store, outbox)
+        circulation = Circulation(units, MongoTurnaways(store))
+        catalogue = mongo_catalogue(store, outbox)
         limits = ApplicationLimits.of(
             settings.card_applications_per_client_per_hour, settings.card_applications_per_address_per_day
         )
-        cards = Cards(store, outbox, issuer, application_limits=limits)
-        accounts = Accounts(store, issuer, cards.secrets)
-        infrastructure.add_consumer(lending_consumers(LendingHandlers(catalogue, circulation, outbox)))
+        cards = Cards(units, store, issuer, application_limits=limits)
+        accounts = mongo_accounts(store, issuer, cards.secrets)
+        await ensure_local_document_indexes(store.database)
+        local_documents = LocalDocumentHandlers(
+            lambda session: MongoLocalDocumentsUnitOfWork(store.database, outbox, session=session)
+        )
+        infrastructure.add_consumer(
+            lending_consumers(LendingHandlers(catalogue, circulation, outbox), local_documents)
+        )  # fmt: skip
         infrastructure.workers["due-watcher"] = DueWatcher(circulation).run
         servicer = LendingServicer(circulation, store)
         lender_http = await stack.enter_async_context(httpx.AsyncClient())
@@ -104,6 +131,9 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
             lender_http=lender_http,
             secrets=cards.secrets,
             relay_seconds=settings.odl_relay_seconds,
+            streaming=drm,
+            reader_url=settings.reader_public_url,
+            public_url=settings.public_url,
         )
         infrastructure.workers.update(systems.workers)
 
@@ -116,7 +146,7 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
             routers=[
                 *http_routers(
                     issuer,
-                    store,
+                    units,
                     circulation,
                     catalogue,
                     cards,
@@ -124,6 +154,8 @@ async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
                     settings.drm_public_url.rstrip("/"),
                     hashed_passphrase,
                     public_url=settings.public_url,
+                    collections=OpenCollections(local_documents_units_of_work(store, outbox), system_clock),
+                    reader_public_url=settings.reader_public_url,
                 ),
                 *systems.routers,
             ],

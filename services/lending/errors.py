@@ -3,6 +3,8 @@ only the edges (the kit's HTTP and gRPC layers) turn them into problem details a
 
 from __future__ import annotations
 
+from typing import Any
+
 from sachso.kit.errors import (
     Conflict,
     Forbidden,
@@ -60,6 +62,10 @@ class LoanPeriodNotAllowed(LendingError, InvalidInput):
 class NoCopyAvailable(LendingError, PreconditionFailed):
     problem = "no-copy-available"
     title = "No copy is available; place a hold"
+
+    def __init__(self, detail: str, *, library_id: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.library_id = library_id  # the refused patron's library, for the turn-away (not shown to her)
 
 
 class TitleNotLendable(LendingError, PreconditionFailed):
@@ -180,3 +186,23 @@ class CardBlockedInIls(LendingError, Forbidden):
 class CurrentPinWrong(LendingError, InvalidInput):
     problem = "current-pin-wrong"
     title = "The current PIN is wrong"
+
+
+class TitleIsOnlineOnly(LendingError, Conflict):
+    problem = "title-online-only"
+    title = "A read-online-only title cannot be opened to everyone"
+
+
+class TitleIsOpen(LendingError, Conflict):
+    problem = "title-open"
+    title = "A title open to everyone cannot be marked read online only"
+
+
+class LocalDocumentAccess(LendingError, Conflict):
+    problem = "local-document-access"
+    title = "A local document's access is set in its description in the reader"
+
+
+class TitleNotOpen(LendingError, Conflict):
+    problem = "title-not-open"
+    title = "This title is not open to everyone: borrow it to read it"

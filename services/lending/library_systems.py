@@ -35,7 +35,8 @@ from lending.service_layer.marc_import import MarcImport
 from lending.service_layer.network_admin import NetworkAdmin
 from lending.service_layer.oai_pmh import OaiConfiguration, OaiProvider
 from lending.service_layer.odl_borrowing import OdlBorrowing, OdlSource
-from lending.service_layer.odl_lending import OdlLending
+from lending.service_layer.odl_lending import OdlLending, StreamingTokens
+from lending.service_layer.throttle import SignInThrottle
 from lending.settings import LendingSettings, LibraryLinks
 from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.auth import TokenIssuer
@@ -67,9 +68,19 @@ def library_systems(
     secrets: Secrets,
     relay_seconds: float = 2.0,
     clock: Clock = system_clock,
+    streaming: StreamingTokens | None = None,
+    reader_url: str = "",
+    public_url: str = "",
 ) -> LibrarySystems:
     records = MongoCatalogueRecords(store)
-    odl_lending = OdlLending(odl_lending_transactions(store, outbox), secrets.hash, secrets.matches, clock)
+    odl_lending = OdlLending(
+        odl_lending_transactions(store, outbox),
+        secrets.hash,
+        secrets.matches,
+        clock,
+        streaming=streaming,
+        reader_url=reader_url,
+    )
 
     async def end_refused_loan(loan_id: str) -> object:
         return await circulation.return_loan(loan_id, channel=events.RETURN_CHANNEL_STAFF)
@@ -90,9 +101,14 @@ def library_systems(
             clock,
         ),
         oai_router(OaiProvider(records, oai_configuration(links), clock)),
-        ils_router(IlsSignIn(MongoIlsPatrons(store, clock), ils, issuer, clock), store.network),
-        odl_lending_router(odl_lending, store.network),
-        odl_borrowing_router(odl_borrowing),
+        ils_router(
+            IlsSignIn(
+                MongoIlsPatrons(store, clock), ils, issuer, clock, blocks=circulation, throttle=SignInThrottle(store)
+            ),
+            store.network,
+        ),
+        odl_lending_router(odl_lending, store.network, public_url),
+        odl_borrowing_router(odl_borrowing, store.network),
     ]
     workers: dict[str, Worker] = {"odl-expiry": lambda stop: repeat(relay_seconds, odl_lending.expire_due, stop)}
     if odl_sources:

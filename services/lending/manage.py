@@ -20,13 +20,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lending.adapters.accounts import mongo_accounts
 from lending.adapters.network_store import network_transactions
 from lending.adapters.store import LendingStore
 from lending.domain.network import CURRENT_KINDS, Library, LibraryKind
 from lending.domain.policy import LendingPolicy
 from lending.service_layer.cards import Secrets
 from lending.service_layer.network_admin import NetworkAdmin
-from lending.service_layer.staff import Accounts
 from lending.settings import LendingSettings
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.errors import Conflict, ServiceError
@@ -44,7 +44,7 @@ class Management:
     def __init__(self, client: AsyncMongoClient[Document], database: AsyncDatabase[Document], issuer: str) -> None:
         self.client = client
         self.store = LendingStore(database)
-        self.accounts = Accounts(self.store, TokenIssuer.generate(issuer), Secrets())
+        self.accounts = mongo_accounts(self.store, TokenIssuer.generate(issuer), Secrets())
 
     async def prepare(self) -> None:
         """The collections' indexes (as the service creates them at start)."""

@@ -59,6 +59,10 @@ class LendingSettings(PlatformSettings, SigningSettings):
     # {"daklak": {"feed_url": "https://…/odl/feed", "client_id": "phuyen", "secret": "…", "library_id": "phuyen"}}.
     odl_sources: dict[str, OdlSourceSetting] = Field(default_factory=dict)
     odl_relay_seconds: float = Field(2.0, gt=0, le=300)
+    # The reader service's public URL: anyone reads an open title's publication there (open-reading links), and
+    # partner deployments' patrons read loans of our offers there, with streaming tokens our DRM issues (through
+    # LENDING_DRM_GRPC_TARGET). Empty: partners' patrons cannot read (503).
+    reader_public_url: str = Field("", pattern=r"^(https?://[^\s?#]+)?$")
 
     def library_links(self) -> "LibraryLinks":
         return LibraryLinks(

@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from lending.adapters.store import LendingStore, license_from, utc
+from lending.adapters.store import TITLE_FIELDS, LendingStore, license_from, utc
 from lending.domain.licensing import License
 from lending.domain.marc import CatalogueTitle, TitleFields
 from lending.domain.network import LibraryNetwork, Sharing
@@ -19,7 +19,6 @@ from lending.service_layer.marc_import import ExistingTitle
 from sachso.kit.outbox import Emit, Outbox
 
 Document = dict[str, Any]
-TITLE_FIELDS = {"search_terms": 0}
 
 
 def catalogue_title(document: Document) -> CatalogueTitle:
@@ -37,6 +36,8 @@ def catalogue_title(document: Document) -> CatalogueTitle:
         withdrawn=bool(document.get("withdrawn")),
         added_at=utc(document.get("added_at")),
         changed_at=utc(document.get("changed_at") or document.get("added_at")),
+        local_document=bool(document.get("local_document")),
+        holding_library_ids=tuple(document.get("library_ids", [])) if document.get("local_document") else (),
     )
 
 
@@ -142,7 +143,7 @@ class MongoMarcImportRepository:
             title = await self.store.titles.find_one({"_id": title_id}, {"publication_id": 1}, session=session)
             assert title is not None
             if fields.changed:
-                await self.catalogue.record_publication(title["publication_id"], title_metadata(fields), session, emit)
+                await self.catalogue.record_publication_in(session, title["publication_id"], title_metadata(fields))
             await self._link(title_id, control_number, session)
 
         await self.outbox.transaction(work)
@@ -150,7 +151,7 @@ class MongoMarcImportRepository:
     async def add_title(self, fields: TitleFields, control_number: str) -> str:
         async def work(session: AsyncClientSession, emit: Emit) -> str:
             publication_id = f"marc:{new_id()}"
-            title_id = await self.catalogue.record_publication(publication_id, title_metadata(fields), session, emit)
+            title_id = await self.catalogue.record_publication_in(session, publication_id, title_metadata(fields))
             await self._link(title_id, control_number, session)
             return title_id
 

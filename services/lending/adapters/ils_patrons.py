@@ -59,6 +59,13 @@ class MongoIlsPatrons:
     async def refresh(self, patron_id: str, name: str, email: str) -> None:
         await self.store.patrons.update_one({"_id": patron_id}, {"$set": {"display_name": name, "email": email}})
 
+    async def blocked_by_ils(self, patron_id: str) -> bool:
+        document = await self.store.patrons.find_one({"_id": patron_id}, {"ils_blocked": 1})
+        return bool(document and document.get("ils_blocked"))
+
+    async def mark_blocked_by_ils(self, patron_id: str, blocked: bool) -> None:
+        await self.store.patrons.update_one({"_id": patron_id}, {"$set": {"ils_blocked": blocked}})
+
 
 def _key(library_id: str, card_number: str) -> str:
     return f"{library_id}:{card_number}"

@@ -68,6 +68,11 @@ class MongoNetworkRepository:
             session=self.session,
         )
 
+    async def merge_agreed_by(self, absorbed_id: str, surviving_id: str) -> set[str]:
+        query = {"action": "merge-agreed", "subject_id": absorbed_id, "detail.into": surviving_id}
+        cursor = self.change_log.find(query, {"detail.province": 1}, session=self.session)
+        return {document["detail"]["province"] async for document in cursor}
+
     async def changes(self, limit: int) -> list[NetworkChange]:
         cursor = self.change_log.find({}, session=self.session).sort([("at", DESCENDING), ("_id", DESCENDING)])
         return [
@@ -79,5 +84,5 @@ class MongoNetworkRepository:
 def network_transactions(store: LendingStore, outbox: Outbox) -> RepositoryTransactions[NetworkRepository]:
     """The network's use cases in outbox transactions; the store's cached network is dropped after every change."""
     return RepositoryTransactions(
-        outbox, lambda session: MongoNetworkRepository(store, session), after=store.forget_network
+        outbox, lambda session, _: MongoNetworkRepository(store, session), after=store.forget_network
     )

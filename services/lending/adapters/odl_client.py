@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from lending.domain.odl import expand_checkout
+from lending.domain.odl import STREAMING, PartnerReading, expand_checkout
 from lending.service_layer.odl_borrowing import OdlRefused, OdlSource, OdlUnavailable, RemoteCheckout
 
 
@@ -57,6 +57,21 @@ class HttpOdlLender:
             status_url=links.get("self", ""),
             return_url=links.get("return", ""),
             ends_at=str(status.get("potential_rights", {}).get("end", "")),
+            streaming_url=links.get(STREAMING, ""),
+        )
+
+    async def streaming(self, source: OdlSource, streaming_url: str) -> PartnerReading:
+        response = await self._call(source, "POST", streaming_url)
+        if response.status_code in (404, 409):
+            raise OdlRefused(f"{response.status_code}: {response.json().get('detail', '')}")
+        if response.status_code != 200:
+            raise OdlUnavailable(f"ODL source {source.id} answered {response.status_code} for a streaming token")
+        body = response.json()
+        return PartnerReading(
+            loan_id=str(body["loan_id"]),
+            token=str(body["token"]),
+            expires_at=datetime.fromisoformat(str(body["expires_at"]).replace("Z", "+00:00")),
+            manifest_url=str(body["manifest_url"]),
         )
 
     async def give_back(self, source: OdlSource, return_url: str, status_url: str) -> str:

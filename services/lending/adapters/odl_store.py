@@ -9,21 +9,28 @@ from typing import Any, TypeVar
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from lending.adapters.store import LendingStore, license_document, utc
+from lending.adapters.store import TITLE_FIELDS, LendingStore, license_document, utc
 from lending.adapters.transactions import RepositoryTransactions
 from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.network import Sharing
-from lending.domain.odl import Offer, OfferedLicence, PartnerLoan
+from lending.domain.odl import PARTNER_ACTIVE, Offer, OfferedLicence, PartnerLoan
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
-from lending.service_layer.clock import Clock, system_clock
-from lending.service_layer.odl_borrowing import OdlSource, PendingCheckout, PendingReturn, RemoteCheckout
+from lending.service_layer.clock import Clock, system_clock, timestamp
+from lending.service_layer.lending_events import title_event
+from lending.service_layer.odl_borrowing import (
+    LoanAtLender,
+    OdlSource,
+    PendingCheckout,
+    PendingReturn,
+    RemoteCheckout,
+)
 from lending.service_layer.odl_lending import OdlLendingRepository
+from sachso.events.v1 import lending_events_pb2 as events
 from sachso.kit.errors import Conflict
 from sachso.kit.outbox import Emit, Outbox
 
 T = TypeVar("T")
 Document = dict[str, Any]
-PARTNER_ACTIVE = "odl-active"  # not "active": lending's due watcher and patron views leave partner loans alone
 STATUS = {PARTNER_ACTIVE: "active", "returned": "returned", "expired": "expired"}
 
 
@@ -38,6 +45,7 @@ def _offer(document: Document) -> Offer:
         created_at=utc(document["created_at"]),  # type: ignore[arg-type]
         in_use=document.get("in_use", 0),
         ends_at=utc(document.get("ends_at")),
+        withdrawn_at=utc(document.get("withdrawn_at")),
     )
 
 
@@ -52,13 +60,16 @@ def _loan(document: Document) -> PartnerLoan:
         due_at=utc(document["due_at"]),  # type: ignore[arg-type]
         status=STATUS[document["status"]],
         ended_at=utc(document.get("ended_at")),
+        patron_ref=document.get("patron_id", ""),
+        publication_id=document.get("publication_id") or "",
     )
 
 
 class MongoOdlLendingRepository:
-    def __init__(self, store: LendingStore, session: AsyncClientSession) -> None:
+    def __init__(self, store: LendingStore, session: AsyncClientSession, emit: Emit) -> None:
         self.store = store
         self.session = session
+        self.emit = emit
         self.partners = store.database["odl_partners"]
         self.offers = store.database["odl_offers"]
 
@@ -109,7 +120,7 @@ class MongoOdlLendingRepository:
         return [_offer(document) async for document in cursor]
 
     async def titles(self, title_ids: list[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.store.titles.find({"_id": {"$in": title_ids}}, {"search_terms": 0}, session=self.session)
+        cursor = self.store.titles.find({"_id": {"$in": title_ids}}, TITLE_FIELDS, session=self.session)
         return {document["_id"]: document async for document in cursor}
 
     async def take_offer_copy(self, offer_id: str) -> bool:
@@ -117,9 +128,34 @@ class MongoOdlLendingRepository:
         if offer is None:
             return False
         result = await self.offers.update_one(
-            {"_id": offer_id, "in_use": {"$lt": offer["copies"]}}, {"$inc": {"in_use": 1}}, session=self.session
+            {"_id": offer_id, "in_use": {"$lt": offer["copies"]}, "withdrawn_at": None},
+            {"$inc": {"in_use": 1}},
+            session=self.session,
         )
         return result.modified_count == 1
+
+    async def withdraw_offer(self, offer_id: str, at: datetime) -> bool:
+        result = await self.offers.update_one(
+            {"_id": offer_id, "withdrawn_at": None}, {"$set": {"withdrawn_at": at}}, session=self.session
+        )
+        return result.modified_count == 1
+
+    async def release_copies(self, license_id: str, copies: int) -> None:
+        if copies > 0:
+            await self.store.licenses.update_one(
+                {"_id": license_id, "in_use": {"$gte": copies}}, {"$inc": {"in_use": -copies}}, session=self.session
+            )
+
+    def loan_returned(self, loan: PartnerLoan, at: datetime) -> None:
+        returned = events.LoanReturned(
+            loan_id=loan.id,
+            patron_id=loan.patron_ref,
+            title_id=loan.title_id,
+            publication_id=loan.publication_id,
+            returned_at=timestamp(at),
+            channel=events.RETURN_CHANNEL_LICENSE_STATUS,
+        )
+        self.emit(title_event(loan.title_id, returned))
 
     async def give_back_offer_copy(self, offer_id: str) -> None:
         await self.offers.update_one(
@@ -136,15 +172,17 @@ class MongoOdlLendingRepository:
         )
         return _loan(document) if document else None
 
-    async def insert_loan(self, loan: PartnerLoan, patron_ref: str, library_id: str, license_id: str) -> None:
+    async def insert_loan(self, loan: PartnerLoan, library_id: str, license_id: str) -> PartnerLoan:
+        title = await self.store.titles.find_one({"_id": loan.title_id}, {"publication_id": 1}, session=self.session)
+        loan = PartnerLoan(**{**loan.__dict__, "publication_id": (title or {}).get("publication_id") or ""})
         try:
             await self.store.loans.insert_one(
                 {
                     "_id": loan.id,
-                    "patron_id": patron_ref,
+                    "patron_id": loan.patron_ref,
                     "library_id": library_id,
                     "title_id": loan.title_id,
-                    "publication_id": "",
+                    "publication_id": loan.publication_id,
                     "license_id": license_id,
                     "license_owner_id": library_id,
                     "starts_at": loan.starts_at,
@@ -160,6 +198,7 @@ class MongoOdlLendingRepository:
             )
         except DuplicateKeyError:
             raise Conflict("this checkout is being made already; ask again") from None
+        return loan
 
     async def end_loan(self, loan_id: str, status: str, at: datetime) -> bool:
         result = await self.store.loans.update_one(
@@ -177,7 +216,7 @@ class MongoOdlLendingRepository:
 
 
 def odl_lending_transactions(store: LendingStore, outbox: Outbox) -> RepositoryTransactions[OdlLendingRepository]:
-    return RepositoryTransactions(outbox, lambda session: MongoOdlLendingRepository(store, session))
+    return RepositoryTransactions(outbox, lambda session, emit: MongoOdlLendingRepository(store, session, emit))
 
 
 MIRRORED = "odl-"  # mirrored licences' ids start so: odl-{source}-{offer}
@@ -212,7 +251,7 @@ class MongoOdlBorrowingRepository:
 
         async def work(session: AsyncClientSession, emit: Emit) -> bool:
             publication_id = f"odl:{source.id}:{offered.title.get('identifier') or offered.offer_id}"
-            title_id = await self.catalogue.record_publication(publication_id, metadata, session, emit)
+            title_id = await self.catalogue.record_publication_in(session, publication_id, metadata)
             document = license_document(License(license_id, title_id, source.library_id, Sharing.SUBTREE, terms, now))
             changing = {key: document[key] for key in ("title_id", "owner_id", "sharing", "terms")}
             result = await self.store.licenses.update_one(
@@ -235,22 +274,37 @@ class MongoOdlBorrowingRepository:
     async def checkouts_to_make(self, limit: int) -> list[PendingCheckout]:
         query = {"status": "active", "license_id": {"$regex": f"^{MIRRORED}"}, "odl": {"$exists": False}}
         loans = [document async for document in self.store.loans.find(query).limit(limit)]
-        licences = {
-            document["_id"]: document["odl"]
-            async for document in self.store.licenses.find({"_id": {"$in": [loan["license_id"] for loan in loans]}})
-            if document.get("odl")
-        }
-        return [
-            PendingCheckout(
-                loan["_id"],
-                loan["patron_id"],
-                utc(loan["due_at"]),  # type: ignore[arg-type]
-                licences[loan["license_id"]]["source"],
-                licences[loan["license_id"]]["checkout_template"],
-            )
-            for loan in loans
-            if loan["license_id"] in licences
-        ]
+        licences = await self._mirrored_licences([loan["license_id"] for loan in loans])
+        return [_pending(loan, licences[loan["license_id"]]) for loan in loans if loan["license_id"] in licences]
+
+    async def _mirrored_licences(self, license_ids: list[str]) -> dict[str, Document]:
+        cursor = self.store.licenses.find({"_id": {"$in": license_ids}}, {"odl": 1})
+        return {document["_id"]: document["odl"] async for document in cursor if document.get("odl")}
+
+    async def loan_at_lender(self, loan_id: str) -> LoanAtLender | None:
+        loan = await self.store.loans.find_one({"_id": loan_id, "license_id": {"$regex": f"^{MIRRORED}"}})
+        licence = (await self._mirrored_licences([loan["license_id"]])).get(loan["license_id"]) if loan else None
+        if loan is None or licence is None:
+            return None
+        remote = loan.get("odl") or {}
+        return LoanAtLender(
+            loan_id=loan["_id"],
+            patron_id=loan["patron_id"],
+            active=loan["status"] == "active",
+            source_id=licence["source"],
+            state=remote.get("state", ""),
+            streaming_url=remote.get("streaming_url", ""),
+            pending=None if remote else _pending(loan, licence),
+        )
+
+    async def retire_missing(self, source_id: str, offer_ids: set[str], now: datetime) -> int:
+        """The licence ends now (a time-limited licence ending now): no new loan or ready hold takes it, and the
+        loans it made keep their due times."""
+        result = await self.store.licenses.update_many(
+            {"odl.source": source_id, "odl.offer_id": {"$nin": sorted(offer_ids)}, "odl.withdrawn_at": None},
+            {"$set": {"terms.model": "time-limited", "terms.expires_at": now, "odl.withdrawn_at": now}},
+        )
+        return result.modified_count
 
     async def returns_to_make(self, limit: int) -> list[PendingReturn]:
         query = {"status": {"$in": ["returned", "expired"]}, "odl.state": "active"}
@@ -271,3 +325,9 @@ class MongoOdlBorrowingRepository:
 
     async def given_back(self, loan_id: str, status: str) -> None:
         await self.store.loans.update_one({"_id": loan_id}, {"$set": {"odl.state": status}})
+
+
+def _pending(loan: Document, licence: Document) -> PendingCheckout:
+    due_at = utc(loan["due_at"])
+    assert due_at is not None
+    return PendingCheckout(loan["_id"], loan["patron_id"], due_at, licence["source"], licence["checkout_template"])

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -26,6 +27,9 @@ from lending.domain.policy import LendingPolicy
 from lending.domain.titles import STAFF_RECORD_PREFIX
 
 Document = dict[str, Any]
+RECENT_PATRON_SECONDS = 2.0
+# a title document without its search indexes (the record's words, a scanned document's full text)
+TITLE_FIELDS = {"search_terms": 0, "fulltext_terms": 0}
 Session = AsyncClientSession | None
 
 
@@ -43,6 +47,9 @@ class LendingStore:
         # few seconds (another replica's change is seen within ``library_cache_seconds``).
         self.library_cache_seconds = library_cache_seconds
         self._libraries_snapshot: tuple[float, LibraryNetwork, dict[str, LendingPolicy]] | None = None
+        # The patron documents the card check (CardAccess) read for each request in the last moments: a checkout
+        # takes its borrower from here instead of reading her again (see ``recent_patron``).
+        self._recent_patrons: TTLCache[str, Document] = TTLCache(maxsize=100_000, ttl=RECENT_PATRON_SECONDS)
         self.libraries = database["libraries"]
         self.counters = database["counters"]
         self.patrons = database["patrons"]
@@ -153,26 +160,12 @@ class LendingStore:
         document = await self.patron_document(patron_id, session)
         return patron_from(document) if document else None
 
-    async def patrons_by_id(self, patron_ids: list[str]) -> dict[str, Patron]:
-        """The patrons among ``patron_ids`` (for lists that name borrowers), by id."""
-        cursor = self.patrons.find({"_id": {"$in": sorted(set(patron_ids))}})
-        return {document["_id"]: patron_from(document) async for document in cursor}
-
-    async def title_names(self, title_ids: list[str]) -> dict[str, str]:
-        cursor = self.titles.find({"_id": {"$in": sorted(set(title_ids))}}, {"title": 1})
-        return {document["_id"]: document.get("title", "") async for document in cursor}
-
-    async def library_names(self) -> dict[str, str]:
-        return {document["_id"]: document["name"] async for document in self.libraries.find({}, {"name": 1})}
-
-    async def set_pin_hash(self, patron_id: str, pin_hash: str) -> None:
+    async def set_pin_hash(self, patron_id: str, pin_hash: str, session: Session = None) -> None:
         await self.patrons.update_one(
-            {"_id": patron_id}, {"$set": {"pin_hash": pin_hash, "failed_sign_ins": 0, "locked_until": None}}
+            {"_id": patron_id},
+            {"$set": {"pin_hash": pin_hash, "failed_sign_ins": 0, "locked_until": None}},
+            session=session,
         )
-
-    async def revoke_refresh_tokens(self, patron_id: str) -> int:
-        """Ends every refresh token of the patron (every device must sign in again); how many there were."""
-        return (await self.refresh_tokens.delete_many({"patron_id": patron_id})).deleted_count
 
     # -- idempotent requests ---------------------------------------------------------------------------------
 
@@ -204,9 +197,10 @@ class LendingStore:
             session=session,
         )
 
-    async def title_online_only(self, title_id: str) -> bool:
-        title = await self.titles.find_one({"_id": title_id}, {"online_only": 1})
-        return bool(title and title.get("online_only"))
+    async def title_reading(self, title_id: str) -> tuple[bool, bool]:
+        """Whether the title is read online only, and whether it is a scanned local document (read through IIIF)."""
+        title = await self.titles.find_one({"_id": title_id}, {"online_only": 1, "local_document": 1}) or {}
+        return bool(title.get("online_only")), bool(title.get("local_document"))
 
     # -- rate limits and sign-in throttling ------------------------------------------------------------------
 
@@ -252,8 +246,20 @@ class LendingStore:
         )
 
     async def card_status(self, patron_id: str) -> CardStatus | None:
-        document = await self.patrons.find_one({"_id": patron_id}, {"status": 1})
-        return CardStatus(document["status"]) if document else None
+        """Her card's status, read now (the whole document is kept a moment for ``recent_patron``)."""
+        document = await self.patrons.find_one({"_id": patron_id})
+        if document is None:
+            return None
+        self._recent_patrons[patron_id] = document
+        return CardStatus(document["status"])
+
+    async def recent_patron(self, patron_id: str, session: Session = None) -> Patron | None:
+        """The patron as her request's card check read her at most ``RECENT_PATRON_SECONDS`` ago (the card
+        check itself remembers a status that long), else read now."""
+        document = self._recent_patrons.get(patron_id)
+        if document is None:
+            return await self.patron(patron_id, session)
+        return patron_from(document)
 
     async def forget_refresh_tokens(self, patron_id: str, session: Session = None) -> None:
         await self.refresh_tokens.delete_many({"patron_id": patron_id}, session=session)

@@ -16,7 +16,10 @@ T = TypeVar("T")
 
 class RepositoryTransactions(Generic[R]):
     def __init__(
-        self, outbox: Outbox, repository: Callable[[AsyncClientSession], R], after: Callable[[], None] | None = None
+        self,
+        outbox: Outbox,
+        repository: Callable[[AsyncClientSession, Emit], R],
+        after: Callable[[], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.repository = repository
@@ -24,7 +27,7 @@ class RepositoryTransactions(Generic[R]):
 
     async def run(self, work: Callable[[R], Awaitable[T]]) -> T:
         async def attempt(session: AsyncClientSession, emit: Emit) -> T:
-            return await work(self.repository(session))
+            return await work(self.repository(session, emit))
 
         try:
             return await self.outbox.transaction(attempt)

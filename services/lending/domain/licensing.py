@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from lending.domain.holds import Hold
+from lending.domain.holds import Hold, HoldState, waiting_for_a_copy
 from lending.domain.network import LibraryNetwork, Sharing
 from lending.errors import InvalidLicenseTerms
 
@@ -130,11 +130,14 @@ def lending_order(
     return sorted(eligible, key=rank)
 
 
-def copies_for(network: LibraryNetwork, licenses: list[License], patron_library_id: str, now: datetime) -> int | None:
-    """How many readers at once the licences serving this patron allow (None: unlimited)."""
+def copies_for(
+    network: LibraryNetwork, licenses: list[License], patron_library_id: str | None, now: datetime
+) -> int | None:
+    """How many readers at once the licences serving this patron allow (None: unlimited). ``patron_library_id``
+    None: the licences serving anyone (what the catalogue shows a visitor)."""
     total = 0
     for lic in licenses:
-        if not serves(network, lic, patron_library_id) or lic.is_exhausted(now):
+        if (patron_library_id is not None and not serves(network, lic, patron_library_id)) or lic.is_exhausted(now):
             continue
         if lic.terms.concurrency is None:
             return None
@@ -152,3 +155,38 @@ def copies_to_try(
         for license_ in lending_order(network, licenses, patron_library_id, now)
         if not any(serves(network, license_, hold.patron_library_id) for hold in waiting)
     ]
+
+
+def a_copy_may_be_free(network: LibraryNetwork, licenses: list[License], patron_library_id: str, now: datetime) -> bool:
+    """Some licence serving her could lend now — before the title's holds are known (a patron waiting ahead of
+    her may be owed that copy)."""
+    return bool(lending_order(network, licenses, patron_library_id, now))
+
+
+@dataclass(frozen=True)
+class CopyChoice:
+    """Where a checkout's copy comes from: the copy reserved for her ready hold (``reserved_for`` and its licence
+    ``reserved``), otherwise one taken from the first of ``to_try`` that still has one."""
+
+    reserved_for: Hold | None
+    reserved: License | None
+    to_try: list[License]
+
+    @property
+    def none_for_her(self) -> bool:
+        """Every copy she may borrow is lent (or goes to a patron waiting ahead of her), none reserved for her."""
+        return self.reserved is None and not self.to_try
+
+
+def copy_choice(
+    network: LibraryNetwork, licenses: list[License], holds: list[Hold], patron_id: str, patron_library_id: str,
+    now: datetime,
+) -> CopyChoice:  # fmt: skip
+    """Her ready hold keeps its reserved copy; otherwise :func:`copies_to_try`, with the holds waiting for a copy
+    (hers aside) ahead of her. ``licenses`` and ``holds``: the title's, open holds only."""
+    ready = next((h for h in holds if h.patron_id == patron_id and h.state is HoldState.READY), None)
+    reserved = next((lic for lic in licenses if ready and lic.id == ready.license_id), None)
+    if ready is not None and reserved is not None:
+        return CopyChoice(ready, reserved, [])
+    waiting = waiting_for_a_copy(holds, now, besides=patron_id)
+    return CopyChoice(None, None, copies_to_try(network, licenses, patron_library_id, waiting, now))

@@ -50,6 +50,7 @@ class LendableTitle:
     readable: bool | None = None  # None: recorded before the flag existed (see titles.has_readable_publication)
     withdrawn: bool = False
     online_only: bool = False
+    local_document: bool = False  # a scanned local document: DRM serves its loans as IIIF page images
 
 
 def ensure_lendable(title: LendableTitle | None, title_id: str) -> LendableTitle:

@@ -52,6 +52,8 @@ class CatalogueTitle:
     withdrawn: bool = False
     added_at: datetime | None = None
     changed_at: datetime | None = None
+    local_document: bool = False  # a digitised local document (tài liệu địa chí), held by ``holding_library_ids``
+    holding_library_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ XML of every response (https://www.openarchives.org/OAI/openarchivesprotocol.htm
 - **Verbs**: Identify, ListMetadataFormats, ListSets, GetRecord, ListIdentifiers, ListRecords.
 - **Formats**: ``oai_dc`` (unqualified Dublin Core) and ``marc21`` (MARCXML, the records of :mod:`lending.domain.marc`).
 - **Sets**: ``library:{id}`` (the titles the library's patrons can borrow), below ``library``; ``collection:ebooks``
-  and ``collection:local-documents`` (read-online-only local and rare documents), below ``collection``.
+  and ``collection:local-documents`` (digitised local documents, in the sets of the libraries holding them, and
+  read-online-only rare titles), below ``collection``.
 - **Datestamps** to the second, UTC. A record's datestamp is its last change: metadata, a licence acquired, a licence
   ended, the title withdrawn.
 - **Deleted records**: ``persistent``. A title withdrawn by its publisher stays as a deleted record forever; a title
@@ -52,7 +53,7 @@ LIBRARY_SETS = "library"
 COLLECTION_SETS = "collection"
 COLLECTIONS = {
     "ebooks": "Sách điện tử (e-books)",
-    "local-documents": "Tài liệu địa chí, đọc trực tuyến (local documents)",
+    "local-documents": "Tài liệu địa chí (local documents: digitised, or read online only)",
 }
 
 

@@ -25,6 +25,9 @@ STATUS_DOCUMENT = "application/vnd.readium.license.status.v1.0+json"
 LCP_LICENSE = "application/vnd.readium.lcp.license.v1.0+json"
 BORROW = "http://opds-spec.org/acquisition/borrow"
 CHECKOUT_TEMPLATE = "{?id,checkout_id,expires,patron_id,notification_url}"
+STREAMING = "https://sachso.vn/rel/streaming"  # our extension: a streaming token for the loan, read in a browser
+PARTNER_ACTIVE = "odl-active"  # a partner loan's status in the lender's loans: not "active", so lending's due
+# watcher and patron views leave it alone (its own expiry, :meth:`OdlLending.expire_due`, ends it)
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,21 @@ class Offer:
     created_at: datetime
     in_use: int = 0
     ends_at: datetime | None = None  # the licence's own end
+    withdrawn_at: datetime | None = None  # no new loans since; the ones running end as they would have
 
     def __post_init__(self) -> None:
         if self.copies < 1 or self.max_loan_days < 1:
             raise InvalidInput("an offer lends at least one copy for at least one day")
 
     def available(self, now: datetime) -> int:
-        if self.ends_at is not None and self.ends_at <= now:
+        if self.withdrawn_at is not None or (self.ends_at is not None and self.ends_at <= now):
             return 0
         return max(0, self.copies - self.in_use)
+
+    def copies_to_release(self) -> int:
+        """What withdrawing the offer gives back to the licence at once: the copies not on loan (each one on
+        loan goes back when its loan ends)."""
+        return 0 if self.withdrawn_at is not None else max(0, self.copies - self.in_use)
 
     def due(self, now: datetime, requested: datetime | None) -> datetime:
         """The loan's end: what the partner asked, within the offer's longest loan and the licence's end."""
@@ -72,6 +81,19 @@ class PartnerLoan:
     due_at: datetime
     status: str  # active, returned, expired
     ended_at: datetime | None = None
+    patron_ref: str = ""  # the partner's patron as the lender records her (opaque)
+    publication_id: str = ""  # what she reads
+
+
+@dataclass(frozen=True)
+class PartnerReading:
+    """What a partner's patron reads with: a streaming token of the lender's DRM for the partner loan, and the
+    lender's reader address for it (the token is refused there once the loan ends, and never outlives it)."""
+
+    loan_id: str
+    token: str
+    expires_at: datetime
+    manifest_url: str
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -89,6 +111,7 @@ def status_document(loan: PartnerLoan, base: str) -> dict[str, Any]:
     ]
     if loan.status == "active":
         links.append({"rel": "return", "href": f"{base}/odl/loans/{loan.id}/return", "type": STATUS_DOCUMENT})
+        links.append({"rel": STREAMING, "href": f"{base}/odl/loans/{loan.id}/streaming", "type": "application/json"})
     return {
         "id": loan.id,
         "status": loan.status,
@@ -103,7 +126,7 @@ def status_document(loan: PartnerLoan, base: str) -> dict[str, Any]:
 
 
 def license_info(offer: Offer, now: datetime) -> dict[str, Any]:
-    """ODL's License Info Document for an offer."""
+    """ODL's License Info Document for an offer (a withdrawn one is ``unavailable``: no new checkouts)."""
     available = offer.available(now)
     terms: dict[str, Any] = {"concurrency": offer.copies, "length": offer.max_loan_days * 86400}
     if offer.ends_at is not None:
@@ -135,9 +158,16 @@ def feed_publication(offer: Offer, title: Mapping[str, Any], base: str, now: dat
         metadata["isbn"] = title["isbn"]
     if title.get("subjects"):
         metadata["subject"] = [{"name": name} for name in title["subjects"]]
+    borrow = {
+        "rel": BORROW,
+        "href": f"{base}/odl/offers/{offer.id}/checkout{CHECKOUT_TEMPLATE}",
+        "type": STATUS_DOCUMENT,
+        "templated": True,
+    }
+    info_link = {"rel": "self", "href": f"{base}/odl/offers/{offer.id}", "type": ODL_INFO}
     return {
         "metadata": metadata,
-        "links": [{"rel": "self", "href": f"{base}/odl/offers/{offer.id}", "type": ODL_INFO}],
+        "links": [info_link, borrow],  # OPDS 2.0 wants an acquisition link on the publication itself
         "licenses": [
             {
                 "metadata": {
@@ -147,15 +177,7 @@ def feed_publication(offer: Offer, title: Mapping[str, Any], base: str, now: dat
                     "terms": info["terms"],
                     "protection": {"format": [LCP_LICENSE]},
                 },
-                "links": [
-                    {
-                        "rel": BORROW,
-                        "href": f"{base}/odl/offers/{offer.id}/checkout{CHECKOUT_TEMPLATE}",
-                        "type": STATUS_DOCUMENT,
-                        "templated": True,
-                    },
-                    {"rel": "self", "href": f"{base}/odl/offers/{offer.id}", "type": ODL_INFO},
-                ],
+                "links": [borrow, info_link],
             }
         ],
     }

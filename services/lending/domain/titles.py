@@ -26,3 +26,11 @@ def unlendable_reason(publication_id: str | None, recorded_readable: bool | None
     if not has_readable_publication(publication_id, recorded_readable):
         return NO_READABLE_PUBLICATION
     return None
+
+
+BOOK_FORMATS = {"application/epub+zip": "epub", "application/pdf": "pdf"}
+
+
+def book_format(media_type: str) -> str:
+    """The catalogue's name of a publication's file format ("epub", "pdf"; "" for another)."""
+    return BOOK_FORMATS.get(media_type.split(";")[0].strip().lower(), "")

@@ -1,17 +1,19 @@
-"""Lending's consumer group: publications become titles; licence returns through LSD return loans."""
+"""Lending's consumer group: publications and published local documents become titles; licence returns through
+LSD return loans; local documents' steps are counted for the digitisation report."""
 
 from __future__ import annotations
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from lending.entrypoints.local_document_consumers import LocalDocumentHandlers
 from lending.errors import LoanNotActive, LoanNotFound
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
 from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
 from sachso.kit.consumer import HandlerRegistry
-from sachso.kit.events import OutboundEvent, ReceivedEvent
+from sachso.kit.events import ReceivedEvent
 from sachso.kit.outbox import Outbox
-from sachso.kit.topics import DRM_EVENTS, READER_EVENTS
+from sachso.kit.topics import DRM_EVENTS, LOCAL_DOCUMENT_EVENTS, READER_EVENTS
 
 GROUP = "lending"
 
@@ -27,16 +29,14 @@ class LendingHandlers:
         publication: reader_events_pb2.PublicationIngested | reader_events_pb2.PublicationUpdated,
         session: AsyncClientSession,
     ) -> None:
-        emitted: list[OutboundEvent] = []
-        await self.catalogue.record_publication(
+        await self.catalogue.record_publication_in(  # same transaction as the handled-event marker
+            session,
             publication.publication_id,
             TitleMetadata.from_publication(publication.metadata),
-            session,
-            emitted.append,
             publisher_id=publication.publisher_id,
             readable=True,
+            media_type=publication.original.media_type,
         )
-        await self.outbox.add(emitted, session)  # same transaction as the handled-event marker
 
     async def publication_ingested(
         self, event: ReceivedEvent[reader_events_pb2.PublicationIngested], session: AsyncClientSession
@@ -51,7 +51,7 @@ class LendingHandlers:
     async def publication_withdrawn(
         self, event: ReceivedEvent[reader_events_pb2.PublicationWithdrawn], session: AsyncClientSession
     ) -> None:
-        await self.catalogue.withdraw_publication(event.payload.publication_id, session)
+        await self.catalogue.withdraw_publication_in(session, event.payload.publication_id)
 
     async def license_returned(
         self, event: ReceivedEvent[drm_events_pb2.LicenseReturned], session: AsyncClientSession
@@ -70,10 +70,11 @@ class LendingHandlers:
             return  # unknown or already ended loan
 
 
-def lending_consumers(handlers: LendingHandlers) -> HandlerRegistry:
-    registry = HandlerRegistry(GROUP, [READER_EVENTS.name, DRM_EVENTS.name])
+def lending_consumers(handlers: LendingHandlers, local_documents: LocalDocumentHandlers) -> HandlerRegistry:
+    registry = HandlerRegistry(GROUP, [READER_EVENTS.name, DRM_EVENTS.name, LOCAL_DOCUMENT_EVENTS.name])
     registry.register(reader_events_pb2.PublicationIngested, handlers.publication_ingested)
     registry.register(reader_events_pb2.PublicationUpdated, handlers.publication_updated)
     registry.register(reader_events_pb2.PublicationWithdrawn, handlers.publication_withdrawn)
     registry.register(drm_events_pb2.LicenseReturned, handlers.license_returned)
+    local_documents.register(registry)
     return registry

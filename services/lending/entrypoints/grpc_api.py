@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from lending.adapters.store import LendingStore
+from lending.domain.odl import PARTNER_ACTIVE
 from lending.domain.patrons import CardStatus
 from lending.errors import LoanNotFound
 from lending.service_layer.circulation import ACTIVE, Circulation, Loan
@@ -33,7 +34,7 @@ def _service_only() -> None:
         raise Forbidden("only platform services may call lending over gRPC")
 
 
-def _loan(loan: Loan, *, online_only: bool = False) -> lending_pb2.Loan:
+def _loan(loan: Loan, *, online_only: bool = False, local_document: bool = False) -> lending_pb2.Loan:
     return lending_pb2.Loan(
         loan_id=loan.id,
         patron_id=loan.patron_id,
@@ -42,6 +43,7 @@ def _loan(loan: Loan, *, online_only: bool = False) -> lending_pb2.Loan:
         due_at=timestamp(loan.due_at),
         renewals=loan.renewals,
         online_only=online_only,
+        local_document=local_document,
     )
 
 
@@ -66,10 +68,10 @@ class LendingServicer(lending_pb2_grpc.LendingServiceServicer):
         if not request.loan_id:
             raise InvalidInput("loan_id is required")
         loan = await self.circulation.loan(request.loan_id)
-        if loan.status != ACTIVE:
+        if loan.status not in (ACTIVE, PARTNER_ACTIVE):  # a partner deployment's patron reads through ODL too
             raise LoanNotFound("the loan has ended")
-        online_only = await self.store.title_online_only(loan.title_id)
-        return lending_pb2.GetLoanResponse(loan=_loan(loan, online_only=online_only))
+        online_only, local_document = await self.store.title_reading(loan.title_id)
+        return lending_pb2.GetLoanResponse(loan=_loan(loan, online_only=online_only, local_document=local_document))
 
     async def GetPatron(self, request: lending_pb2.GetPatronRequest, context: Context) -> lending_pb2.GetPatronResponse:
         _service_only()

@@ -13,7 +13,7 @@ from lending.service_layer.cards import TokenPair
 from lending.service_layer.ils_sign_in import IlsConnection, IlsSignIn
 from lending.service_layer.staff import ensure_may_manage
 from sachso.kit.auth import Principal, Role
-from sachso.kit.http import require_roles
+from sachso.kit.http import ClientAddress, require_roles
 
 Admin = Annotated[Principal, Depends(require_roles(Role.LIBRARY_ADMIN, Role.PROVINCE_ADMIN))]
 
@@ -52,8 +52,8 @@ def ils_router(sign_in: IlsSignIn, network: Callable[[], Awaitable[LibraryNetwor
     router = APIRouter(tags=["sign-in"])
 
     @router.post("/v1/auth/ils-token", summary="Sign in with the card and PIN of your library's own system (SIP2)")
-    async def ils_token(body: IlsSignInIn) -> IlsTokenOut:
-        return IlsTokenOut.of(await sign_in.sign_in(body.library_id, body.card_number, body.pin))
+    async def ils_token(body: IlsSignInIn, client: ClientAddress) -> IlsTokenOut:
+        return IlsTokenOut.of(await sign_in.sign_in(body.library_id, body.card_number, body.pin, client))
 
     @router.get("/v1/libraries/{library_id}/ils", summary="Where the library's own system answers SIP2")
     async def connection(admin: Admin, library_id: str) -> IlsConnectionOut:

@@ -1,6 +1,7 @@
-"""The library network over HTTP: the tree and its groups (anyone), moves, merges, card number prefixes and groups
-(province admins; a library admin for groups within her libraries), and with whom a licence pool is shared (staff
-who manage the pool's library)."""
+"""The library network over HTTP: the tree and its groups (anyone); moves and card number prefixes (province admins,
+within their province); merges (the two provinces' admins, each agreeing for her own); groups (province admins and
+library admins, within the libraries they manage); with whom a licence pool is shared (staff who manage the pool's
+library). Who manages what: :func:`lending.service_layer.staff.may_manage`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from lending.domain.network import LibraryGroup, LibraryKind, LibraryNetwork, Sharing
-from lending.service_layer.network_admin import NetworkAdmin
-from lending.service_layer.staff import STAFF_ROLES, ensure_may_manage
+from lending.service_layer.network_admin import NetworkAdmin, NetworkChange
+from lending.service_layer.staff import STAFF_ROLES, ensure_may_manage, may_manage
 from sachso.kit.auth import Principal, Role
+from sachso.kit.errors import Forbidden
 from sachso.kit.http import require_roles
 
 ProvinceAdmin = Annotated[Principal, Depends(require_roles(Role.PROVINCE_ADMIN))]
@@ -102,6 +105,21 @@ def _node(library_id: str, network: LibraryNetwork) -> LibraryNodeOut:
     )
 
 
+def _concerns(principal: Principal, change: NetworkChange, network: LibraryNetwork) -> bool:
+    """A change log entry about a library, group or pool she manages (or a merge her province agreed to)."""
+    groups = {group.id: group for group in network.groups}
+    if change.subject_id in network:
+        subject = change.subject_id
+    elif change.action.startswith("group-"):
+        subject = str(
+            change.detail.get("scope") or (groups[change.subject_id].scope_id if change.subject_id in groups else "")
+        )
+    else:
+        subject = str(change.detail.get("owner", ""))
+    related = {subject, str(change.detail.get("into", "")), str(change.detail.get("province", ""))} - {""}
+    return any(may_manage(principal, library_id, network) for library_id in related)
+
+
 def network_router(admin: NetworkAdmin) -> APIRouter:
     router = APIRouter(tags=["library network"])
 
@@ -115,24 +133,44 @@ def network_router(admin: NetworkAdmin) -> APIRouter:
 
     @router.post("/v1/libraries/{library_id}/move", summary="Move a library (and its sub-libraries) under another")
     async def move(principal: ProvinceAdmin, library_id: str, body: MoveIn) -> LibraryNodeOut:
+        current = await admin.network()
+        ensure_may_manage(principal, library_id, current)
+        ensure_may_manage(principal, body.parent_id, current)
         await admin.move_library(library_id, body.parent_id, by=principal.subject)
         return _node(library_id, await admin.network())
 
-    @router.post("/v1/network/merge", summary="Merge two provinces' networks into one (province admin)")
-    async def merge(principal: ProvinceAdmin, body: MergeIn) -> LibraryNodeOut:
-        await admin.merge_provinces(body.absorbed_id, body.surviving_id, by=principal.subject)
-        return _node(body.absorbed_id, await admin.network())
+    @router.post(
+        "/v1/network/merge",
+        summary="Merge two provinces' networks into one (each province's admin agrees; 202 until both have)",
+        responses={
+            202: {"description": "your province's agreement is recorded; the other province's admin's is awaited"}
+        },
+    )
+    async def merge(principal: ProvinceAdmin, body: MergeIn) -> Response:
+        province = principal.library_id or ""
+        if province not in (body.absorbed_id, body.surviving_id):
+            raise Forbidden("only the admins of the two provinces agree to their merge")
+        merged = await admin.merge_provinces(
+            body.absorbed_id, body.surviving_id, by=principal.subject, for_province=province
+        )
+        if merged is None:
+            other = body.surviving_id if province == body.absorbed_id else body.absorbed_id
+            return JSONResponse({"status": "agreed", "awaiting": other}, status_code=202)
+        return JSONResponse(_node(body.absorbed_id, await admin.network()).model_dump())
 
     @router.put("/v1/libraries/{library_id}/code", summary="A new card number prefix for the library's new cards")
     async def code(principal: ProvinceAdmin, library_id: str, body: CodeIn) -> LibraryNodeOut:
+        ensure_may_manage(principal, library_id, await admin.network())
         await admin.set_code(library_id, body.code, by=principal.subject)
         return _node(library_id, await admin.network())
 
-    @router.get("/v1/network/changes", summary="The network's change log, newest first (province admin)")
-    async def changes(_: ProvinceAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[ChangeOut]:
+    @router.get("/v1/network/changes", summary="The network's change log within your province, newest first")
+    async def changes(principal: ProvinceAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[ChangeOut]:
+        current = await admin.network()
         return [
             ChangeOut(at=c.at, action=c.action, subject_id=c.subject_id, by=c.by, detail=dict(c.detail))
             for c in await admin.changes(limit)
+            if _concerns(principal, c, current)
         ]
 
     @router.put("/v1/library-groups/{group_id}", summary="Define a named group of libraries (admins of its scope)")

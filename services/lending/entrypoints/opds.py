@@ -20,11 +20,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from lending.adapters.store import LendingStore
+from lending.domain.availability import Availability
 from lending.domain.titles import has_readable_publication
 from lending.errors import CardBlocked, NoCopyAvailable, SignInFailed, SignInLocked
 from lending.service_layer.cards import Cards, TokenPair
-from lending.service_layer.catalogue import Availability, Catalogue
+from lending.service_layer.catalogue import Catalogue
 from lending.service_layer.circulation import Circulation, HoldView, Loan
 from sachso.kit.auth import Principal, Role
 from sachso.kit.errors import Unauthenticated
@@ -127,7 +127,6 @@ def opds_router(
     catalogue: Catalogue,
     circulation: Circulation,
     cards: Cards,
-    store: LendingStore,
     drm_public_url: str,
     hashed_passphrase: HashedPassphrase = no_passphrase,
     *,
@@ -195,6 +194,12 @@ def opds_router(
                 "properties": properties,
             },
         ]
+        if title.get("open_access") and not title.get("online_only"):  # anyone reads it: no card, no loan
+            links.append({
+                "rel": "http://opds-spec.org/acquisition/open-access",
+                "href": f"{base}/v1/titles/{quote(title['_id'], safe='')}/open-reading",
+                "type": "application/ld+json" if title.get("local_document") else "application/webpub+json",
+            })  # fmt: skip
         if loan is not None and drm_public_url and not title.get("online_only"):
             acquisition: dict[str, Any] = {
                 "rel": ACQUISITION,
@@ -282,7 +287,7 @@ def opds_router(
         page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     ) -> JSONResponse:
         base = _base(request)
-        found = await catalogue.search(query, language=language, library_id=library, page=page, size=PAGE_SIZE)
+        found = await catalogue.queries.search(query, language=language, library_id=library, page=page, size=PAGE_SIZE)
 
         def href(**changes: Any) -> str:
             params = {"query": query, "language": language, "library": library, "page": page, **changes}

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from lending.domain.availability import Availability, Shelf
 from lending.domain.licensing import LicenseModel
 from lending.domain.network import Library, LibraryKind, Sharing
 from lending.domain.patrons import CardStatus
@@ -121,6 +122,18 @@ class TitleIn(BaseModel):
     description: str = Field("", max_length=10_000)
 
 
+class AvailabilityOut(BaseModel):
+    copies: int | None = Field(description="readers at once the licences serving you allow; null: unlimited")
+    available: int | None = Field(description="copies free now; null: unlimited")
+    holds: int = Field(description="holds waiting for a copy")
+    state: Shelf = Field(description="available (a copy is free), wait (every copy is out) or none (no licence)")
+    wait_days: int | None = Field(None, description="for 'wait': about how many days a hold placed now waits")
+
+    @classmethod
+    def of(cls, availability: Availability) -> AvailabilityOut:
+        return cls(**availability.__dict__)
+
+
 class TitleOut(BaseModel):
     id: str
     publication_id: str | None
@@ -132,9 +145,15 @@ class TitleOut(BaseModel):
     subjects: list[str]
     library_ids: list[str]
     online_only: bool = False
+    format: str = Field("", description="the file's format: epub, pdf (empty: no file yet)")
+    open_access: bool = Field(False, description="anyone reads it without a card or a loan (POST …/open-reading)")
+    local_document: bool = Field(False, description="a scanned local document (IIIF manifest, OCR text)")
     lendable: bool = Field(True, description="whether a patron may borrow (or hold) it at all")
     unlendable_reason: str | None = Field(
         None, description="why not: 'no-readable-publication' (no file ingested yet) or 'withdrawn'"
+    )
+    availability: AvailabilityOut | None = Field(
+        None, description="in search results and with ?library=: whether it can be borrowed now"
     )
 
     @classmethod
@@ -153,20 +172,16 @@ class TitleOut(BaseModel):
             subjects=document.get("subjects", []),
             library_ids=document.get("library_ids", []),
             online_only=bool(document.get("online_only")),
+            format=document.get("format", ""),
+            open_access=bool(document.get("open_access")),
+            local_document=bool(document.get("local_document")),
             lendable=reason is None,
             unlendable_reason=reason,
         )
 
 
-class AvailabilityOut(BaseModel):
-    copies: int | None = Field(description="readers at once the licences serving you allow; null: unlimited")
-    available: int | None
-    holds: int
-
-
 class TitleDetailOut(TitleOut):
     description: str
-    availability: AvailabilityOut | None = None
 
 
 class SearchOut(BaseModel):

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from cachetools import TTLCache
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
-from lending.adapters.store import LendingStore, patron_from, utc, verification_from
 from lending.domain import patrons as cards
-from lending.domain.patrons import CardStatus, Patron
+from lending.domain.patrons import CardStatus, Patron, Verification
 from lending.domain.throttle import ApplicationLimits
 from lending.errors import (
     ApplicationNotFound,
@@ -29,11 +26,11 @@ from lending.errors import (
 )
 from lending.service_layer.clock import Clock, new_id, system_clock, timestamp
 from lending.service_layer.lending_events import patron_event
-from lending.service_layer.throttle import ApplicationThrottle, SignInThrottle
+from lending.service_layer.throttle import ApplicationThrottle, AttemptCounters, SignInThrottle
+from lending.service_layer.unit_of_work import CardStatuses, DuplicateEntry, LendingUnitOfWork, UnitOfWorkFactory
 from sachso.events.v1 import lending_events_pb2 as events
-from sachso.kit.auth import Principal, Role, TokenIssuer
 from sachso.kit.errors import InvalidInput, NotFound
-from sachso.kit.outbox import Emit, Outbox
+from sachso.kit.tokens import Principal, Role, TokenIssuer
 
 ACCESS_TOKEN_SECONDS = 15 * 60
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
@@ -84,21 +81,20 @@ class Secrets:
 class Cards:
     def __init__(
         self,
-        store: LendingStore,
-        outbox: Outbox,
+        uow: UnitOfWorkFactory,
+        counters: AttemptCounters,
         issuer: TokenIssuer,
         secrets_: Secrets | None = None,
         clock: Clock = system_clock,
         throttle: SignInThrottle | None = None,
         application_limits: ApplicationLimits | None = None,
     ) -> None:
-        self.store = store
-        self.outbox = outbox
+        self.uow = uow
         self.issuer = issuer
         self.secrets = secrets_ or Secrets()
         self.clock = clock
-        self.throttle = throttle or SignInThrottle(store, clock=clock)
-        self.applications = ApplicationThrottle(store, application_limits, clock=clock)
+        self.throttle = throttle or SignInThrottle(counters, clock=clock)
+        self.applications = ApplicationThrottle(counters, application_limits, clock=clock)
 
     async def apply(
         self,
@@ -120,35 +116,24 @@ class Cards:
         pin_hash = await self.secrets.hash(pin)
         code = f"{secrets.randbelow(1_000_000):06d}"
 
-        async def work(session: AsyncClientSession, emit: Emit) -> Application:
+        async def work(uow: LendingUnitOfWork) -> Application:
             now = self.clock()
-            if await self.store.library_document(library_id, session) is None:
+            if await uow.libraries.get(library_id) is None:
                 raise LibraryNotFound(f"no library {library_id}")
-            patron_id = new_id()
+            patron = Patron(
+                new_id(), library_id, display_name, email, preferred_language, CardStatus.PENDING_VERIFICATION
+            )
             expires_at = now + cards.VERIFICATION_CODE_LIFETIME
+            verification = Verification(cards.hash_code(patron.id, code), expires_at)
             try:
-                await self.store.patrons.insert_one(
-                    {
-                        "_id": patron_id,
-                        "library_id": library_id,
-                        "display_name": display_name,
-                        "email": email,
-                        "email_key": f"{library_id}:{email}",
-                        "preferred_language": preferred_language,
-                        "status": CardStatus.PENDING_VERIFICATION.value,
-                        "pin_hash": pin_hash,
-                        "verification": {"code_hash": cards.hash_code(patron_id, code), "expires_at": expires_at},
-                        "applied_at": now,
-                    },
-                    session=session,
-                )
-            except DuplicateKeyError:
+                await uow.cards.add_application(patron, pin_hash, verification, now)
+            except DuplicateEntry:
                 raise DuplicateRegistration(f"{email} already has a card or an application at this library") from None
-            emit(
+            uow.emit(
                 patron_event(
-                    patron_id,
+                    patron.id,
                     events.PatronRegistered(
-                        patron_id=patron_id,
+                        patron_id=patron.id,
                         library_id=library_id,
                         display_name=display_name,
                         email=email,
@@ -157,11 +142,11 @@ class Cards:
                     ),
                 )
             )
-            emit(
+            uow.emit(
                 patron_event(
-                    patron_id,
+                    patron.id,
                     events.EmailVerificationRequested(
-                        patron_id=patron_id,
+                        patron_id=patron.id,
                         email=email,
                         code=code,
                         expires_at=timestamp(expires_at),
@@ -170,44 +155,35 @@ class Cards:
                     ),
                 )
             )
-            return Application(patron_id, CardStatus.PENDING_VERIFICATION)
+            return Application(patron.id, patron.status)
 
-        return await self.outbox.transaction(work)
+        return await self.uow().run(work)
 
     async def verify_email(self, patron_id: str, code: str) -> Application:
         """The applicant proves her email; the library's policy may approve the card at once."""
 
-        async def work(session: AsyncClientSession, emit: Emit) -> Application | VerificationFailed:
+        async def work(uow: LendingUnitOfWork) -> Application | VerificationFailed:
             now = self.clock()
-            document = await self.store.patron_document(patron_id, session)
-            if document is None:
+            patron = await uow.patrons.get(patron_id)
+            if patron is None:
                 raise ApplicationNotFound(f"no card application {patron_id}")
-            patron = patron_from(document)
-            verification = verification_from(document)
+            verification = await uow.cards.verification(patron_id)
             if verification is None:
                 raise VerificationFailed("no code is pending for this application")
             try:
                 verification.check(patron_id, code, now)
             except VerificationFailed as failure:
                 # the failed attempt must count even though the request fails: commit it, then report
-                await self.store.patrons.update_one(
-                    {"_id": patron_id}, {"$inc": {"verification.attempts": 1}}, session=session
-                )
+                await uow.cards.count_wrong_code(patron_id)
                 return failure
-            library = await self.store.library_document(patron.library_id, session)
-            status = cards.after_verification(
-                patron.status, auto_approve=bool(library and library.get("auto_approve_cards"))
-            )
-            await self.store.patrons.update_one(
-                {"_id": patron_id},
-                {"$set": {"status": status.value, "email_verified_at": now}, "$unset": {"verification": ""}},
-                session=session,
-            )
+            library = await uow.libraries.get(patron.library_id)
+            status = cards.after_verification(patron.status, auto_approve=bool(library and library.auto_approve_cards))
+            await uow.cards.mark_verified(patron_id, status, now)
             if status is CardStatus.ACTIVE:
-                await self._issue_card(patron, now, session, emit)
+                await self._issue_card(uow, patron, now)
             return Application(patron_id, status)
 
-        result = await self.outbox.transaction(work)
+        result = await self.uow().run(work)
         if isinstance(result, VerificationFailed):
             raise result
         return result
@@ -215,21 +191,16 @@ class Cards:
     async def decide(self, patron_id: str, *, approve: bool, reason: str = "") -> Patron:
         """A librarian approves or rejects a verified application (authorization is checked by the caller)."""
 
-        async def work(session: AsyncClientSession, emit: Emit) -> Patron:
+        async def work(uow: LendingUnitOfWork) -> Patron:
             now = self.clock()
-            document = await self.store.patron_document(patron_id, session)
-            if document is None:
+            patron = await uow.patrons.get(patron_id)
+            if patron is None:
                 raise ApplicationNotFound(f"no card application {patron_id}")
-            patron = patron_from(document)
             cards.ensure_decidable(patron.status)
             if approve:
-                return await self._issue_card(patron, now, session, emit)
-            await self.store.patrons.update_one(
-                {"_id": patron_id},
-                {"$set": {"status": CardStatus.REJECTED.value, "rejected_reason": reason}, "$unset": {"email_key": ""}},
-                session=session,
-            )
-            emit(
+                return await self._issue_card(uow, patron, now)
+            await uow.cards.reject(patron_id, reason)
+            uow.emit(
                 patron_event(
                     patron_id,
                     events.PatronRejected(
@@ -242,29 +213,18 @@ class Cards:
                     ),
                 )
             )
-            return Patron(**{**patron.__dict__, "status": CardStatus.REJECTED})
+            return replace(patron, status=CardStatus.REJECTED)
 
-        return await self.outbox.transaction(work)
+        return await self.uow().run(work)
 
-    async def _issue_card(self, patron: Patron, now: datetime, session: AsyncClientSession, emit: Emit) -> Patron:
-        library = await self.store.library_document(patron.library_id, session)
+    async def _issue_card(self, uow: LendingUnitOfWork, patron: Patron, now: datetime) -> Patron:
+        library = await uow.libraries.get(patron.library_id)
         assert library is not None
-        policy = await self.store.policy(patron.library_id)
-        number = cards.card_number(library["code"], await self.store.next_card_sequence(patron.library_id, session))
+        policy = await uow.libraries.policy(patron.library_id)
+        number = cards.card_number(library.code, await uow.libraries.next_card_sequence(patron.library_id))
         expires_at = now + policy.card_validity
-        await self.store.patrons.update_one(
-            {"_id": patron.id},
-            {
-                "$set": {
-                    "status": CardStatus.ACTIVE.value,
-                    "card_number": number,
-                    "card_expires_at": expires_at,
-                    "approved_at": now,
-                }
-            },
-            session=session,
-        )
-        emit(
+        await uow.cards.issue(patron.id, number, expires_at, now)
+        uow.emit(
             patron_event(
                 patron.id,
                 events.PatronApproved(
@@ -279,58 +239,69 @@ class Cards:
                 ),
             )
         )
-        return Patron(
-            **{**patron.__dict__, "status": CardStatus.ACTIVE, "card_number": number, "card_expires_at": expires_at}
-        )
+        return replace(patron, status=CardStatus.ACTIVE, card_number=number, card_expires_at=expires_at)
 
     async def renew_card(self, patron_id: str) -> Patron:
-        now = self.clock()
-        document = await self.store.patron_document(patron_id)
-        if document is None or document["status"] != CardStatus.ACTIVE.value:
-            raise ApplicationNotFound(f"no active card {patron_id}")
-        policy = await self.store.policy(document["library_id"])
-        expires_at = max(now, utc(document.get("card_expires_at")) or now) + policy.card_validity
-        await self.store.patrons.update_one({"_id": patron_id}, {"$set": {"card_expires_at": expires_at}})
-        return patron_from({**document, "card_expires_at": expires_at})
+        async def work(uow: LendingUnitOfWork) -> Patron:
+            now = self.clock()
+            patron = await uow.patrons.get(patron_id)
+            if patron is None or patron.status is not CardStatus.ACTIVE:
+                raise ApplicationNotFound(f"no active card {patron_id}")
+            policy = await uow.libraries.policy(patron.library_id)
+            expires_at = max(now, patron.card_expires_at or now) + policy.card_validity
+            await uow.cards.extend(patron_id, expires_at)
+            return replace(patron, card_expires_at=expires_at)
+
+        return await self.uow().run(work)
 
     # -- sign-in -------------------------------------------------------------------------------------------
+    # The secrets are checked between units of work: a transaction never waits on a slow hash.
 
     async def sign_in(self, card_number: str, pin: str, client: str = "unknown") -> TokenPair:
         """Card number and PIN give an access and a refresh token. The attempt is counted before the PIN is
         checked (:class:`SignInThrottle`); an unknown card number is answered exactly like a wrong PIN."""
         number = card_number.strip().upper()
         attempt = await self.throttle.admit(f"card:{number}", client)
-        document = await self.store.patrons.find_one({"card_number": number})
-        if not await self.secrets.matches(document.get("pin_hash") if document else None, pin):
+        found = await self.uow().run(lambda uow: uow.cards.by_card_number(number))
+        if not await self.secrets.matches(found[1] if found else None, pin):
             raise SignInFailed("card number or PIN is wrong")
-        assert document is not None
+        assert found is not None
         await self.throttle.succeeded(attempt)
-        patron = patron_from(document)
+        patron = found[0]
         if patron.status is CardStatus.BLOCKED:  # said only to whoever knows the PIN
             raise CardBlocked("this reader card is blocked; please contact your library")
         return await self._tokens_for(patron, self.clock())
 
     async def change_pin(self, patron_id: str, current_pin: str, new_pin: str) -> None:
         """A new PIN, given the current one. Every device signed in with the old one must sign in again."""
-        document = await self.store.patron_document(patron_id)
-        if document is None:
+        found = await self.uow().run(lambda uow: uow.cards.pin_hash(patron_id))
+        if found is None:
             raise NotFound("no reader card for this account")
-        if not await self.secrets.matches(document.get("pin_hash"), current_pin):
+        if not await self.secrets.matches(found[1], current_pin):
             raise CurrentPinWrong("the current PIN is wrong")
-        await self.store.set_pin_hash(patron_id, await self.secrets.hash(new_pin))
-        await self.store.revoke_refresh_tokens(patron_id)
+        pin_hash = await self.secrets.hash(new_pin)
+
+        async def work(uow: LendingUnitOfWork) -> None:
+            await uow.cards.set_pin_hash(patron_id, pin_hash)
+            await uow.refresh_tokens.revoke_all(patron_id)
+
+        await self.uow().run(work)
 
     async def sign_out_everywhere(self, patron_id: str) -> int:
         """Ends the patron's sessions on every device (their refresh tokens; access tokens lapse within minutes)."""
-        return await self.store.revoke_refresh_tokens(patron_id)
+        return await self.uow().run(lambda uow: uow.refresh_tokens.revoke_all(patron_id))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Trade a refresh token (once) for a new pair; the old one stops working."""
         now = self.clock()
-        token = await self.store.refresh_tokens.find_one_and_delete({"_id": _digest(refresh_token)})
-        if token is None or utc(token["expires_at"]) <= now:  # type: ignore[operator]
+
+        async def work(uow: LendingUnitOfWork) -> tuple[tuple[str, datetime] | None, Patron | None]:
+            token = await uow.refresh_tokens.take(_digest(refresh_token))  # used up even if refused below
+            return token, (await uow.patrons.get(token[0]) if token else None)
+
+        token, patron = await self.uow().run(work)
+        if token is None or token[1] <= now:
             raise SignInFailed("the refresh token is unknown, used or expired; sign in again")
-        patron = await self.store.patron(token["patron_id"])
         if patron is None or patron.status is CardStatus.REJECTED:
             raise SignInFailed("this card can no longer sign in")
         if patron.status is CardStatus.BLOCKED:
@@ -347,9 +318,8 @@ class Cards:
             name=patron.display_name,
         )
         refresh = secrets.token_urlsafe(32)
-        await self.store.refresh_tokens.insert_one(
-            {"_id": _digest(refresh), "patron_id": patron.id, "expires_at": now + REFRESH_TOKEN_LIFETIME}
-        )
+        expires_at = now + REFRESH_TOKEN_LIFETIME
+        await self.uow().run(lambda uow: uow.refresh_tokens.add(_digest(refresh), patron.id, expires_at))
         return TokenPair(access, refresh, ACCESS_TOKEN_SECONDS)
 
 
@@ -361,8 +331,8 @@ class CardAccess:
     """Refuses a patron's access token as soon as her card is blocked (each replica asks the database, with a
     memory of ``remember_seconds``, so a block takes effect everywhere within seconds, not when tokens expire)."""
 
-    def __init__(self, store: LendingStore, remember_seconds: float = 2.0) -> None:
-        self.store = store
+    def __init__(self, statuses: CardStatuses, remember_seconds: float = 2.0) -> None:
+        self.statuses = statuses
         self._recent: TTLCache[str, CardStatus | None] = TTLCache(maxsize=100_000, ttl=remember_seconds)
 
     async def ensure_not_blocked(self, principal: Principal) -> None:
@@ -371,7 +341,7 @@ class CardAccess:
         if principal.subject in self._recent:
             status = self._recent[principal.subject]
         else:
-            status = await self.store.card_status(principal.subject)
+            status = await self.statuses.card_status(principal.subject)
             self._recent[principal.subject] = status
         if status is CardStatus.BLOCKED:
             raise CardBlocked("this reader card is blocked; please contact your library")

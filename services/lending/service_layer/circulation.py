@@ -18,7 +18,7 @@ from lending.domain.loans import ACTIVE, Loan
 from lending.domain.network import LibraryNetwork
 from lending.errors import LoanNotFound
 from lending.service_layer import card_blocks, hold_requests, loan_changes
-from lending.service_layer.checkout import Checkout, checkout
+from lending.service_layer.checkout import Checkout, OneAtATime, checkout
 from lending.service_layer.clock import Clock, system_clock
 from lending.service_layer.unit_of_work import LendingUnitOfWork, Turnaways, UnitOfWorkFactory
 from sachso.events.v1 import lending_events_pb2 as events
@@ -38,6 +38,7 @@ class Circulation:
         self.uow = uow
         self.turnaways = turnaways
         self.clock = clock
+        self.copy_takers = OneAtATime()
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -87,7 +88,9 @@ class Circulation:
         self, patron_id: str, title_id: str, period: timedelta | None, idempotency_key: str | None
     ) -> Checkout:
         """:meth:`checkout`, at most once per ``idempotency_key`` (a retry replays the first answer)."""
-        return await checkout(self.uow, self.turnaways, patron_id, title_id, period, idempotency_key, self.clock())
+        return await checkout(
+            self.uow, self.turnaways, patron_id, title_id, period, idempotency_key, self.clock(), self.copy_takers
+        )
 
     async def renewal_check(self, loan_id: str) -> tuple[datetime | None, str]:
         """The due time a renewal would give, or None and the reason it is refused."""

@@ -38,6 +38,7 @@ async def lend(
                 starts_at=timestamp(now),
                 due_at=timestamp(loan.due_at),
                 online_only=title.online_only,
+                local_document=title.local_document,
             ),
         )
     )

@@ -25,7 +25,7 @@ from lending.domain.network import (
 )
 from lending.errors import InvalidNetwork, LibraryNotFound
 from lending.service_layer.clock import Clock, system_clock
-from sachso.kit.errors import NotFound, PreconditionFailed
+from sachso.kit.errors import Forbidden, NotFound, PreconditionFailed
 
 T = TypeVar("T")
 
@@ -63,6 +63,9 @@ class NetworkRepository(Protocol):
 
     async def changes(self, limit: int) -> list[NetworkChange]: ...
 
+    async def merge_agreed_by(self, absorbed_id: str, surviving_id: str) -> set[str]:
+        """The provinces whose admins agreed to this merge (``merge-agreed`` entries of the change log)."""
+
 
 class NetworkTransactions(Protocol):
     """Runs ``work`` on a repository in one transaction (retried as a whole on a write conflict)."""
@@ -94,15 +97,35 @@ class NetworkAdmin:
 
         return await self.transactions.run(work)
 
-    async def merge_provinces(self, absorbed_id: str, surviving_id: str, *, by: str) -> Library:
+    async def merge_provinces(
+        self, absorbed_id: str, surviving_id: str, *, by: str, for_province: str | None = None
+    ) -> Library | None:
         """Two provinces become one (Phú Yên into Đắk Lắk, 2025): the absorbed province's network goes below the
-        surviving provincial library; pools shared with the surviving province's subtree now serve both."""
+        surviving provincial library; pools shared with the surviving province's subtree now serve both.
 
-        async def work(repository: NetworkRepository) -> Library:
+        An operator (``for_province`` None: the management command) merges at once. Over HTTP each province's
+        admin agrees for her own province (``for_province``): the first agreement is recorded and answers None; the
+        merge happens when the other province's admin agrees too — neither province can absorb or give away the
+        other alone."""
+
+        async def work(repository: NetworkRepository) -> Library | None:
             network = await repository.network()
             _existing(network, absorbed_id)
             _existing(network, surviving_id)
-            absorbed = network.merged(absorbed_id, surviving_id).get(absorbed_id)
+            merged = network.merged(absorbed_id, surviving_id)  # refuses a merge that cannot happen, before agreeing
+            if for_province is not None:
+                if for_province not in (absorbed_id, surviving_id):
+                    raise Forbidden("only the admins of the two provinces agree to their merge")
+                # both admins agreeing at once: each writes the absorbed library, so one transaction conflicts,
+                # runs again, and sees the other's agreement
+                await repository.save_library(network.get(absorbed_id))
+                agreed = await repository.merge_agreed_by(absorbed_id, surviving_id)
+                if for_province not in agreed:
+                    detail = {"into": surviving_id, "province": for_province}
+                    await self._log(repository, "merge-agreed", absorbed_id, by, detail)
+                if agreed | {for_province} != {absorbed_id, surviving_id}:
+                    return None
+            absorbed = merged.get(absorbed_id)
             await repository.save_library(absorbed)
             await self._log(repository, "merged", absorbed_id, by, {"into": surviving_id})
             return absorbed

@@ -210,8 +210,10 @@ def _record(
         library.id
         for library in network.libraries
         if any(licence_listed(lic, snapshot) and serves(network, lic, library.id) for lic in licences)
+        or library.id in title.holding_library_ids  # a local document is in the sets of the libraries holding it
     )
-    collection = oai.collection_set("local-documents" if title.online_only else "ebooks")
+    local = title.local_document or title.online_only
+    collection = oai.collection_set("local-documents" if local else "ebooks")
     sets = (*(oai.library_set(library_id) for library_id in listed_in), collection)
     passed = [lic.acquired_at for lic in licences if lic.acquired_at <= snapshot]
     passed += [lic.terms.expires_at for lic in licences if lic.terms.expires_at and lic.terms.expires_at <= snapshot]

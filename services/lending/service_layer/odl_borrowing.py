@@ -5,6 +5,11 @@ library here (``copies`` readers at once, shared with the library's subtree), so
 treat it as any other licence. Local circulation never waits on the other deployment: :meth:`OdlBorrowing.relay_once`
 checks each new loan of a mirrored licence out at the lender (its loan id is the ODL ``checkout_id``, so a retry is the
 same checkout) and gives ended loans back there. A checkout the lender refuses ends the local loan at once.
+
+An offer that has left the lender's feed (withdrawn) stops lending here at the next sync — its licence ends now, so
+no new loan or hold takes it — while the loans it made run to their end. A patron reads her loan through the
+lender (:meth:`OdlBorrowing.reading`): the lender's streaming link of the loan gives a token of the lender's DRM and
+the manifest on the lender's reader; a loan not yet checked out there is checked out first.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from lending.domain.odl import OfferedLicence, offered_licences
+from lending.domain.odl import OfferedLicence, PartnerReading, offered_licences
 from lending.errors import LibraryNotFound
 from lending.service_layer.clock import Clock, system_clock
-from sachso.kit.errors import DependencyUnavailable, NotFound
+from sachso.kit.errors import Conflict, DependencyUnavailable, NotFound
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class RemoteCheckout:
     status_url: str
     return_url: str
     ends_at: str
+    streaming_url: str = ""
 
 
 class OdlLender(Protocol):
@@ -61,6 +67,9 @@ class OdlLender(Protocol):
     async def give_back(self, source: OdlSource, return_url: str, status_url: str) -> str:
         """The loan's status at the lender after the return (returned, or expired if it ended first)."""
 
+    async def streaming(self, source: OdlSource, streaming_url: str) -> PartnerReading:
+        """A streaming token of the lender for the loan; :class:`OdlRefused` when the loan has ended there."""
+
 
 @dataclass(frozen=True)
 class PendingCheckout:
@@ -69,6 +78,19 @@ class PendingCheckout:
     due_at: datetime
     source_id: str
     checkout_template: str
+
+
+@dataclass(frozen=True)
+class LoanAtLender:
+    """One of our loans of a mirrored licence, and where it stands at the lender."""
+
+    loan_id: str
+    patron_id: str
+    active: bool
+    source_id: str
+    state: str  # "" (not checked out yet), active, refused, returned, expired
+    streaming_url: str
+    pending: PendingCheckout | None  # what checking it out takes, for a loan not checked out yet
 
 
 @dataclass(frozen=True)
@@ -95,11 +117,19 @@ class OdlBorrowingRepository(Protocol):
 
     async def given_back(self, loan_id: str, status: str) -> None: ...
 
+    async def loan_at_lender(self, loan_id: str) -> LoanAtLender | None:
+        """None when the loan is not one of a mirrored licence."""
+
+    async def retire_missing(self, source_id: str, offer_ids: set[str], now: datetime) -> int:
+        """End, as of ``now``, the mirrored licences of ``source_id`` whose offers are not in ``offer_ids``;
+        how many ended."""
+
 
 @dataclass(frozen=True)
 class SyncReport:
     offers: int
     new: int
+    withdrawn: int = 0
 
 
 EndLoan = Callable[[str], Awaitable[object]]
@@ -135,27 +165,17 @@ class OdlBorrowing:
         new = 0
         for licence in offered:
             new += await self.repository.mirror(source, licence, now)
-        return SyncReport(len(offered), new)
+        withdrawn = await self.repository.retire_missing(source.id, {licence.offer_id for licence in offered}, now)
+        return SyncReport(len(offered), new, withdrawn)
 
     async def relay_once(self, limit: int = 50) -> int:
         """Check new loans out at their lenders and give ended ones back; how many were handled."""
         handled = 0
         for pending in await self.repository.checkouts_to_make(limit):
-            source = self.sources.get(pending.source_id)
-            if source is None:
-                continue
             try:
-                remote = await self.lender.checkout(
-                    source, pending.checkout_template, pending.loan_id, _patron_ref(pending.patron_id), pending.due_at
-                )
-            except OdlRefused as refusal:
-                await self.repository.refused(pending.loan_id, str(refusal))
-                await self.end_local_loan(pending.loan_id)
+                handled += await self._check_out(pending) is not None
             except OdlUnavailable:
                 continue  # asked again on the next pass
-            else:
-                await self.repository.checked_out(pending.loan_id, remote)
-            handled += 1
         for ended in await self.repository.returns_to_make(limit):
             source = self.sources.get(ended.source_id)
             if source is None:
@@ -167,6 +187,45 @@ class OdlBorrowing:
             await self.repository.given_back(ended.loan_id, status)
             handled += 1
         return handled
+
+    async def _check_out(self, pending: PendingCheckout) -> RemoteCheckout | None:
+        """Check one loan out at its lender; None when the lender refused (the local loan then ends)."""
+        source = self.sources.get(pending.source_id)
+        if source is None:
+            raise OdlUnavailable(f"ODL source {pending.source_id} is no longer configured")
+        try:
+            remote = await self.lender.checkout(
+                source, pending.checkout_template, pending.loan_id, _patron_ref(pending.patron_id), pending.due_at
+            )
+        except OdlRefused as refusal:
+            await self.repository.refused(pending.loan_id, str(refusal))
+            await self.end_local_loan(pending.loan_id)
+            return None
+        await self.repository.checked_out(pending.loan_id, remote)
+        return remote
+
+    async def reading(self, patron_id: str, loan_id: str) -> PartnerReading:
+        """Let the patron read her loan of another deployment's title: the lender's streaming token for it."""
+        loan = await self.repository.loan_at_lender(loan_id)
+        if loan is None or loan.patron_id != patron_id:
+            raise NotFound(f"no loan {loan_id} of another deployment's title")
+        if not loan.active:
+            raise Conflict("the loan has ended")
+        streaming_url = loan.streaming_url
+        if not loan.state and loan.pending is not None:  # borrowed a moment ago: check it out now, not at the relay
+            remote = await self._check_out(loan.pending)
+            if remote is None:
+                raise Conflict("the lending library no longer lends this copy; the loan has ended")
+            streaming_url = remote.streaming_url
+        elif loan.state != "active":
+            raise Conflict(f"the loan is {loan.state or 'not checked out'} at the lending library")
+        source = self.source(loan.source_id)
+        if not streaming_url:
+            raise OdlUnavailable(f"ODL source {source.id} gives no streaming link for this loan")
+        try:
+            return await self.lender.streaming(source, streaming_url)
+        except OdlRefused as refusal:
+            raise Conflict(f"the lending library refuses: {refusal}") from None
 
 
 def _patron_ref(patron_id: str) -> str:

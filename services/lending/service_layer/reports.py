@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
-from lending.adapters.store import Document, LendingStore
-
-TIME_ZONE = "+07:00"
+from lending.service_layer.unit_of_work import LendingUnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -31,70 +27,35 @@ class ReportRow:
 
 
 class Reports:
-    def __init__(self, store: LendingStore) -> None:
-        self.store = store
-
-    async def _counts(
-        self,
-        collection: Any,
-        query: tuple[list[str], datetime, datetime],
-        *,
-        time_field: str,
-        library_field: str = "library_id",
-        by_title: bool,
-        distinct: str | None = None,
-    ) -> dict[tuple[str, str, str], int]:
-        """Counts (or distinct ``distinct`` values) per month, library and optionally title."""
-        library_ids, start, end = query
-        group: Document = {
-            "_id": {
-                "month": {"$dateToString": {"format": "%Y-%m", "date": f"${time_field}", "timezone": TIME_ZONE}},
-                "library": f"${library_field}",
-                "title": "$title_id" if by_title else "",
-            },
-            "count": {"$sum": 1},
-        }
-        if distinct:
-            group["distinct"] = {"$addToSet": f"${distinct}"}
-        match = {library_field: {"$in": library_ids}, time_field: {"$gte": start, "$lt": end}}
-        cursor = await collection.aggregate([{"$match": match}, {"$group": group}])
-        counts: dict[tuple[str, str, str], int] = {}
-        async for row in cursor:
-            key = (row["_id"]["month"], row["_id"]["library"], row["_id"]["title"])
-            counts[key] = len(row["distinct"]) if distinct else row["count"]
-        return counts
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self.uow = uow
 
     async def circulation(
         self, library_ids: list[str], start: datetime, end: datetime, *, by_title: bool = False
     ) -> list[ReportRow]:
-        query = (library_ids, start, end)
-        loans = await self._counts(self.store.loans, query, time_field="starts_at", by_title=by_title)
-        borrowers = await self._counts(
-            self.store.loans, query, time_field="starts_at", by_title=by_title, distinct="patron_id"
-        )
-        holds = await self._counts(
-            self.store.holds, query, time_field="placed_at", library_field="patron_library_id", by_title=by_title
-        )
-        turnaways = await self._counts(self.store.turnaways, query, time_field="at", by_title=by_title)
-        keys = sorted(set(loans) | set(holds) | set(turnaways))
-        titles: dict[str, str] = defaultdict(str)
-        if by_title:
-            ids = list({key[2] for key in keys})
-            async for title in self.store.titles.find({"_id": {"$in": ids}}, {"title": 1}):
-                titles[title["_id"]] = title.get("title", "")
-        return [
-            ReportRow(
-                month=month,
-                library_id=library,
-                title_id=title_id,
-                title=titles[title_id],
-                loans=loans.get((month, library, title_id), 0),
-                holds=holds.get((month, library, title_id), 0),
-                unique_borrowers=borrowers.get((month, library, title_id), 0),
-                turnaways=turnaways.get((month, library, title_id), 0),
-            )
-            for month, library, title_id in keys
-        ]
+        async def work(uow: LendingUnitOfWork) -> list[ReportRow]:
+            figures = uow.figures
+            loans = await figures.loans_started(library_ids, start, end, by_title=by_title)
+            borrowers = await figures.borrowers(library_ids, start, end, by_title=by_title)
+            holds = await figures.holds_placed(library_ids, start, end, by_title=by_title)
+            turnaways = await figures.turnaways(library_ids, start, end, by_title=by_title)
+            keys = sorted(set(loans) | set(holds) | set(turnaways))
+            titles = await uow.titles.names([key[2] for key in keys]) if by_title else {}
+            return [
+                ReportRow(
+                    month=month,
+                    library_id=library,
+                    title_id=title_id,
+                    title=titles.get(title_id, ""),
+                    loans=loans.get((month, library, title_id), 0),
+                    holds=holds.get((month, library, title_id), 0),
+                    unique_borrowers=borrowers.get((month, library, title_id), 0),
+                    turnaways=turnaways.get((month, library, title_id), 0),
+                )
+                for month, library, title_id in keys
+            ]
+
+        return await self.uow().run(work)
 
 
 VIETNAMESE_HEADERS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -26,30 +26,43 @@ from lending.service_layer.staff import ensure_may_manage
 def catalogue_router(catalogue: Catalogue, directory: Directory) -> APIRouter:
     router = APIRouter(prefix="/v1/titles", tags=["catalogue"])
 
-    @router.get("", summary="Search the catalogue (diacritics optional)")
+    @router.get("", summary="Search the catalogue (diacritics optional), with each title's availability")
     async def search(
         q: Annotated[str, Query(max_length=200)] = "",
         language: Annotated[str | None, Query(max_length=35)] = None,
-        library: Annotated[str | None, Query(max_length=100)] = None,
+        library: Annotated[
+            str | None, Query(max_length=100, description="titles this library holds licences of")
+        ] = None,
+        format: Annotated[Literal["epub", "pdf"] | None, Query(description="the file's format")] = None,
+        available: Annotated[bool, Query(description="only titles with a copy free now")] = False,
+        for_library: Annotated[
+            str | None, Query(max_length=100, description="availability for this library's patrons (else: anyone)")
+        ] = None,
         page: Annotated[int, Query(ge=1, le=10_000)] = 1,
         size: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> SearchOut:
-        found = await catalogue.search(q, language=language, library_id=library, page=page, size=size)
+        found = await catalogue.queries.search(
+            q, language=language, library_id=library, book_format=format, available_now=available,
+            for_library=for_library, page=page, size=size,
+        )  # fmt: skip
         return SearchOut(
-            items=[TitleOut.of(item) for item in found.items],
+            items=[
+                TitleOut.of(item).model_copy(
+                    update={"availability": AvailabilityOut.of(found.availability[item["_id"]])}
+                )
+                for item in found.items
+            ],
             total=found.total,
             page=found.page,
             size=found.size,
             facets=found.facets,
         )
 
-    @router.get("/{title_id}", summary="One title; with your token, its availability for you")
+    @router.get("/{title_id}", summary="One title and its availability (with ?library=: for that library's patrons)")
     async def title(title_id: str, library: Annotated[str | None, Query(max_length=100)] = None) -> TitleDetailOut:
         document = await catalogue.title(title_id)
         detail = TitleDetailOut(**TitleOut.of(document).model_dump(), description=document.get("description", ""))
-        if library:
-            availability = await catalogue.availability(title_id, library)
-            detail.availability = AvailabilityOut(**availability.__dict__)
+        detail.availability = AvailabilityOut.of(await catalogue.availability(title_id, library or None))
         return detail
 
     @router.post("", status_code=201, summary="Add a title by hand (staff; their library looks after it)")
