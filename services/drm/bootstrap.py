@@ -25,10 +25,9 @@ from drm.settings import DrmSettings
 from sachso.drm.v1 import drm_service_pb2, drm_service_pb2_grpc
 from sachso.kit.auth import TokenIssuer
 from sachso.kit.bootstrap import platform_infrastructure
-from sachso.kit.health import s3_check
 from sachso.kit.jwks import jwks_router
 from sachso.kit.runtime import ServiceProcess, run_service
-from sachso.kit.s3 import create_s3_client, ensure_bucket
+from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,7 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
         create_s3_client(settings) as s3,
         grpc.aio.insecure_channel(settings.lending_grpc_target) as lending_channel,
     ):
-        await ensure_bucket(s3, settings.s3_bucket)
-        infrastructure.dependencies["s3"] = s3_check(s3, settings.s3_bucket)
+        infrastructure.add_bucket(s3, settings.s3_bucket)  # in the background: S3 may be away
         database = infrastructure.database
         keys = ContentKeys(database["content_keys"], masters)
         moved = await keys.rewrap()  # after a master key rotation, every content key moves under the new one

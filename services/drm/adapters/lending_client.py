@@ -38,6 +38,7 @@ class LendingClient:
             starts_at=loan.starts_at.ToDatetime(tzinfo=UTC),
             due_at=loan.due_at.ToDatetime(tzinfo=UTC),
             online_only=loan.online_only,
+            local_document=loan.local_document,
         )
 
     async def renew(self, loan_id: str) -> datetime:

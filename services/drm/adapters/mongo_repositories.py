@@ -38,6 +38,7 @@ def _licence(document: Document) -> Licence:
         end=moment("end"),
         updated=moment("updated"),
         online_only=bool(document.get("online_only")),
+        local_document=bool(document.get("local_document")),
         delivered=bool(document.get("delivered")),
         devices=tuple(document.get("devices", [])),
         events=tuple(
@@ -82,6 +83,7 @@ class MongoLicences:
                     "start": aware(loan.starts_at),
                     "end": aware(loan.due_at),
                     "online_only": loan.online_only,
+                    "local_document": loan.local_document,
                     "status_updated": now,
                 },
             },
@@ -106,6 +108,8 @@ class MongoLicences:
         document.update({name: value for name, value in optional.items() if value is not None})
         if licence.online_only:
             document["online_only"] = True
+        if licence.local_document:
+            document["local_document"] = True
         if licence.delivered:
             document["delivered"] = True
         await self.collection.insert_one(document, session=self.session)
@@ -215,6 +219,23 @@ class MongoBlockedPatrons:
         return found is not None
 
 
+class MongoLocalDocuments:
+    def __init__(self, collection: AsyncCollection[Document], session: AsyncClientSession | None = None) -> None:
+        self.collection = collection
+        self.session = session
+
+    async def record(self, document_id: str, library_id: str, at: datetime) -> None:
+        await self.collection.update_one(
+            {"_id": document_id},
+            {"$set": {"library_id": library_id, "published_at": at}},
+            upsert=True,
+            session=self.session,
+        )
+
+    async def is_local_document(self, publication_id: str) -> bool:
+        return await self.collection.find_one({"_id": publication_id}, {"_id": 1}, session=self.session) is not None
+
+
 class MongoRepositories:
     """The collections DRM owns, bound to one session (or none)."""
 
@@ -223,3 +244,4 @@ class MongoRepositories:
         self.passphrases = MongoPassphrases(database["passphrases"], session)
         self.publications = MongoPublications(database["publications"], session)
         self.blocked_patrons = MongoBlockedPatrons(database["blocked_patrons"], session)  # from lending's events
+        self.local_documents = MongoLocalDocuments(database["local_documents"], session)  # from the reader's events

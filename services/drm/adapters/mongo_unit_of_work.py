@@ -5,26 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
 from drm.adapters.mongo_repositories import MongoRepositories
 from drm.service_layer.unit_of_work import DrmUnitOfWork
-from sachso.kit.mongo_unit_of_work import MongoUnitOfWork
-from sachso.kit.outbox import Outbox
+from sachso.kit.mongo_unit_of_work import MongoDatabaseUnitOfWork
 
 Document = dict[str, Any]
 
 
-class MongoDrmUnitOfWork(MongoUnitOfWork, DrmUnitOfWork):
-    def __init__(
-        self, database: AsyncDatabase[Document], outbox: Outbox, *, session: AsyncClientSession | None = None
-    ) -> None:
-        super().__init__(outbox, session=session)
-        self.database = database
-
+class MongoDrmUnitOfWork(MongoDatabaseUnitOfWork, DrmUnitOfWork):
     def _bind(self, session: AsyncClientSession) -> None:
         repositories = MongoRepositories(self.database, session)
         self.licences = repositories.licences
         self.passphrases = repositories.passphrases
         self.publications = repositories.publications
         self.blocked_patrons = repositories.blocked_patrons
+        self.local_documents = repositories.local_documents

@@ -58,6 +58,10 @@ def iso(moment: datetime) -> str:
 
 
 def _json(value: str) -> str:
+    """``value`` as a JSON string, as ``json.dumps(value, ensure_ascii=False)`` writes it (printable text without
+    quotes or backslashes — ids, names, hints — needs no escaping and skips the encoder)."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -89,6 +93,15 @@ class LicenceWriter:
         self._rights = f',"rights":{{"copy":{int(rights[1])},"end":"'
         self._print = f'","print":{int(rights[0])},"start":"'
         self._publication_links: dict[ProtectedPublication, str] = {}
+        self._last_time: tuple[datetime, str] | None = None  # a licence's times are mostly the same moment
+
+    def _iso(self, moment: datetime) -> str:
+        last = self._last_time
+        if last is not None and last[0] == moment and moment.tzinfo is UTC:
+            return last[1]
+        text = iso(moment)
+        self._last_time = (moment, text)
+        return text
 
     def _publication_link(self, publication: ProtectedPublication) -> str:
         link = self._publication_links.get(publication)
@@ -110,14 +123,18 @@ class LicenceWriter:
         assert licence.start is not None
         assert licence.end is not None
         licence_id = _json(licence.id)
+        # issued, updated and start are usually one moment: asked in that order, it is written once
+        issued, updated, start, end = (self._iso(moment) for moment in (
+            licence.issued, licence.last_updated, licence.start, licence.end))  # fmt: skip
+        sealed_key, key_check = lcp.seal_for_user(secret.user_key, content_key, licence.id.encode())
         return "".join((
-            self._encryption_head, lcp.b64(lcp.encrypt(secret.user_key, content_key)),
-            self._encryption_middle, lcp.b64(lcp.encrypt(secret.user_key, licence.id.encode())),
-            '","text_hint":', _json(secret.hint), '}},"id":', licence_id, ',"issued":"', iso(licence.issued),
+            self._encryption_head, sealed_key,
+            self._encryption_middle, key_check,
+            '","text_hint":', _json(secret.hint), '}},"id":', licence_id, ',"issued":"', issued,
             '","links":', self._hint_link, self._publication_link(publication),
             '{"href":', self._status_prefix, licence_id[1:-1], self._status_suffix, self._provider,
-            self._rights, iso(licence.end), self._print, iso(licence.start),
-            '"},"updated":"', iso(licence.last_updated), '","user":{"id":', _json(licence.patron_id or ""), "}}",
+            self._rights, end, self._print, start,
+            '"},"updated":"', updated, '","user":{"id":', _json(licence.patron_id or ""), "}}",
         )).encode()  # fmt: skip
 
     def body(

@@ -50,6 +50,29 @@ def encrypt(key: bytes, plaintext: bytes, iv: bytes | None = None) -> bytes:
     return iv + encryptor.update(padded) + encryptor.finalize()
 
 
+def seal_for_user(key: bytes, content_key: bytes, key_check: bytes) -> tuple[str, str]:
+    """``content_key`` and ``key_check`` each AES-256-CBC encrypted with the user key as :func:`encrypt` does
+    (IV prefixed, W3C padding), in base64: what every licence carries, made with one AES set-up and one pass.
+
+    The pass encrypts ``padded(content_key) || R || padded(key_check)`` with a random IV, ``R`` a fresh random
+    block. Its output splits into the content key's ciphertext (IV and its blocks) and the key check's, whose IV
+    is the block ``E_K(R xor C)`` — a forward-cipher image of a fresh random value, an unpredictable IV as NIST SP
+    800-38A (appendix C) recommends generating one. Each decrypts on its own with :func:`decrypt`."""
+    random = os.urandom(4 * BLOCK)  # IV, R, and the paddings' unspecified bytes (fewer than a block each)
+    iv, bridge = random[:BLOCK], random[BLOCK : 2 * BLOCK]
+    first, second = _padded(content_key, random[2 * BLOCK :]), _padded(key_check, random[3 * BLOCK :])
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    sealed = encryptor.update(first + bridge + second) + encryptor.finalize()
+    split = len(first)
+    return b64(iv + sealed[:split]), b64(sealed[split:])
+
+
+def _padded(plaintext: bytes, filler: bytes) -> bytes:
+    """W3C padding: the last byte is the pad length; the others are not specified (``filler``'s, random)."""
+    pad = BLOCK - len(plaintext) % BLOCK
+    return plaintext + filler[: pad - 1] + bytes([pad])
+
+
 def decrypt(key: bytes, data: bytes) -> bytes:
     if len(data) < 2 * BLOCK or len(data) % BLOCK:
         raise LcpError("the encrypted data has an impossible length")

@@ -27,6 +27,7 @@ class LoanFacts:
     starts_at: datetime
     due_at: datetime
     online_only: bool = False
+    local_document: bool = False  # a scanned local document: read through IIIF, whatever DRM heard from the reader
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Licence:
     end: datetime | None = None
     updated: datetime | None = None
     online_only: bool = False
+    local_document: bool = False
     delivered: bool = False
     devices: tuple[str, ...] = ()
     events: tuple[DeviceEvent, ...] = ()
@@ -114,8 +116,9 @@ def check_owned_and_live(licence: Licence | None, loan_id: str, patron_id: str) 
     return licence
 
 
-def check_downloadable(licence: Licence) -> None:
-    if licence.online_only:
+def check_downloadable(licence: Licence, local_document: bool = False) -> None:
+    """No LCP licence for a title read online only, nor for a scanned local document (read as page images)."""
+    if licence.online_only or local_document:
         raise OnlineOnly("this document is read online only, as watermarked pages")
 
 

@@ -1,4 +1,5 @@
-"""DRM's consumer group: publications to protect, and the loans licences follow.
+"""DRM's consumer group: publications to protect, scanned local documents (lent as IIIF page images, never by
+LCP), and the loans licences follow.
 
 Each handler translates the event into a use case that runs in a unit of work joined to the consumer's
 transaction (which also records the event as handled), so its writes and emitted events commit with that marker.
@@ -15,10 +16,11 @@ from drm.service_layer.licences import Licences
 from drm.service_layer.protection import Protection
 from drm.service_layer.unit_of_work import DrmUnitOfWork
 from sachso.events.v1 import lending_events_pb2 as lending
+from sachso.events.v1 import local_document_events_pb2 as local_documents
 from sachso.events.v1 import reader_events_pb2 as reader
 from sachso.kit.consumer import HandlerRegistry
 from sachso.kit.events import ReceivedEvent
-from sachso.kit.topics import LENDING_EVENTS, READER_EVENTS
+from sachso.kit.topics import LENDING_EVENTS, LOCAL_DOCUMENT_EVENTS, READER_EVENTS
 
 GROUP = "drm"
 
@@ -49,11 +51,20 @@ class DrmHandlers:
     ) -> None:
         await self._protect(event.payload, session)
 
+    async def local_document_published(
+        self, event: ReceivedEvent[local_documents.LocalDocumentPublished], session: AsyncClientSession
+    ) -> None:
+        published = event.payload
+        at = published.published_at.ToDatetime()
+        await self.joined(session).run(
+            lambda uow: self.licences.local_document_published(uow, published.document_id, published.library_id, at)
+        )
+
     async def loan_created(self, event: ReceivedEvent[lending.LoanCreated], session: AsyncClientSession) -> None:
         loan = event.payload
         facts = LoanFacts(
             loan.loan_id, loan.patron_id, loan.publication_id, loan.starts_at.ToDatetime(), loan.due_at.ToDatetime(),
-            online_only=loan.online_only,
+            online_only=loan.online_only, local_document=loan.local_document,
         )  # fmt: skip
         await self.joined(session).run(lambda uow: self.licences.loan_created(uow, facts))
 
@@ -85,9 +96,10 @@ class DrmHandlers:
 
 
 def drm_consumers(handlers: DrmHandlers) -> HandlerRegistry:
-    registry = HandlerRegistry(GROUP, [READER_EVENTS.name, LENDING_EVENTS.name])
+    registry = HandlerRegistry(GROUP, [READER_EVENTS.name, LENDING_EVENTS.name, LOCAL_DOCUMENT_EVENTS.name])
     registry.register(reader.PublicationIngested, handlers.publication_ingested)
     registry.register(reader.PublicationUpdated, handlers.publication_updated)
+    registry.register(local_documents.LocalDocumentPublished, handlers.local_document_published)
     registry.register(lending.LoanCreated, handlers.loan_created)
     registry.register(lending.LoanRenewed, handlers.loan_renewed)
     registry.register(lending.LoanReturned, handlers.loan_returned)

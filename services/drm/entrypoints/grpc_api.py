@@ -31,9 +31,9 @@ class DrmServicer(pb_grpc.DrmServiceServicer):
         self, request: pb.IssueStreamingTokenRequest, context: Context
     ) -> pb.IssueStreamingTokenResponse:
         _service_only()
-        token, expires, _ = await self.licences.streaming_token(request.loan_id, request.patron_id)
-        response = pb.IssueStreamingTokenResponse(token=token)
-        response.expires_at.FromDatetime(expires)
+        grant = await self.licences.streaming_token(request.loan_id, request.patron_id)
+        response = pb.IssueStreamingTokenResponse(token=grant.token)
+        response.expires_at.FromDatetime(grant.expires_at)
         return response
 
     async def GetContentKey(self, request: pb.GetContentKeyRequest, context: Context) -> pb.GetContentKeyResponse:

@@ -34,6 +34,15 @@ class StreamingTokenOut(BaseModel):
     expires_at: datetime
     publication_id: str
     manifest_url: str
+    loan_ends_at: datetime | None = Field(
+        description="when the loan ends: a copy kept for offline reading must not open after it"
+    )
+    online_only: bool = Field(description="read online only: the app must never store the publication")
+    local_document: bool = Field(
+        False,
+        description="a scanned local document: manifest_url is its IIIF Presentation 3.0 manifest (watermarked "
+        "page images, OCR text) rather than a Readium Web Publication Manifest",
+    )
 
 
 def _lsd(body: dict[str, Any]) -> JSONResponse:
@@ -81,9 +90,18 @@ def licence_router(
 
     @router.post("/v1/loans/{loan_id}/streaming-token", summary="A short-lived token to read my loan in the browser")
     async def streaming_token(patron: Patron, loan_id: str) -> StreamingTokenOut:
-        token, expires, publication_id = await licences.streaming_token(loan_id, patron.subject)
-        manifest = f"{reader_public_url}/v1/read/{token}/manifest.json" if reader_public_url else ""
-        return StreamingTokenOut(token=token, expires_at=expires, publication_id=publication_id, manifest_url=manifest)
+        grant = await licences.streaming_token(loan_id, patron.subject)
+        root = f"iiif/loan/{grant.token}/{grant.publication_id}" if grant.local_document else f"read/{grant.token}"
+        manifest = f"{reader_public_url}/v1/{root}/manifest.json" if reader_public_url else ""
+        return StreamingTokenOut(
+            token=grant.token,
+            expires_at=grant.expires_at,
+            publication_id=grant.publication_id,
+            manifest_url=manifest,
+            loan_ends_at=grant.loan_ends_at,
+            online_only=grant.online_only,
+            local_document=grant.local_document,
+        )
 
     @router.get("/v1/publications/{publication_id}/protected", summary="A protected package (encrypted, no licence)")
     async def protected(publication_id: str) -> StreamingResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -33,6 +34,19 @@ class TokenMinter(Protocol):
     """Issues signed, short-lived tokens (``sachso.kit.auth.TokenIssuer``)."""
 
     def issue(self, subject: str, *, audience: str, ttl_seconds: float = ..., **claims: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class StreamingGrant:
+    """A streaming token and what the reading app may know about its loan: when it ends (a copy kept for offline
+    reading must not open past it) and whether the title may only be read online (never stored)."""
+
+    token: str
+    expires_at: datetime
+    publication_id: str
+    loan_ends_at: datetime | None
+    online_only: bool
+    local_document: bool = False  # a scanned local document: read as watermarked IIIF page images
 
 
 async def ensure_not_blocked(uow: DrmUnitOfWork, patron_id: str) -> None:
@@ -89,6 +103,12 @@ class Licences:
         if rules.block_change_applies(await uow.blocked_patrons.last_change(patron_id), change):
             await uow.blocked_patrons.record(patron_id, change)
 
+    async def local_document_published(
+        self, uow: DrmUnitOfWork, document_id: str, library_id: str, at: datetime
+    ) -> None:
+        """The reader published a scanned local document: its loans are read through IIIF, never by LCP."""
+        await uow.local_documents.record(document_id, library_id, at)
+
     # -- patrons ---------------------------------------------------------------------------------------------
 
     async def set_passphrase(self, patron_id: str, passphrase: str, hint: str) -> None:
@@ -113,7 +133,9 @@ class Licences:
         secret = await self.passphrase(patron_id)
         return secret.user_key.hex() if secret else None
 
-    async def _own_licence(self, loan_id: str, patron_id: str) -> Licence:
+    async def _own_licence(self, loan_id: str, patron_id: str) -> tuple[Licence, bool]:
+        """The patron's live licence of ``loan_id``, and whether its publication is a scanned local document."""
+
         async def work(uow: DrmUnitOfWork) -> tuple[Licence | None, bool]:
             return await uow.licences.by_loan(loan_id), await uow.blocked_patrons.is_blocked(patron_id)
 
@@ -123,7 +145,14 @@ class Licences:
         licence = rules.check_owned_and_live(licence, loan_id, patron_id)
         if blocked:
             raise PatronBlocked("this reader card is blocked; please contact your library")
-        return licence
+
+        if licence.local_document:  # lending said so with the loan: no matter what DRM heard from the reader
+            return licence, True
+
+        async def scanned(uow: DrmUnitOfWork) -> bool:
+            return await uow.local_documents.is_local_document(licence.publication_id or "")
+
+        return licence, await self.uow().run(scanned)
 
     async def _learn_loan_from_lending(self, loan_id: str, patron_id: str) -> Licence | None:
         """A licence asked for right after checkout, before ``LoanCreated`` arrived: ask lending, and record what
@@ -141,8 +170,8 @@ class Licences:
 
     async def licence_for(self, loan_id: str, patron_id: str) -> bytes:
         """The signed LCP licence of the patron's loan, as the JSON a reading app downloads."""
-        licence = await self._own_licence(loan_id, patron_id)
-        rules.check_downloadable(licence)
+        licence, local_document = await self._own_licence(loan_id, patron_id)
+        rules.check_downloadable(licence, local_document)
         assert licence.publication_id is not None
 
         async def read(uow: DrmUnitOfWork) -> tuple[Any, Passphrase | None]:
@@ -166,9 +195,9 @@ class Licences:
             await self.uow().run(delivered)
         return signed
 
-    async def streaming_token(self, loan_id: str, patron_id: str) -> tuple[str, datetime, str]:
+    async def streaming_token(self, loan_id: str, patron_id: str) -> StreamingGrant:
         """A short-lived token for the reader service: this publication, this patron, never past the loan's end."""
-        licence = await self._own_licence(loan_id, patron_id)
+        licence, local_document = await self._own_licence(loan_id, patron_id)
         assert licence.publication_id is not None
         now = self.clock()
         expires = rules.streaming_expiry(now, self.streaming_seconds, licence)
@@ -178,6 +207,9 @@ class Licences:
             ttl_seconds=(expires - now).total_seconds(),
             pub=licence.publication_id,
             loan=loan_id,
-            online_only=licence.online_only,
+            online_only=licence.online_only or local_document,
         )
-        return token, expires, licence.publication_id
+        loan_ends_at = rules.aware(licence.end) if licence.end is not None else None
+        return StreamingGrant(
+            token, expires, licence.publication_id, loan_ends_at, licence.online_only or local_document, local_document
+        )

@@ -53,6 +53,15 @@ class PublicationRepository(Protocol):
     async def save(self, publication: ProtectedPublication) -> None: ...
 
 
+class LocalDocumentRepository(Protocol):
+    """The reader's published scanned local documents (``LocalDocumentPublished``): a loan of one is read as
+    watermarked IIIF page images, never as a Readium publication or with an LCP licence."""
+
+    async def record(self, document_id: str, library_id: str, at: datetime) -> None: ...
+
+    async def is_local_document(self, publication_id: str) -> bool: ...
+
+
 class BlockedPatronRepository(Protocol):
     """Lending's ``PatronBlocked``/``PatronUnblocked``, the latest change per patron."""
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from drm.service_layer.repositories import (
     BlockedPatronRepository,
     LicenceRepository,
+    LocalDocumentRepository,
     PassphraseRepository,
     PublicationRepository,
 )
@@ -20,6 +21,7 @@ class DrmUnitOfWork(UnitOfWork):
     passphrases: PassphraseRepository
     publications: PublicationRepository
     blocked_patrons: BlockedPatronRepository
+    local_documents: LocalDocumentRepository
 
 
 # A fresh unit of work per use case.
