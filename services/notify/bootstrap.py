@@ -12,7 +12,7 @@ from notify.adapters.change_streams import wake_on_inserts
 from notify.adapters.deliveries import MongoDeliveries
 from notify.adapters.email import SmtpMailer
 from notify.adapters.inbox_repository import MongoInbox
-from notify.adapters.mongo_unit_of_work import MongoNotifyUnitOfWork, NotifyStores
+from notify.adapters.mongo_unit_of_work import ConsumerTransactions, MongoNotifyUnitOfWork, NotifyStores
 from notify.adapters.projections import MongoProjections
 from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
@@ -81,18 +81,21 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             leads=ReminderLeads(loan_due=settings.loan_due_reminder, hold_lapse=settings.hold_lapse_reminder),
             push_enabled=pusher is not None,
         )
+        transactions = ConsumerTransactions(outbox, stores, push_enabled=pusher is not None)
         infrastructure.add_consumer(
             notify_consumers(
-                NotifyHandlers(notifier), lambda session: MongoNotifyUnitOfWork(outbox, stores, session=session)
+                NotifyHandlers(notifier),
+                transactions.unit_of_work,
+                batch_size=settings.consumer_batch_size,
+                scope=transactions,
             )
         )
         infrastructure.workers["reminders"] = ReminderScheduler(
             reminders, lambda: MongoNotifyUnitOfWork(outbox, stores), notifier
         ).run
         infrastructure.workers["sender"] = DeliverySender(
+            lambda: MongoNotifyUnitOfWork(outbox, stores),
             deliveries,
-            projections,
-            subscriptions,
             mailer=mailer,
             pusher=pusher,
             retry=RetryPolicy(
@@ -102,6 +105,7 @@ async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
             ),
             batch_size=settings.sender_batch_size,
             concurrency=settings.sender_concurrency,
+            batches_in_flight=settings.sender_batches_in_flight,
             poll_seconds=settings.sender_poll_seconds,
             wake_on_new=lambda wakeup, stop: wake_on_inserts(
                 deliveries.collection, wakeup, stop, retry_seconds=settings.sender_poll_seconds

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             html=rendered.html,
         )
         message = compose(email, sender="Sách Số <no-reply@sachso.example.vn>", now=SAMPLE_NOW)
-        sys.stdout.write(message.as_string())
+        sys.stdout.write(message.decode("ascii").replace("\r\n", "\n"))
         return 0
     parts = {"subject": rendered.subject, "summary": rendered.summary, "text": rendered.text, "html": rendered.html}
     if args.part != "all":

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, UpdateMany, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from notify.adapters.projections import utc
+from notify.domain.deliveries import Delivery, Outcome
 from notify.domain.notices import Channel, Language, Notice, RenderedNotice
 from notify.domain.planning import PlannedDelivery
 
@@ -33,37 +33,6 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: str
-    notice_id: str
-    kind: str
-    patron_id: str
-    channel: Channel
-    target: str
-    recipient_name: str
-    language: Language
-    subject: str
-    summary: str
-    text: str
-    html: str
-    attempts: int
-    claim: str | None
-    # when it became due (planned, after quiet hours, or a retry): its latency is measured from here
-    due_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one send went: ``retry_at`` set means try again then; ``failed`` means give up."""
-
-    delivery: Delivery
-    sent: bool = False
-    failed: bool = False
-    retry_at: datetime | None = None
-    error: str = ""
 
 
 def delivery_document(
@@ -134,38 +103,51 @@ class MongoDeliveries:
         if documents:
             await self.collection.insert_many(list(documents), session=session, ordered=True)
 
-    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Delivery]:
+    async def claim_due(
+        self, now: datetime, *, limit: int, lease: timedelta, session: AsyncClientSession | None = None
+    ) -> list[Delivery]:
         """Claim up to ``limit`` deliveries due now (and any whose sender's lease ran out) for this sender."""
-        due = {
-            "$or": [
-                {"status": DeliveryStatus.PENDING.value, "not_before": {"$lte": now}},
-                {"status": DeliveryStatus.SENDING.value, "lease_until": {"$lt": now}},
-            ]
-        }
-        documents = [
-            document async for document in self.collection.find(due).sort("not_before", ASCENDING).limit(limit)
-        ]
+        # Two queries on the (status, not_before) index, not one $or: a server may answer an $or by scanning
+        # the whole collection, which keeps a month of sent deliveries (SecantusDB does, for the find and the
+        # update alike).
+        due = {"status": DeliveryStatus.PENDING.value, "not_before": {"$lte": now}}
+        lapsed = {"status": DeliveryStatus.SENDING.value, "lease_until": {"$lt": now}}
+        documents: list[Document] = []
+        for query in (lapsed, due):  # work a lapsed sender left behind first: it has waited longest
+            cursor = self.collection.find(query, session=session).sort("not_before", ASCENDING)
+            documents += [document async for document in cursor.limit(limit - len(documents))]
+            if len(documents) >= limit:
+                break
         if not documents:
             return []
         claim = uuid.uuid4().hex
-        result = await self.collection.update_many(
-            {"_id": {"$in": [document["_id"] for document in documents]}, **due},
-            {"$set": {"status": DeliveryStatus.SENDING.value, "claim": claim, "lease_until": now + lease}},
-        )
-        if result.modified_count == len(documents):  # all ours (the usual case: no other sender raced us)
+        taken = {"$set": {"status": DeliveryStatus.SENDING.value, "claim": claim, "lease_until": now + lease}}
+        modified = 0
+        for query, status in ((due, DeliveryStatus.PENDING), (lapsed, DeliveryStatus.SENDING)):
+            ids = [document["_id"] for document in documents if document["status"] == status.value]
+            if ids:  # still as found: another sender may have claimed some meanwhile
+                result = await self.collection.update_many({"_id": {"$in": ids}, **query}, taken, session=session)
+                modified += result.modified_count
+        if modified == len(documents):  # all ours (the usual case: no other sender raced us)
             return [_delivery({**document, "claim": claim}) for document in documents]
-        return [_delivery(document) async for document in self.collection.find({"claim": claim})]
+        return [_delivery(document) async for document in self.collection.find({"claim": claim}, session=session)]
 
-    async def settle(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+    async def settle(
+        self, outcomes: Sequence[Outcome], now: datetime, session: AsyncClientSession | None = None
+    ) -> None:
         """Record how each claimed delivery went (only if this sender still holds its claim)."""
-        updates = []
+        # The sent ones of a claim with one statement (the usual outcome: a statement per document costs the
+        # database twice as much); each failure and retry with its own error.
+        sent: dict[str | None, list[str]] = {}
+        updates: list[UpdateOne | UpdateMany] = []
         for outcome in outcomes:
             delivery = outcome.delivery
-            attempts = delivery.attempts + 1
             if outcome.sent:
-                change: Document = {"status": DeliveryStatus.SENT.value, "sent_at": now, "attempts": attempts}
-            elif outcome.failed or outcome.retry_at is None:
-                change = {"status": DeliveryStatus.FAILED.value, "failed_at": now, "attempts": attempts}
+                sent.setdefault(delivery.claim, []).append(delivery.id)
+                continue
+            attempts = delivery.attempts + 1
+            if outcome.failed or outcome.retry_at is None:
+                change: Document = {"status": DeliveryStatus.FAILED.value, "failed_at": now, "attempts": attempts}
             else:
                 change = {"status": DeliveryStatus.PENDING.value, "not_before": outcome.retry_at, "attempts": attempts}
             if outcome.error:
@@ -173,8 +155,11 @@ class MongoDeliveries:
             updates.append(
                 UpdateOne({"_id": delivery.id, "claim": delivery.claim}, {"$set": change, "$unset": {"claim": ""}})
             )
+        done = {"$set": {"status": DeliveryStatus.SENT.value, "sent_at": now}, "$inc": {"attempts": 1}}
+        for claim, ids in sent.items():  # counting attempts up is safe: the claim keeps other senders away
+            updates.append(UpdateMany({"_id": {"$in": ids}, "claim": claim}, {**done, "$unset": {"claim": ""}}))
         if updates:
-            await self.collection.bulk_write(updates, ordered=False)
+            await self.collection.bulk_write(updates, ordered=False, session=session)
 
     async def next_due(self) -> datetime | None:
         document = await self.collection.find_one(

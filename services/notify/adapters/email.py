@@ -1,5 +1,10 @@
 """Email over SMTP (aiosmtplib): one multipart/alternative message per delivery, plain text and HTML.
 
+The message is written out as bytes once, by hand rather than with :mod:`email`'s object model: that model parsed
+and folded every header twice (building, then flattening) and cost some 2 ms of CPU per message, most of a busy
+sender's CPU. The bytes are plain 7-bit MIME — RFC 2047 encoded-word headers, each part base64 in UTF-8 — so they
+need no SMTP extension, and a base64 body can never contain the multipart boundary.
+
 Failures are sorted for the sender: a 5xx answer to RCPT means the address bounced (recorded, never tried
 again); another 5xx refuses this message only; 4xx answers, timeouts and lost connections are temporary and
 retried later. Connections are pooled and reused across messages.
@@ -8,59 +13,79 @@ retried later. Connections are pooled and reused across messages.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
 
+from notify.service_layer.channels import EmailDeferred, EmailRejected, OutgoingEmail
 
-@dataclass(frozen=True)
-class OutgoingEmail:
-    delivery_id: str
-    to_address: str
-    to_name: str
-    language: str
-    subject: str
-    text: str
-    html: str
-
-
-class EmailRejected(Exception):
-    """The server refused for good. ``bounced``: the address itself was refused (stop writing to it)."""
-
-    def __init__(self, message: str, *, bounced: bool) -> None:
-        super().__init__(message)
-        self.bounced = bounced
-
-
-class EmailDeferred(Exception):
-    """A temporary failure (4xx, timeout, connection lost): try again later."""
+__all__ = ["EmailDeferred", "EmailRejected", "OutgoingEmail", "SmtpMailer", "compose"]
 
 
 _NOT_IN_MSG_ID = re.compile(r"[^A-Za-z0-9._\-]")
+# Outside the base64 alphabet ("-", "_"), so no line of a part can be taken for it.
+_BOUNDARY = "sachso-alternative_part"
+_NOT_AN_ADDRESS = re.compile(r"[\s<>()\[\],;:\\\"]")
 
 
-def compose(email: OutgoingEmail, *, sender: str, now: datetime | None = None) -> EmailMessage:
-    """The RFC 5322 message: non-ASCII headers (Vietnamese subjects and names) are RFC 2047 encoded."""
-    message = EmailMessage(policy=SMTP)
-    message["From"] = sender
-    message["To"] = Address(display_name=email.to_name, addr_spec=email.to_address)
-    message["Subject"] = email.subject
-    message["Date"] = format_datetime(now or datetime.now(UTC))
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "sachso.local"
-    # Derived from the delivery: a message sent twice (a crash between sending and recording it) keeps its id.
-    message["Message-ID"] = f"<{_NOT_IN_MSG_ID.sub('.', email.delivery_id)}@{domain}>"
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    message.set_content(email.text, subtype="plain", charset="utf-8")
-    message.add_alternative(email.html, subtype="html", charset="utf-8")
-    message["Content-Language"] = email.language  # after the body: set_content drops Content-* headers
-    return message
+def compose(email: OutgoingEmail, *, sender: str, now: datetime | None = None) -> bytes:
+    """The RFC 5322 message, CRLF line ends: non-ASCII headers (Vietnamese subjects and names) RFC 2047 encoded.
+
+    An address that is not plain ASCII is written as it is (RFC 6532): the mailer then asks for SMTPUTF8.
+    """
+    sender_name, sender_address = parseaddr(sender)
+    domain = sender_address.rpartition("@")[2] or "sachso.local"
+    head = [
+        f"From: {_mailbox(sender_name, sender_address, 'From')}",
+        f"To: {_mailbox(email.to_name, email.to_address, 'To')}",
+        f"Subject: {_unstructured(email.subject, 'Subject')}",
+        f"Date: {format_datetime(now or datetime.now(UTC))}",
+        # Derived from the delivery: a message sent twice (a crash between sending and recording it) keeps its id.
+        f"Message-ID: <{_NOT_IN_MSG_ID.sub('.', email.delivery_id)}@{domain}>",
+        "Auto-Submitted: auto-generated",  # RFC 3834: no vacation replies
+        f"Content-Language: {_unstructured(email.language, 'Content-Language')}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{_BOUNDARY}"',
+    ]
+    return b"".join(
+        [
+            "\r\n".join(head).encode(),
+            b"\r\n\r\n",
+            _part("plain", email.text),
+            _part("html", email.html),
+            f"--{_BOUNDARY}--\r\n".encode(),
+        ]
+    )
+
+
+def _part(subtype: str, content: str) -> bytes:
+    head = [f"--{_BOUNDARY}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64"]
+    body = base64.encodebytes(content.encode()).replace(b"\n", b"\r\n")  # lines of 76
+    return "\r\n".join([*head, "", ""]).encode() + body
+
+
+def _unstructured(value: str, field: str) -> str:
+    """``value`` as it is when it is plain ASCII, else as RFC 2047 encoded words; folded either way."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{field} may not contain a line break")
+    charset = "us-ascii" if value.isascii() and "=?" not in value else "utf-8"
+    return Header(value, charset, header_name=field).encode(linesep="\r\n")
+
+
+def _mailbox(name: str, address: str, field: str) -> str:
+    """``Name <address>``, the name quoted or encoded as it needs; a malformed address is refused."""
+    if not address or address.count("@") != 1 or _NOT_AN_ADDRESS.search(address):
+        raise ValueError(f"not an email address: {address!r}")
+    if not name:
+        return address
+    if name.isascii() and "=?" not in name and "\r" not in name and "\n" not in name:
+        return formataddr((name, address))  # quoted if it must be
+    return f"{_unstructured(name, field)} <{address}>"
 
 
 class SmtpMailer:
@@ -101,13 +126,14 @@ class SmtpMailer:
         finally:
             self._idle.put_nowait(client)
 
-    async def _send_on(self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str) -> None:
+    async def _send_on(self, client: aiosmtplib.SMTP, message: bytes, recipient: str) -> None:
+        options = [] if recipient.isascii() else ["SMTPUTF8"]
         for attempt in (1, 2):
             reused = client.is_connected
             try:
                 if not client.is_connected:
                     await client.connect()
-                await client.send_message(message, sender=self.envelope_sender, recipients=[recipient])
+                await client.sendmail(self.envelope_sender, [recipient], message, mail_options=options)
                 return
             except aiosmtplib.SMTPRecipientsRefused as error:
                 refused = error.recipients[0] if error.recipients else None

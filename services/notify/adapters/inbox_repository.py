@@ -6,17 +6,21 @@ polling fallback reads by it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from notify.adapters.projections import utc
 from notify.domain.inbox import InboxMessage
 from notify.domain.notices import Language, NoticeKind
+from notify.service_layer.repositories import InboxChangesUnavailable, InboxStoreUnavailable
+from sachso.kit.workers import wait
 
 Document = dict[str, Any]
 
@@ -31,20 +35,7 @@ class MongoInbox:
         await self.collection.create_index("stored_at")
 
     async def add(self, message: InboxMessage, session: AsyncClientSession | None = None) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": message.id,
-                "patron_id": message.patron_id,
-                "kind": message.kind.value,
-                "language": message.language.value,
-                "title": message.title,
-                "body": message.body,
-                "created_at": message.created_at,
-                "read_at": message.read_at,
-                "stored_at": datetime.now(UTC),
-            },
-            session=session,
-        )
+        await self.collection.insert_one(inbox_document(message, stored_at=datetime.now(UTC)), session=session)
 
     async def list_for(self, patron_id: str, *, limit: int, unread_only: bool = False) -> list[InboxMessage]:
         query: Document = {"patron_id": patron_id}
@@ -68,7 +59,26 @@ class MongoInbox:
     async def stored_since(self, patron_ids: Iterable[str], since: datetime) -> list[InboxMessage]:
         """Messages of ``patron_ids`` stored at or after ``since``, oldest first (the stream's polling)."""
         cursor = self.collection.find({"patron_id": {"$in": sorted(set(patron_ids))}, "stored_at": {"$gte": since}})
-        return [message_from(document) async for document in cursor.sort("stored_at", ASCENDING)]
+        try:
+            return [message_from(document) async for document in cursor.sort("stored_at", ASCENDING)]
+        except PyMongoError as error:
+            raise InboxStoreUnavailable(str(error)) from error
+
+    async def follow(
+        self, stop: asyncio.Event, publish: Callable[[InboxMessage], None], opened: Callable[[], None]
+    ) -> None:
+        """Every message inserted from now on, to ``publish`` (a change stream), until ``stop``."""
+        try:
+            async with await self.collection.watch([{"$match": {"operationType": "insert"}}]) as stream:
+                opened()
+                while not stop.is_set():
+                    change = await stream.try_next()
+                    if change is None:
+                        await wait(stop, 0.05)  # try_next returned at the end of a batch; look again soon
+                        continue
+                    publish(message_from(change["fullDocument"]))
+        except PyMongoError as error:
+            raise InboxChangesUnavailable(str(error)) from error
 
     async def mark_read(self, patron_id: str, message_id: str) -> bool:
         """Mark one of ``patron_id``'s messages read; False if the patron has no such message."""
@@ -85,6 +95,20 @@ class MongoInbox:
             {"patron_id": patron_id}, {"created_at": 1}, sort=[("created_at", DESCENDING)]
         )
         return count, utc(newest["created_at"]) if newest else None
+
+
+def inbox_document(message: InboxMessage, *, stored_at: datetime) -> Document:
+    return {
+        "_id": message.id,
+        "patron_id": message.patron_id,
+        "kind": message.kind.value,
+        "language": message.language.value,
+        "title": message.title,
+        "body": message.body,
+        "created_at": message.created_at,
+        "read_at": message.read_at,
+        "stored_at": stored_at,
+    }
 
 
 def message_from(document: Document) -> InboxMessage:

@@ -12,6 +12,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from notify.domain.deliveries import email_key
 from notify.domain.loans import LoanRecord
 from notify.domain.notices import Channel, Language, NoticeKind, Recipient
 from notify.domain.preferences import DEFAULT_TIME_ZONE, Preferences, QuietHours
@@ -26,10 +27,6 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-def email_key(address: str) -> str:
-    return address.strip().lower()
 
 
 def preferences_document(preferences: Preferences) -> Document:
@@ -56,6 +53,21 @@ def preferences_from(document: Mapping[str, Any] | None, default_time_zone: str 
         },
         language=Language(document["language"]) if document.get("language") else None,
     )
+
+
+def recipient_and_preferences(
+    patron_id: str, document: Mapping[str, Any] | None, default_time_zone: str
+) -> tuple[Recipient, Preferences]:
+    """A patron's document read as how to reach her and what she chose (defaults when there is none)."""
+    if document is None:
+        return Recipient(patron_id), Preferences(time_zone=default_time_zone)
+    recipient = Recipient(
+        patron_id=patron_id,
+        display_name=document.get("display_name", ""),
+        email=document.get("email", ""),
+        language=Language.parse(document.get("language")),
+    )
+    return recipient, preferences_from(document.get("preferences"), default_time_zone)
 
 
 class MongoProjections:
@@ -92,7 +104,9 @@ class MongoProjections:
         **extra: Any,
     ) -> None:
         """What the latest patron event says about her (events of one patron arrive in order)."""
-        fields = {"display_name": display_name, "email": email, "language": Language.parse(language).value, **extra}
+        # an event that names no language leaves hers as it was (parsing "" would say Vietnamese)
+        spoken = Language.parse(language).value if language else ""
+        fields = {"display_name": display_name, "email": email, "language": spoken, **extra}
         await self.patrons.update_one(
             {"_id": patron_id},
             {"$set": {name: value for name, value in fields.items() if value}},
@@ -103,15 +117,7 @@ class MongoProjections:
     async def patron(self, patron_id: str, session: Session = None) -> tuple[Recipient, Preferences]:
         """How to reach the patron and what she chose; defaults when notify has not heard of her."""
         document = await self.patrons.find_one({"_id": patron_id}, session=session)
-        if document is None:
-            return Recipient(patron_id), Preferences(time_zone=self.default_time_zone)
-        recipient = Recipient(
-            patron_id=patron_id,
-            display_name=document.get("display_name", ""),
-            email=document.get("email", ""),
-            language=Language.parse(document.get("language")),
-        )
-        return recipient, preferences_from(document.get("preferences"), self.default_time_zone)
+        return recipient_and_preferences(patron_id, document, self.default_time_zone)
 
     async def save_preferences(self, patron_id: str, preferences: Preferences) -> None:
         await self.patrons.update_one(
@@ -137,6 +143,20 @@ class MongoProjections:
             self._title_cache.clear()
         self._title_cache[title_id] = (monotonic(), str(document["title"]))
         return str(document["title"])
+
+    async def read_titles_ahead(self, title_ids: Iterable[str], session: Session = None) -> None:
+        """Bring the names of ``title_ids`` not cached into the cache with one query (a batch of events)."""
+        now = monotonic()
+        missing = sorted(
+            {t for t in title_ids if not ((c := self._title_cache.get(t)) and now - c[0] < self.title_cache_seconds)}
+        )
+        if not missing:
+            return
+        if len(self._title_cache) + len(missing) >= TITLE_CACHE_SIZE:
+            self._title_cache.clear()
+        async for document in self.titles.find({"_id": {"$in": missing}}, {"title": 1}, session=session):
+            if document.get("title"):
+                self._title_cache[document["_id"]] = (now, str(document["title"]))
 
     async def record_loan(
         self, loan_id: str, patron_id: str, title_id: str, due_at: datetime, session: Session
@@ -172,15 +192,17 @@ class MongoProjections:
 
     # -- bounced addresses -------------------------------------------------------------------------------------
 
-    async def record_bounce(self, address: str, reason: str, at: datetime) -> None:
+    async def record_bounce(self, address: str, reason: str, at: datetime, session: Session = None) -> None:
         await self.bounces.update_one(
             {"_id": email_key(address)},
             {"$set": {"reason": reason[:500], "bounced_at": at}, "$inc": {"bounces": 1}},
             upsert=True,
+            session=session,
         )
 
-    async def bounced_among(self, addresses: Iterable[str]) -> set[str]:
+    async def bounced_among(self, addresses: Iterable[str], session: Session = None) -> set[str]:
         keys = sorted({email_key(address) for address in addresses})
         if not keys:
             return set()
-        return {document["_id"] async for document in self.bounces.find({"_id": {"$in": keys}}, {"_id": 1})}
+        cursor = self.bounces.find({"_id": {"$in": keys}}, {"_id": 1}, session=session)
+        return {document["_id"] async for document in cursor}

@@ -40,6 +40,19 @@ def _reminder(document: Document) -> Reminder:
     )
 
 
+def reminder_document(reminder: Reminder) -> Document:
+    """A scheduled reminder's fields (without its ``_id``, which is the reminder's id)."""
+    return {
+        "kind": reminder.kind.value,
+        "patron_id": reminder.patron_id,
+        "subject_id": reminder.subject_id,
+        "title_id": reminder.title_id,
+        "deadline": reminder.deadline,
+        "fire_at": reminder.fire_at,
+        "status": SCHEDULED,
+    }
+
+
 class MongoReminders:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.collection = database["reminders"]
@@ -52,20 +65,7 @@ class MongoReminders:
     async def schedule(self, reminder: Reminder, session: AsyncClientSession) -> None:
         """Schedule ``reminder`` unless it exists (fired or not): one reminder per deadline."""
         await self.collection.update_one(
-            {"_id": reminder.id},
-            {
-                "$setOnInsert": {
-                    "kind": reminder.kind.value,
-                    "patron_id": reminder.patron_id,
-                    "subject_id": reminder.subject_id,
-                    "title_id": reminder.title_id,
-                    "deadline": reminder.deadline,
-                    "fire_at": reminder.fire_at,
-                    "status": SCHEDULED,
-                }
-            },
-            upsert=True,
-            session=session,
+            {"_id": reminder.id}, {"$setOnInsert": reminder_document(reminder)}, upsert=True, session=session
         )
 
     async def cancel_for(self, subject_id: str, session: AsyncClientSession) -> None:

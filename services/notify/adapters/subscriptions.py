@@ -76,13 +76,26 @@ class MongoSubscriptions:
         cursor = self.collection.find({"patron_id": patron_id, "expired_at": None}, {"_id": 1}, session=session)
         return sorted([document["_id"] async for document in cursor])
 
-    async def by_ids(self, ids: Iterable[str]) -> dict[str, Subscription]:
+    async def active_ids_of(
+        self, patron_ids: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, list[str]]:
+        """:meth:`active_ids` of each of ``patron_ids`` with one query (a patron without devices: ``[]``)."""
+        wanted = sorted(set(patron_ids))
+        found: dict[str, list[str]] = {patron_id: [] for patron_id in wanted}
+        cursor = self.collection.find(
+            {"patron_id": {"$in": wanted}, "expired_at": None}, {"_id": 1, "patron_id": 1}, session=session
+        )
+        async for document in cursor:
+            found[document["patron_id"]].append(document["_id"])
+        return {patron_id: sorted(ids) for patron_id, ids in found.items()}
+
+    async def by_ids(self, ids: Iterable[str], session: AsyncClientSession | None = None) -> dict[str, Subscription]:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         return {
             document["_id"]: _subscription(document)
-            async for document in self.collection.find({"_id": {"$in": wanted}})
+            async for document in self.collection.find({"_id": {"$in": wanted}}, session=session)
         }
 
     async def delete(self, patron_id: str, identifier: str) -> bool:
@@ -90,7 +103,11 @@ class MongoSubscriptions:
         result = await self.collection.delete_one({"_id": identifier, "patron_id": patron_id})
         return result.deleted_count == 1
 
-    async def mark_expired(self, identifier: str, reason: str, at: datetime) -> None:
+    async def mark_expired(
+        self, identifier: str, reason: str, at: datetime, session: AsyncClientSession | None = None
+    ) -> None:
         await self.collection.update_one(
-            {"_id": identifier, "expired_at": None}, {"$set": {"expired_at": at, "expired_reason": reason[:300]}}
+            {"_id": identifier, "expired_at": None},
+            {"$set": {"expired_at": at, "expired_reason": reason[:300]}},
+            session=session,
         )

@@ -17,7 +17,6 @@ import ipaddress
 import json
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,29 +36,11 @@ from notify.domain.push_endpoints import (
     address_refusal,
     checked_endpoint,
 )
+from notify.service_layer.channels import PushDeferred, PushGone, PushRejected, PushTarget
+
+__all__ = ["PushDeferred", "PushGone", "PushRejected", "PushTarget", "WebPushSender"]
 
 VAPID_CLAIM_LIFETIME_SECONDS = 12 * 60 * 60
-
-
-@dataclass(frozen=True)
-class PushTarget:
-    """A browser's push subscription: where to POST and the keys to encrypt for."""
-
-    endpoint: str
-    p256dh: str
-    auth: str
-
-
-class PushGone(Exception):
-    """404/410, or an endpoint notify may not send to (any more): the subscription is unusable."""
-
-
-class PushRejected(Exception):
-    """The push service refused this message for good (400, 403, 413, …)."""
-
-
-class PushDeferred(Exception):
-    """Temporary: 429, 5xx, a timeout or a refused connection."""
 
 
 class PublicAddressResolver(AbstractResolver):

@@ -12,7 +12,7 @@ from notify.service_layer.handlers import NotifyHandlers
 from notify.service_layer.unit_of_work import NotifyUnitOfWork
 from sachso.events.v1 import drm_events_pb2
 from sachso.events.v1 import lending_events_pb2 as lending
-from sachso.kit.consumer import HandlerRegistry, TypedHandler
+from sachso.kit.consumer import HandlerRegistry, TransactionScope, TypedHandler
 from sachso.kit.events import ReceivedEvent
 from sachso.kit.topics import DRM_EVENTS, LENDING_EVENTS
 
@@ -23,8 +23,11 @@ JoinedUnitOfWork = Callable[[AsyncClientSession], NotifyUnitOfWork]
 UseCase = Callable[[ReceivedEvent[M], NotifyUnitOfWork], Awaitable[None]]
 
 
-def notify_consumers(handlers: NotifyHandlers, joined: JoinedUnitOfWork) -> HandlerRegistry:
-    registry = HandlerRegistry(GROUP, [LENDING_EVENTS.name, DRM_EVENTS.name])
+def notify_consumers(
+    handlers: NotifyHandlers, joined: JoinedUnitOfWork, *, batch_size: int = 1, scope: TransactionScope | None = None
+) -> HandlerRegistry:
+    """Notify's group; ``batch_size`` events per transaction (a burst of hold-ready events is the usual load)."""
+    registry = HandlerRegistry(GROUP, [LENDING_EVENTS.name, DRM_EVENTS.name], batch_size=batch_size, scope=scope)
 
     def in_unit_of_work(use_case: UseCase[M]) -> TypedHandler[M]:
         async def handle(event: ReceivedEvent[M], session: AsyncClientSession) -> None:

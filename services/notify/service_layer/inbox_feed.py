@@ -15,10 +15,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from pymongo.errors import PyMongoError
-
-from notify.adapters.inbox_repository import MongoInbox, message_from
 from notify.domain.inbox import InboxMessage
+from notify.service_layer.repositories import InboxChanges, InboxChangesUnavailable, InboxStoreUnavailable
 from sachso.kit.workers import wait
 
 log = logging.getLogger(__name__)
@@ -29,7 +27,7 @@ POLL_OVERLAP = timedelta(seconds=5)
 
 
 class InboxFeed:
-    def __init__(self, inbox: MongoInbox, *, poll_seconds: float = 1.0, use_change_streams: bool = True) -> None:
+    def __init__(self, inbox: InboxChanges, *, poll_seconds: float = 1.0, use_change_streams: bool = True) -> None:
         self.inbox = inbox
         self.poll_seconds = poll_seconds
         self.use_change_streams = use_change_streams
@@ -76,25 +74,17 @@ class InboxFeed:
             while not stop.is_set():
                 if self.use_change_streams:
                     try:
-                        await self._follow_change_stream(stop)
+                        await self.inbox.follow(stop, self.publish, self._following)
                         continue
-                    except PyMongoError as error:
+                    except InboxChangesUnavailable as error:
                         log.warning("inbox change stream unavailable, polling instead", extra={"error": str(error)})
                         self.use_change_streams = False
                 await self._poll(stop)
         finally:
             self.closing.set()
 
-    async def _follow_change_stream(self, stop: asyncio.Event) -> None:
-        pipeline = [{"$match": {"operationType": "insert"}}]
-        async with await self.inbox.collection.watch(pipeline) as stream:
-            self.mode = "change-stream"
-            while not stop.is_set():
-                change = await stream.try_next()
-                if change is None:
-                    await wait(stop, 0.05)  # try_next returned at the end of a batch; look again soon
-                    continue
-                self.publish(message_from(change["fullDocument"]))
+    def _following(self) -> None:
+        self.mode = "change-stream"
 
     async def _poll(self, stop: asyncio.Event) -> None:
         self.mode = "polling"
@@ -109,7 +99,7 @@ class InboxFeed:
                         if message.id not in seen:
                             seen[message.id] = started
                             self.publish(message)
-                except PyMongoError as error:
+                except InboxStoreUnavailable as error:
                     log.warning("inbox polling failed", extra={"error": str(error)})
             since = started
             seen = {key: at for key, at in seen.items() if at > started - 2 * POLL_OVERLAP}

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from notify.domain.deliveries import Delivery, Outcome
 from notify.domain.inbox import InboxMessage
 from notify.domain.loans import LoanRecord
 from notify.domain.notices import Language, Notice, Recipient, RenderedNotice
@@ -104,7 +105,7 @@ class InboxWriter(Protocol):
     async def add(self, message: InboxMessage) -> None: ...
 
 
-class DeliveryWriter(Protocol):
+class DeliveryRepository(Protocol):
     async def add_planned(
         self,
         planned: Sequence[PlannedDelivery],
@@ -117,6 +118,50 @@ class DeliveryWriter(Protocol):
     ) -> None:
         """Store the deliveries a notice plans (the sender sends them once committed)."""
 
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Delivery]:
+        """Claim up to ``limit`` deliveries due at ``now`` (and any whose sender's lease ran out), oldest first."""
+
+    async def settle(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Record how each claimed delivery went (only where this sender still holds its claim)."""
+
+
+class DueDeliveries(Protocol):
+    """When the next delivery falls due, read outside any unit of work."""
+
+    async def next_due(self) -> datetime | None: ...
+
+
+class Bounces(Protocol):
+    async def bounced_among(self, addresses: Iterable[str]) -> set[str]:
+        """Which of ``addresses`` (as :func:`notify.domain.deliveries.email_key`) bounced before."""
+
+    async def record_bounce(self, address: str, reason: str, at: datetime) -> None: ...
+
 
 class PushDevices(Protocol):
     async def active_ids(self, patron_id: str) -> list[str]: ...
+
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, Subscription]: ...
+
+    async def mark_expired(self, identifier: str, reason: str, at: datetime) -> None:
+        """The subscription is gone: no more push goes there."""
+
+
+class InboxChangesUnavailable(Exception):
+    """The database cannot follow new inbox messages as they are written (no change streams): poll instead."""
+
+
+class InboxStoreUnavailable(Exception):
+    """The inbox could not be read just now (the live feed tries again at its next poll)."""
+
+
+class InboxChanges(Protocol):
+    """New inbox messages, for the live feed (outside any unit of work)."""
+
+    async def follow(self, stop: Any, publish: Callable[[InboxMessage], None], opened: Callable[[], None]) -> None:
+        """Hand each message inserted from now on to ``publish`` until ``stop`` (an ``asyncio.Event``) is set;
+        call ``opened`` once following; raise :class:`InboxChangesUnavailable` when the server cannot."""
+
+    async def stored_since(self, patron_ids: Iterable[str], since: datetime) -> list[InboxMessage]:
+        """Messages of ``patron_ids`` stored at or after ``since``, oldest first; raise
+        :class:`InboxStoreUnavailable` when the database does not answer."""

@@ -7,6 +7,12 @@ further push goes there —, or a permanent refusal); or tried again later with 
 ``max_attempts`` failures mark it failed. It wakes when a delivery is written (a change stream) and otherwise
 polls.
 
+Each batch costs two short units of work: one claims the batch (and reads which of its addresses bounced
+before and its push devices), one records every outcome together with the bounces and gone devices the batch
+revealed. The next batch is claimed while one is being sent (``batches_in_flight``), so the database's round
+trips overlap the mail server's. The mailer keeps its SMTP connections open and sends message after message on
+each.
+
 Sending and recording are two steps, so a crash between them sends that one message again when the lease runs
 out; the Message-ID is derived from the delivery, so mail clients show it once.
 """
@@ -18,19 +24,26 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
-from notify.adapters.deliveries import Delivery, MongoDeliveries, Outcome
-from notify.adapters.email import EmailRejected, OutgoingEmail
-from notify.adapters.projections import MongoProjections, email_key
-from notify.adapters.subscriptions import MongoSubscriptions
-from notify.adapters.webpush import PushGone, PushRejected, PushTarget
+from notify.domain.deliveries import Delivery, Outcome, email_key
 from notify.domain.notices import Channel, NoticeKind, app_path
 from notify.domain.schedule import retry_delay
 from notify.domain.subscriptions import Subscription
+from notify.service_layer.channels import (
+    EmailRejected,
+    Mailer,
+    OutgoingEmail,
+    Pusher,
+    PushGone,
+    PushRejected,
+    PushTarget,
+)
 from notify.service_layer.clock import Clock, system_clock
+from notify.service_layer.repositories import DueDeliveries
+from notify.service_layer.unit_of_work import NotifyUnitOfWork, UnitOfWorkFactory
 from sachso.kit.workers import run_until_stopped, wait
 
 log = logging.getLogger(__name__)
@@ -46,19 +59,21 @@ DELIVERY_SECONDS = Histogram(
 )
 
 
-class Mailer(Protocol):
-    async def send(self, email: OutgoingEmail) -> None: ...
-
-
-class Pusher(Protocol):
-    async def send(self, target: PushTarget, payload: dict[str, Any]) -> None: ...
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 6
     initial: timedelta = timedelta(seconds=30)
     maximum: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Deliveries claimed together, with what the claim read for them: which addresses bounced before, and
+    the push devices they go to."""
+
+    deliveries: list[Delivery]
+    bounced: set[str]
+    devices: dict[str, Subscription]
 
 
 # Sets the event whenever a delivery is stored, until the stop event (a change stream; polling is the fallback).
@@ -68,9 +83,8 @@ WakeOnNew = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
 class DeliverySender:
     def __init__(
         self,
-        deliveries: MongoDeliveries,
-        projections: MongoProjections,
-        subscriptions: MongoSubscriptions,
+        unit_of_work: UnitOfWorkFactory,
+        queue: DueDeliveries,
         *,
         mailer: Mailer,
         pusher: Pusher | None,
@@ -81,11 +95,11 @@ class DeliverySender:
         lease: timedelta = timedelta(minutes=2),
         poll_seconds: float = 1.0,
         gather_seconds: float = 0.05,
+        batches_in_flight: int = 2,
         wake_on_new: WakeOnNew | None = None,
     ) -> None:
-        self.deliveries = deliveries
-        self.projections = projections
-        self.subscriptions = subscriptions
+        self.unit_of_work = unit_of_work
+        self.queue = queue
         self.mailer = mailer
         self.pusher = pusher
         self.retry = retry
@@ -95,23 +109,50 @@ class DeliverySender:
         self.poll_seconds = poll_seconds
         self.gather_seconds = gather_seconds
         self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight = asyncio.Semaphore(batches_in_flight)
+        self._sending: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
         self.wake_on_new = wake_on_new
 
     async def run_once(self) -> int:
-        """Send one batch of due deliveries; return how many were claimed."""
-        claimed = await self.deliveries.claim_due(self.clock(), limit=self.batch_size, lease=self.lease)
-        if not claimed:
-            return 0
-        bounced = await self.projections.bounced_among(
-            delivery.target for delivery in claimed if delivery.channel is Channel.EMAIL
+        """Claim one batch of due deliveries, send it and record how each went; return how many were claimed."""
+        batch = await self._claim()
+        if batch.deliveries:
+            await self._send_and_record(batch)
+        return len(batch.deliveries)
+
+    async def _claim(self) -> _Batch:
+        now = self.clock()
+
+        async def claim(uow: NotifyUnitOfWork) -> _Batch:
+            claimed = await uow.deliveries.claim_due(now, limit=self.batch_size, lease=self.lease)
+            if not claimed:
+                return _Batch([], set(), {})
+            emails = [delivery.target for delivery in claimed if delivery.channel is Channel.EMAIL]
+            pushes = [delivery.target for delivery in claimed if delivery.channel is Channel.PUSH]
+            return _Batch(
+                claimed,
+                await uow.bounces.bounced_among(emails) if emails else set(),
+                await uow.push_devices.by_ids(pushes) if pushes else {},
+            )
+
+        return await self.unit_of_work().run(claim)
+
+    async def _send_and_record(self, batch: _Batch) -> None:
+        outcomes = await asyncio.gather(
+            *(self._send(delivery, batch.bounced, batch.devices) for delivery in batch.deliveries)
         )
-        devices = await self.subscriptions.by_ids(
-            delivery.target for delivery in claimed if delivery.channel is Channel.PUSH
-        )
-        outcomes = await asyncio.gather(*(self._send(delivery, bounced, devices) for delivery in claimed))
         settled_at = self.clock()
-        await self.deliveries.settle(outcomes, settled_at)
+
+        async def settle(uow: NotifyUnitOfWork) -> None:
+            await uow.deliveries.settle(outcomes, settled_at)
+            for outcome in outcomes:
+                if outcome.bounced:
+                    await uow.bounces.record_bounce(outcome.delivery.target, outcome.error, settled_at)
+                if outcome.expired_device is not None:
+                    await uow.push_devices.mark_expired(outcome.expired_device, outcome.error, settled_at)
+
+        await self.unit_of_work().run(settle)
         for outcome in outcomes:
             result = "sent" if outcome.sent else "failed" if outcome.failed else "retry"
             delivery = outcome.delivery
@@ -120,7 +161,6 @@ class DeliverySender:
                 DELIVERY_SECONDS.labels(kind=delivery.kind, channel=delivery.channel.value).observe(
                     max(0.0, (settled_at - delivery.due_at).total_seconds())
                 )
-        return len(claimed)
 
     async def _send(self, delivery: Delivery, bounced: set[str], devices: dict[str, Subscription]) -> Outcome:
         async with self._slots:
@@ -161,9 +201,7 @@ class DeliverySender:
         try:
             await self.mailer.send(email)
         except EmailRejected as error:
-            if error.bounced:
-                await self.projections.record_bounce(delivery.target, str(error), self.clock())
-            return Outcome(delivery, failed=True, error=f"rejected: {error}")
+            return Outcome(delivery, failed=True, error=f"rejected: {error}", bounced=error.bounced)
         return Outcome(delivery, sent=True)
 
     async def _push(self, delivery: Delivery, device: Subscription | None) -> Outcome:
@@ -182,27 +220,50 @@ class DeliverySender:
         try:
             await self.pusher.send(PushTarget(device.endpoint, device.p256dh, device.auth), payload)
         except PushGone as error:
-            await self.subscriptions.mark_expired(device.id, str(error), self.clock())
-            return Outcome(delivery, failed=True, error=f"subscription gone: {error}")
+            return Outcome(delivery, failed=True, error=f"subscription gone: {error}", expired_device=device.id)
         except PushRejected as error:
             return Outcome(delivery, failed=True, error=f"rejected: {error}")
         return Outcome(delivery, sent=True)
 
     async def _one_pass(self, stop: asyncio.Event) -> float | None:
-        """Send one batch; how long until the next delivery falls due (0: more are due now)."""
-        claimed = await self.run_once()
-        if claimed >= self.batch_size:
+        """Claim one batch and start sending it; how long until the next delivery falls due (0: more are due now).
+
+        While a batch is sent, the next is claimed, up to ``batches_in_flight`` claimed and not yet recorded: the
+        database's round trips for one batch overlap the mail server's for another.
+        """
+        await self._in_flight.acquire()
+        if stop.is_set():
+            self._in_flight.release()
+            return None
+        try:
+            batch = await self._claim()
+        except BaseException:
+            self._in_flight.release()
+            raise
+        if not batch.deliveries:
+            self._in_flight.release()
+            next_due = await self.queue.next_due()
+            return None if next_due is None else (next_due - self.clock()).total_seconds()
+        sending = asyncio.create_task(self._send_and_record(batch))
+        self._sending.add(sending)
+        sending.add_done_callback(self._recorded)
+        if len(batch.deliveries) >= self.batch_size:
             return 0.0  # more are due
-        if claimed:
-            # Busy: let a few more deliveries gather so the next batch is worth its database round trips. An
-            # idle sender acts at once on the first one (no added latency).
-            await wait(stop, self.gather_seconds)
-            return 0.0
-        next_due = await self.deliveries.next_due()
-        return None if next_due is None else (next_due - self.clock()).total_seconds()
+        # Busy: let a few more deliveries gather so the next batch is worth its database round trips. An idle
+        # sender acts at once on the first one (no added latency).
+        await wait(stop, self.gather_seconds)
+        return 0.0
+
+    def _recorded(self, sending: asyncio.Task[None]) -> None:
+        self._sending.discard(sending)
+        self._in_flight.release()
+        if not sending.cancelled() and (error := sending.exception()) is not None:
+            # what was sent goes again when its lease runs out (the same Message-ID: shown once)
+            log.warning("recording a batch failed", extra={"error": repr(error)})
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop``; database failures are retried with backoff (deliveries stay in MongoDB)."""
+        """Send until ``stop``; database failures are retried with backoff (deliveries stay in MongoDB). Batches
+        being sent when ``stop`` comes are finished and recorded."""
         watcher = asyncio.create_task(self.wake_on_new(self._wakeup, stop)) if self.wake_on_new else None
         try:
             await run_until_stopped(
@@ -216,3 +277,4 @@ class DeliverySender:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            await asyncio.gather(*self._sending, return_exceptions=True)
