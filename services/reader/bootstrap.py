@@ -9,16 +9,23 @@ import grpc
 
 from reader.adapters.content_keys import ContentKeys
 from reader.adapters.epubcheck import EpubCheck
-from reader.adapters.local_document_repository import LocalDocumentRepository
+from reader.adapters.local_document_repository import (
+    LocalDocumentRepository,
+    MongoLocalDocumentsUnitOfWork,
+    local_documents_units_of_work,
+)
+from reader.adapters.mongo_repositories import MongoPublicationReads, MongoRevocationReads, ensure_indexes
+from reader.adapters.mongo_unit_of_work import joined_units_of_work, mongo_units_of_work
+from reader.adapters.open_publications import OpenPublications
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.resumable_uploads import MultipartObjects, UploadStateRepository
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.adapters.tesseract import Tesseract
 from reader.domain.packaging import Limits
 from reader.entrypoints.consumers import GROUP, ReaderHandlers, reader_consumers
-from reader.entrypoints.http import StreamingGrants, ingest_router, reading_router, streaming_router
+from reader.entrypoints.http import StreamingGrants, covers_router, ingest_router, reading_router, streaming_router
 from reader.entrypoints.local_documents_http import iiif_routers, loan_viewer_from, local_documents_router
-from reader.entrypoints.ocr_consumer import OCR_GROUP, ocr_consumers
+from reader.entrypoints.ocr_consumer import OCR_GROUP, OcrHandlers, ocr_consumers
 from reader.entrypoints.streaming_fast_path import StreamingFastPath
 from reader.entrypoints.tus import tus_router
 from reader.service_layer.ingest import Ingest
@@ -31,10 +38,9 @@ from reader.service_layer.streaming import Streaming
 from reader.settings import ReaderSettings
 from sachso.kit.auth import TokenIssuer, TokenVerifier
 from sachso.kit.bootstrap import Infrastructure, platform_infrastructure
-from sachso.kit.health import s3_check
 from sachso.kit.jwks import jwks_router
 from sachso.kit.runtime import ServiceProcess, run_service
-from sachso.kit.s3 import create_s3_client, ensure_bucket
+from sachso.kit.s3 import create_s3_client
 from sachso.kit.settings import comma_list, load_settings
 
 
@@ -53,8 +59,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         if issuer is not None and settings.drm_grpc_target:  # decrypt LCP-protected books with DRM's keys
             drm_channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.drm_grpc_target))
             content_key = ContentKeys(drm_channel, issuer).get
-        await ensure_bucket(s3, settings.s3_bucket)
-        infrastructure.dependencies["s3"] = s3_check(s3, settings.s3_bucket)
+        infrastructure.add_bucket(s3, settings.s3_bucket)  # in the background: S3 may be away
         store = ObjectStore(s3, settings.s3_bucket)
         books = settings.cache_dir / "books"
         uploads = settings.cache_dir / "uploads"
@@ -69,22 +74,17 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         )
         pdf = PdfEngine()
         epubcheck = EpubCheck(settings.cache_dir)
-        ingest = Ingest(
-            infrastructure.database,
-            infrastructure.outbox,
-            store,
-            pdf,
-            Limits(max_file_bytes=settings.max_upload_bytes),
-            epubcheck,
-        )
-        await ingest.ensure_indexes()
-        reading = Reading(infrastructure.database)
-        await reading.ensure_indexes()
-        revocations = Revocations(infrastructure.database["ended_loans"])
-        await revocations.ensure_indexes()
-        infrastructure.add_consumer(reader_consumers(ReaderHandlers(revocations)))
+        database, outbox = infrastructure.database, infrastructure.outbox
+        await ensure_indexes(database)
+        units = mongo_units_of_work(database, outbox)
+        ingest = Ingest(units, store, pdf, Limits(max_file_bytes=settings.max_upload_bytes), epubcheck)
+        reading = Reading(units)
+        revocations = Revocations(MongoRevocationReads(database))
+        open_publications = OpenPublications(database["open_publications"])
+        handlers = ReaderHandlers(joined_units_of_work(database, outbox), open_publications)
+        infrastructure.add_consumer(reader_consumers(handlers))
         streaming = Streaming(
-            infrastructure.database["publications"], cache, pdf, content_key=content_key,
+            MongoPublicationReads(database), cache, pdf, content_key=content_key,
             page_cache_dir=settings.cache_dir / "pages", page_cache_disk_bytes=page_disk_bytes,
         )  # fmt: skip
         streaming_tokens = TokenVerifier(
@@ -94,7 +94,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
             http=infrastructure.http,
             cache_seconds=settings.jwks_cache_seconds,
         )
-        grants = StreamingGrants(streaming_tokens, revocations)
+        grants = StreamingGrants(streaming_tokens, revocations, open_publications=open_publications)
         local_documents = await _local_documents(settings, infrastructure, store, cache)
         try:
             process = infrastructure.service_process(
@@ -104,6 +104,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
                     *([jwks_router(issuer)] if issuer is not None else []),
                     ingest_router(ingest, uploads),
                     streaming_router(streaming, grants),
+                    covers_router(streaming),
                     reading_router(reading),
                     tus_router(local_documents.uploads),
                     local_documents_router(local_documents),
@@ -133,12 +134,17 @@ async def _local_documents(
     )
     work_dir = settings.cache_dir / "scans"
     work_dir.mkdir(parents=True, exist_ok=True)
+    units_of_work = local_documents_units_of_work(repository, infrastructure.outbox)
     documents = LocalDocuments(
-        repository, uploads, store, cache, infrastructure.outbox, work_dir, ocr_languages=settings.ocr_languages
+        repository, units_of_work, uploads, store, cache, work_dir, ocr_languages=settings.ocr_languages
     )
     if settings.ocr_worker:
-        recognition = PageRecognition(repository, store, cache, infrastructure.outbox, Tesseract())
-        infrastructure.add_consumer(ocr_consumers(recognition))
+        recognition = PageRecognition(repository, units_of_work, store, cache, Tesseract())
+        handlers = OcrHandlers(
+            recognition,
+            lambda session: MongoLocalDocumentsUnitOfWork(repository, infrastructure.outbox, session=session),
+        )
+        infrastructure.add_consumer(ocr_consumers(handlers))
     return documents
 
 

@@ -26,7 +26,7 @@ class ReaderSettings(PlatformSettings, S3Settings):
     signing_key_files: str = ""
     drm_grpc_target: str = ""
     # Scanned local documents: resumable uploads up to this size; OCR with these Tesseract models, by the OCR
-    # consumer group in this process when ocr_worker is true (python -m reader.ocr_worker runs one on its own).
+    # consumer group (reader-ocr) in every reader process where ocr_worker is true.
     max_scan_upload_bytes: int = Field(4 * 1024**3, ge=1024**2)
     ocr_languages: str = Field("vie", pattern=r"^[a-z_]+(\+[a-z_]+)*$")
     ocr_worker: bool = True

@@ -4,7 +4,9 @@ Starting a JVM costs seconds; the worker (``java/EpubCheckWorker.java``) stays u
 line, writing EPUBCheck's own JSON report, which is kept with the publication. One check at a time per worker.
 The reader image compiles the worker next to its source when it is built (``python -m reader.adapters.epubcheck``),
 so a pod needs only a Java runtime; elsewhere it is compiled once into the cache directory. Without ``java`` (or
-``javac`` to compile), ingest answers 503 ``epubcheck-unavailable`` instead of failing with a traceback.
+``javac`` to compile), ingest answers 503 ``epubcheck-unavailable`` instead of failing with a traceback; so does
+a check that takes longer than ``timeout_seconds`` (the worker is stopped and the next book starts a fresh one),
+with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ TIMEOUT_SECONDS = 180
 class EpubCheckUnavailable(DependencyUnavailable):
     problem = "epubcheck-unavailable"
     title = "EPUB validation is not available on this server"
+
+
+class EpubCheckTimedOut(EpubCheckUnavailable):
+    """The check took too long (a loaded server, a pathological book): the caller may send the book again."""
+
+    default_retry_after = 30
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,9 @@ def _classpath() -> tuple[str, Path]:
 
 
 class EpubCheck:
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, *, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
         self.work_dir = work_dir
+        self.timeout_seconds = timeout_seconds
         self._process: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
 
@@ -119,10 +128,13 @@ class EpubCheck:
             worker.stdin.write(f"{path}\t{report_path}\n".encode())
             await worker.stdin.drain()
             try:
-                await asyncio.wait_for(worker.stdout.readline(), TIMEOUT_SECONDS)
+                await asyncio.wait_for(worker.stdout.readline(), self.timeout_seconds)
             except TimeoutError:
-                worker.kill()
-                raise
+                worker.kill()  # it may still be busy with this book: the next check starts a fresh worker
+                await worker.wait()
+                raise EpubCheckTimedOut(
+                    f"EPUBCheck did not finish within {self.timeout_seconds:g} seconds; please send the book again"
+                ) from None
         data = json.loads(await asyncio.to_thread(report_path.read_text, encoding="utf-8"))
         checker = data.get("checker", {})
         return EpubCheckReport(

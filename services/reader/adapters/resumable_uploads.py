@@ -14,11 +14,13 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from reader.service_layer.resumable_uploads import PART_BYTES, MultipartStore, UploadStates
+
 Document = dict[str, Any]
-PART_BYTES = 8 * 1024 * 1024
+__all__ = ["PART_BYTES", "MultipartObjects", "UploadStateRepository"]
 
 
-class UploadStateRepository:
+class UploadStateRepository(UploadStates):
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.uploads = database["local_document_uploads"]
 
@@ -69,7 +71,7 @@ class UploadStateRepository:
         await self.uploads.delete_one({"_id": upload_id})
 
 
-class MultipartObjects:
+class MultipartObjects(MultipartStore):
     """The S3 side: a multipart upload per resumable upload, and its tail object."""
 
     def __init__(self, client: Any, bucket: str) -> None:

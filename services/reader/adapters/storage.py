@@ -53,6 +53,21 @@ class ObjectStore:
             await self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
             raise
 
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.client.head_object(Bucket=self.bucket, Key=key)
+        except self.client.exceptions.ClientError:  # the client's own class: this module stays free of botocore
+            return False
+        return True
+
+    async def put_bytes(self, key: str, data: bytes, media_type: str) -> None:
+        await self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=media_type)
+
+    async def get_bytes(self, key: str) -> bytes:
+        response = await self.client.get_object(Bucket=self.bucket, Key=key)
+        async with response["Body"] as body:
+            return bytes(await body.read())
+
     async def download(self, key: str, target: Path) -> None:
         response = await self.client.get_object(Bucket=self.bucket, Key=key)
         partial = anyio.Path(target.with_suffix(".part"))

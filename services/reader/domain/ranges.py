@@ -26,6 +26,9 @@ MAX_POSITION_DIGITS = 18  # 10**18 bytes is an exabyte: a longer position is pas
 BEYOND = 10**MAX_POSITION_DIGITS
 # DIGIT is ASCII (RFC 5234); re.ASCII keeps \d and \s from matching other scripts' digits and spaces
 _RANGE = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$", re.ASCII)
+# The form nearly every client sends (one range, no white space, positions of at most MAX_POSITION_DIGITS digits),
+# decided by one match; anything else takes the general parse, which gives the same answer for this form too.
+_ONE_RANGE = re.compile(rf"bytes=([0-9]{{0,{MAX_POSITION_DIGITS}}})-([0-9]{{0,{MAX_POSITION_DIGITS}}})", re.ASCII)
 
 
 def _position(digits: str) -> int:
@@ -86,8 +89,26 @@ def _weak_match(a: str, b: str) -> bool:
     return a.removeprefix("W/") == b.removeprefix("W/")
 
 
+def _one_range(first: str, last: str, length: int) -> list[ByteRange] | None:
+    """The satisfiable range of ``bytes=first-last`` (each at most :data:`MAX_POSITION_DIGITS` digits, not both
+    empty), as the general parse decides it."""
+    if not first:
+        suffix = int(last)
+        return [ByteRange(max(0, length - suffix), length - 1)] if suffix > 0 and length > 0 else []
+    start = int(first)
+    if not last:
+        return [ByteRange(start, length - 1)] if start < length else []
+    end = int(last)
+    if end < start:
+        return None  # invalid range-spec: the whole header is invalid
+    return [ByteRange(start, min(end, length - 1))] if start < length else []
+
+
 def parse_ranges(header: str, length: int) -> list[ByteRange] | None:
     """The satisfiable ranges of a ``Range`` header, in request order; None when the header is to be ignored."""
+    one = _ONE_RANGE.fullmatch(header)
+    if one is not None and (one[1] or one[2]):
+        return _one_range(one[1], one[2], length)
     unit, _, spec = header.partition("=")
     if unit.strip(" \t").lower() != "bytes" or not spec.strip(" \t"):
         return None
@@ -118,6 +139,8 @@ def parse_ranges(header: str, length: int) -> list[ByteRange] | None:
 
 def coalesce(ranges: list[ByteRange]) -> tuple[ByteRange, ...]:
     """Merge overlapping and adjacent ranges, in ascending order."""
+    if len(ranges) == 1:
+        return (ranges[0],)
     merged: list[ByteRange] = []
     for current in sorted(ranges, key=lambda r: r.first):
         if merged and current.first <= merged[-1].last + 1:

@@ -5,25 +5,26 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from cachetools import TTLCache
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
+from reader.adapters.open_publications import OpenPublications
 from reader.entrypoints.responses import SECURITY_HEADERS, respond
 from reader.errors import FileTooLarge
 from reader.service_layer.ingest import Ingest, IngestResult, OfferedTerms, SubmittedMetadata, keep_upload
-from reader.service_layer.reading import Position, Reading
+from reader.service_layer.reading import Annotation, Position, Reading
 from reader.service_layer.revocations import Revocations
 from reader.service_layer.streaming import Resource, Streaming
 from sachso.kit.auth import Principal, Role, TokenVerifier
 from sachso.kit.errors import Forbidden, InvalidInput, Unauthenticated
+from sachso.kit.expiring import ExpiringCache
 from sachso.kit.http import require_roles
 
 Publisher = Annotated[Principal, Depends(require_roles(Role.PUBLISHER))]
@@ -204,6 +205,8 @@ class Grant:
     expires_at: float
 
 
+# ``/v1/read/open-{publication}/…``: the streaming root of a title lending opened to everyone (no token)
+OPEN_ROOT_PREFIX = "open-"
 MIN_PAGE_WIDTH, DEFAULT_PAGE_WIDTH, MAX_PAGE_WIDTH = 100, 1200, 3000
 
 
@@ -221,13 +224,25 @@ class StreamingGrants:
     """
 
     def __init__(
-        self, verifier: TokenVerifier, revocations: Revocations, *, remember: int = 20_000, ttl: float = 60
+        self,
+        verifier: TokenVerifier,
+        revocations: Revocations,
+        *,
+        remember: int = 20_000,
+        ttl: float = 60,
+        open_publications: OpenPublications | None = None,
     ) -> None:
         self.verifier = verifier
         self.revocations = revocations
-        self._verified: TTLCache[str, Grant] = TTLCache(maxsize=remember, ttl=ttl)
+        self.open_publications = open_publications
+        self._verified: ExpiringCache[str, Grant] = ExpiringCache(maxsize=remember, ttl=ttl)
 
     async def grant_of(self, token: str) -> Grant:
+        if token.startswith(OPEN_ROOT_PREFIX):  # an open title: no loan, no patron, nothing to watermark
+            opened = token.removeprefix(OPEN_ROOT_PREFIX)
+            if self.open_publications is None or not await self.open_publications.is_open(opened):
+                raise Unauthenticated("this publication is not open to everyone: borrow it to read it")
+            return Grant(opened, "", "", False, time.time() + 60)
         grant = self._verified.get(token)
         if grant is None or grant.expires_at <= time.time():
             principal = await self.verifier.verify(token)
@@ -301,6 +316,32 @@ def streaming_router(streaming: Streaming, grants: StreamingGrants) -> APIRouter
     return router
 
 
+# Covers are public (the catalogue shows them to visitors) and change only with a new version of the file.
+COVER_CACHE_CONTROL = "public, max-age=3600"
+
+
+def covers_router(streaming: Streaming) -> APIRouter:
+    router = APIRouter(prefix="/v1/covers", tags=["covers"])
+
+    @router.api_route(
+        "/{publication_id}",
+        methods=["GET", "HEAD"],
+        summary="The publication's cover, a small WebP for the catalogue (anyone may ask)",
+        responses={200: {"content": {"image/webp": {}}}, 404: {"description": "no such publication, or no cover"}},
+    )
+    async def cover(request: Request, publication_id: str) -> Response:
+        return respond(request, await streaming.cover(publication_id), cache_control=COVER_CACHE_CONTROL)
+
+    return router
+
+
+def _annotation_out(annotation: Annotation) -> dict[str, Any]:
+    """What a patron sees of her annotation (never whose it is: she knows)."""
+    fields = asdict(annotation)
+    del fields["patron_id"]
+    return fields
+
+
 def reading_router(reading: Reading) -> APIRouter:
     router = APIRouter(prefix="/v1/reading", tags=["reading sync"])
 
@@ -322,17 +363,14 @@ def reading_router(reading: Reading) -> APIRouter:
 
     @router.post("/annotations/{publication_id}", status_code=201, summary="Add a bookmark or highlight")
     async def annotate(patron: Patron, publication_id: str, body: AnnotationIn) -> dict[str, Any]:
-        document = await reading.add_annotation(
+        annotation = await reading.add_annotation(
             patron.subject, publication_id, body.kind, body.locator.model_dump(exclude_none=True), body.note, body.color
         )
-        return {key: value for key, value in document.items() if key != "patron_id"} | {"id": document["_id"]}
+        return _annotation_out(annotation)
 
     @router.get("/annotations/{publication_id}", summary="My bookmarks and highlights in a publication")
     async def annotations(patron: Patron, publication_id: str) -> list[dict[str, Any]]:
-        return [
-            {key: value for key, value in doc.items() if key not in ("patron_id", "_id")} | {"id": doc["_id"]}
-            for doc in await reading.annotations_of(patron.subject, publication_id)
-        ]
+        return [_annotation_out(found) for found in await reading.annotations_of(patron.subject, publication_id)]
 
     @router.delete("/annotations/{publication_id}/{annotation_id}", status_code=204)
     async def delete(patron: Patron, publication_id: str, annotation_id: str) -> Response:

@@ -74,6 +74,7 @@ def _summary(document: Document) -> Document:
         "id": document["_id"], "library_id": document["library_id"], "title": document["title"],
         "access": document["access"], "published": document["published"], "page_count": document["page_count"],
         "pages_recognised": document.get("pages_recognised", 0), "pages_corrected": document.get("pages_corrected", 0),
+        "pages_failed": document.get("pages_failed", 0),
         "description": document["description"], "created_at": document["created_at"],
         "uploaded_by": document["uploaded_by"],
     }  # fmt: skip
@@ -101,7 +102,7 @@ def local_documents_router(documents: LocalDocuments) -> APIRouter:
 
     @router.get("", summary="My library's local documents, newest first, with their progress")
     async def mine(staff: StaffPrincipal) -> Response:
-        found = await documents.repository.documents_of(staff.library_id or "")
+        found = await documents.library_documents(staff_of(staff))
         return _json([_summary(document) for document in found])
 
     @router.get("/{document_id}", summary="One document: description, access, progress")
@@ -127,9 +128,15 @@ def local_documents_router(documents: LocalDocuments) -> APIRouter:
         await documents.document_for_staff(staff_of(staff), document_id)
         return _json([
             {"page": p["page"], "width": p["width"], "height": p["height"], "source": p["source"],
-             "ocr": p["ocr"]["state"], "corrected": p.get("corrected") is not None}
+             "ocr": p["ocr"]["state"], "ocr_error": p["ocr"].get("error"),
+             "corrected": p.get("corrected") is not None}
             for p in await documents.pages(document_id)
         ])  # fmt: skip
+
+    @router.post("/{document_id}/pages/{page}/ocr-retry", status_code=202, summary="Retry a page whose OCR failed")
+    async def retry(document_id: str, page: int, staff: StaffPrincipal) -> Response:
+        await documents.retry_ocr(staff_of(staff), document_id, page)
+        return Response(status_code=202)
 
     @router.get("/{document_id}/pages/{page}/text", summary="A page's text: OCR and the latest correction")
     async def text(document_id: str, page: int, staff: StaffPrincipal) -> Response:
@@ -259,7 +266,7 @@ def loan_viewer_from(verifier: TokenVerifier, revocations: Revocations) -> Viewe
         loan_id = principal.claims.get("loan")
         if principal.claims.get("pub") != document_id or not isinstance(loan_id, str) or not loan_id:
             raise Unauthenticated("this streaming token does not open this document")
-        await revocations.ensure_open(loan_id)
+        await revocations.ensure_open(loan_id, principal.subject)  # the loan still runs, the card is not blocked
         return Viewer.borrower(principal.subject, loan_id)
 
     return viewer

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from typing import Any
 
 import pymongo
 from cachetools import LRUCache
@@ -47,6 +47,26 @@ ROUTE = "/v1/read/{token}/{href:path}"  # the framework's route templates, for t
 PAGE_ROUTE = "/v1/read/{token}/~sachso/pages/{page}"
 PAGES = "~sachso/pages/"
 Headers = list[tuple[bytes, bytes]]
+# the request headers :func:`reader.domain.ranges.plan` reads (ASGI header names are lower-case)
+_PLANNED = {b"range": "range", b"if-range": "if-range", b"if-none-match": "if-none-match"}
+_NO_DEADLINE = contextlib.nullcontext()
+
+
+def _request_headers(raw: Headers) -> tuple[dict[str, str], str] | None:
+    """What the answer depends on: the headers :func:`plan` reads, and Accept-Encoding (the last of repeated
+    ones, as a dict of all headers keeps them); None for a cross-origin request (the framework's CORS layer
+    answers those). One pass over the headers, decoding only these: this runs on every resource GET."""
+    planned: dict[str, str] = {}
+    accept_encoding = ""
+    for name, value in raw:
+        key = _PLANNED.get(name)
+        if key is not None:
+            planned[key] = value.decode("latin-1")
+        elif name == b"accept-encoding":
+            accept_encoding = value.decode("latin-1")
+        elif name == b"origin":
+            return None
+    return planned, accept_encoding
 
 
 def _page_request(href: str, query: bytes) -> tuple[int, int] | None:
@@ -107,6 +127,19 @@ class StreamingFastPath:
         self.grants = grants
         self.deadline = request_deadline_seconds
         self._representations: LRUCache[tuple[str, str, int], _Representation] = LRUCache(maxsize=50_000)
+        self._metric_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def _metrics(self, method: str, route: str, status: str) -> tuple[Any, Any]:
+        """The request counter and duration histogram of these labels (looked up once: ``labels`` is costly)."""
+        key = (method, route, status)
+        children = self._metric_children.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(method=method, route=route, status=status),
+                HTTP_DURATION.labels(method=method, route=route),
+            )
+            self._metric_children[key] = children
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not scope["path"].startswith(PREFIX):
@@ -120,12 +153,12 @@ class StreamingFastPath:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        if "origin" in headers:
+        headers = _request_headers(scope["headers"])
+        if headers is None:
             await self.app(scope, receive, send)
             return
         try:
-            with self._deadline():
+            with pymongo.timeout(self.deadline) if self.deadline > 0 else _NO_DEADLINE:
                 grant = await self.grants.grant_of(token)
                 if page is None:
                     route = ROUTE
@@ -137,27 +170,19 @@ class StreamingFastPath:
             # the framework asks again and answers as it always does (problem details, 503, or the logged 500)
             await self.app(scope, receive, send)
             return
-        status = None if resource.data is None else await self._answer(scope, send, resource, headers)
+        status = None if resource.data is None else await self._answer(scope, send, resource, *headers)
         if status is None:
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
-        HTTP_REQUESTS.labels(method=method, route=route, status=status).inc()
-        HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)
+        requests, duration = self._metrics(scope["method"], route, status)
+        requests.inc()
+        duration.observe(time.perf_counter() - started)
 
     async def _page(self, grant: Grant, page: int, width: int) -> Resource:
         """As the framework's page route: the watermark names the patron's loan on online-only documents."""
         watermark = page_watermark(grant)
         image, etag = await self.streaming.page_image(grant.publication_id, page, width, watermark)
         return Resource("image/webp", len(image), etag, data=image)
-
-    @contextlib.contextmanager
-    def _deadline(self) -> Iterator[None]:
-        if self.deadline > 0:
-            with pymongo.timeout(self.deadline):
-                yield
-        else:
-            yield
 
     def _representation(self, resource: Resource) -> _Representation:
         key = (resource.etag, resource.media_type, resource.length)
@@ -167,16 +192,18 @@ class StreamingFastPath:
             self._representations[key] = representation
         return representation
 
-    async def _answer(self, scope: Scope, send: Send, resource: Resource, headers: dict[str, str]) -> str | None:
+    async def _answer(
+        self, scope: Scope, send: Send, resource: Resource, planned: dict[str, str], accept_encoding: str
+    ) -> str | None:
         """Send the answer if it is one of the common cases, and say its status; None (nothing sent) to hand the
         request on."""
         data = resource.data
         assert data is not None
         head = scope["method"] == "HEAD"
-        decision = plan(resource.length, resource.etag, LAST_MODIFIED, headers)
+        decision = plan(resource.length, resource.etag, LAST_MODIFIED, planned)
         representation = self._representation(resource)
         if isinstance(decision, Full):
-            accepts_gzip = "gzip" in headers.get("accept-encoding", "")
+            accepts_gzip = "gzip" in accept_encoding
             if resource.compressible and accepts_gzip and resource.length >= MIN_COMPRESS:
                 body = gzipped(resource.etag, data)
                 answer = [

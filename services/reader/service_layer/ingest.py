@@ -14,17 +14,13 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from reader.adapters.epub import DAMAGED_ZIP, check_archive, drm_protection_of, read_epub
 from reader.adapters.epubcheck import EpubCheck, EpubCheckReport
 from reader.adapters.pdf import PdfEngine, read_pdf
-from reader.adapters.storage import ObjectStore
 from reader.domain.manifest import epub_manifest, pdf_manifest
 from reader.domain.ownership import derived_publication_id, fresh_publication_id
 from reader.domain.packaging import Format, Limits, ocf_warnings, sniff
@@ -39,14 +35,23 @@ from reader.errors import (
     UnreadableFile,
     UnsupportedFormat,
 )
+from reader.service_layer.repositories import DuplicateEntry
+from reader.service_layer.unit_of_work import ReaderUnitOfWork, UnitOfWorkFactory
 from sachso.events.v1 import licensing_pb2, reader_events_pb2
 from sachso.kit.events import OutboundEvent
-from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.text import nfc
 from sachso.kit.topics import READER_EVENTS
 
 Document = dict[str, Any]
 PDF_HREF = "publication.pdf"
+
+
+class FileStore(Protocol):
+    """Where originals are kept (the reader's S3 bucket)."""
+
+    bucket: str
+
+    async def put_file(self, key: str, path: Path, media_type: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -213,28 +218,17 @@ def _event_metadata(metadata: Metadata) -> reader_events_pb2.PublicationMetadata
 class Ingest:
     def __init__(
         self,
-        database: AsyncDatabase[Document],
-        outbox: Outbox,
-        store: ObjectStore,
+        uow: UnitOfWorkFactory,
+        store: FileStore,
         pdf: PdfEngine,
         limits: Limits | None = None,
         epubcheck: EpubCheck | None = None,
     ) -> None:
-        self.publications = database["publications"]
-        self.outbox = outbox
+        self.uow = uow
         self.store = store
         self.pdf = pdf
         self.limits = limits or Limits()
         self.epubcheck = epubcheck
-
-    async def ensure_indexes(self) -> None:
-        # One publication per file and publisher, enforced by the database (the same file again is an update).
-        # An install from before kept a non-unique index of that name: it is replaced.
-        indexes = await self.publications.index_information()
-        if "publisher_id_1_sha256_1" in indexes and not indexes["publisher_id_1_sha256_1"].get("unique"):
-            await self.publications.drop_index("publisher_id_1_sha256_1")
-        await self.publications.create_index([("publisher_id", 1), ("sha256", 1)], unique=True)
-        await self.publications.create_index([("publisher_id", 1), ("isbn", 1)])
 
     async def ingest(
         self,
@@ -267,7 +261,7 @@ class Ingest:
         for attempt in (1, 2):
             try:
                 return await self._store(publisher_id, upload, publication_id)
-            except DuplicateKeyError:
+            except DuplicateEntry:
                 # The same file from the same publisher, ingested at the same moment by another request: the
                 # second attempt finds that publication and updates it.
                 if attempt == 2:
@@ -276,8 +270,15 @@ class Ingest:
 
     async def _store(self, publisher_id: str, upload: CheckedUpload, publication_id: str | None) -> IngestResult:
         described, metadata, file_digest, report = upload.described, upload.metadata, upload.digest, upload.epubcheck
-        existing = await self._existing(publisher_id, file_digest, metadata.isbn, publication_id)
-        pub_id = existing["_id"] if existing else await self._new_id(publisher_id, file_digest)
+
+        async def find(uow: ReaderUnitOfWork) -> tuple[Document | None, str]:
+            existing = await self._existing(uow, publisher_id, file_digest, metadata.isbn, publication_id)
+            if existing is not None:
+                return existing, existing["_id"]
+            derived = derived_publication_id(publisher_id, file_digest)
+            return None, fresh_publication_id() if await uow.publications.exists(derived) else derived
+
+        existing, pub_id = await self.uow().run(find)
         extension = "pdf" if described.format is Format.PDF else "epub"
         key = f"{pub_id}/{file_digest}.{extension}"
         file_replaced = existing is not None and existing["sha256"] != file_digest
@@ -314,17 +315,11 @@ class Ingest:
             "updated_at": now,
         }
 
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
+        async def work(uow: ReaderUnitOfWork) -> None:
             if existing is None:  # never an upsert: a new publication can overwrite nothing
-                await self.publications.insert_one(
-                    {"_id": pub_id, **document, "created_at": now, "online_only": False}, session=session
-                )
-            else:
-                written = await self.publications.update_one(
-                    {"_id": pub_id, "publisher_id": publisher_id}, {"$set": document}, session=session
-                )
-                if written.matched_count != 1:
-                    raise PublicationNotFound(f"you have no publication {pub_id}")
+                await uow.publications.add(pub_id, {**document, "created_at": now, "online_only": False})
+            elif not await uow.publications.replace_owned(publisher_id, pub_id, document):
+                raise PublicationNotFound(f"you have no publication {pub_id}")
             stored = reader_events_pb2.StoredFile(
                 bucket=self.store.bucket, key=key, media_type=described.format.value,
                 length=described.length, sha256=file_digest,
@@ -342,55 +337,42 @@ class Ingest:
                     original=stored, offered_terms=_terms(upload.terms), file_replaced=file_replaced,
                     updated_at=_timestamp(now),
                 )  # fmt: skip
-            emit(OutboundEvent(topic=READER_EVENTS.name, key=pub_id, subject=pub_id, payload=payload))
+            uow.emit(OutboundEvent(topic=READER_EVENTS.name, key=pub_id, subject=pub_id, payload=payload))
 
-        await self.outbox.transaction(work)
+        await self.uow().run(work)
         return IngestResult(pub_id, existing is None, file_replaced, flagged, described.warnings)
 
+    @staticmethod
     async def _existing(
-        self, publisher_id: str, file_digest: str, isbn: str, publication_id: str | None
+        uow: ReaderUnitOfWork, publisher_id: str, file_digest: str, isbn: str, publication_id: str | None
     ) -> Document | None:
         if publication_id is not None:
-            found = await self.owned(publisher_id, publication_id)
-            same_file = await self.publications.find_one(
-                {"publisher_id": publisher_id, "sha256": file_digest, "_id": {"$ne": publication_id}}, {"_id": 1}
-            )
+            found = await _owned(uow, publisher_id, publication_id)
+            same_file = await uow.publications.same_file(publisher_id, file_digest, other_than=publication_id)
             if same_file is not None:
                 raise FileAlreadyPublished(
                     f"this file is already your publication {same_file['_id']}", publication_id=same_file["_id"]
                 )
             return found
-        same_file = await self.publications.find_one({"publisher_id": publisher_id, "sha256": file_digest})
+        same_file = await uow.publications.same_file(publisher_id, file_digest)
         if same_file is not None:
             return same_file
         if isbn:
-            return await self.publications.find_one({"publisher_id": publisher_id, "isbn": isbn})
+            return await uow.publications.same_isbn(publisher_id, isbn)
         return None
 
-    async def _new_id(self, publisher_id: str, file_digest: str) -> str:
-        derived = derived_publication_id(publisher_id, file_digest)
-        taken = await self.publications.find_one({"_id": derived}, {"_id": 1})
-        return derived if taken is None else fresh_publication_id()
-
-    async def owned(
-        self, publisher_id: str, publication_id: str, session: AsyncClientSession | None = None
-    ) -> Document:
+    async def owned(self, publisher_id: str, publication_id: str) -> Document:
         """The publisher's own publication; another publisher's is answered as if it did not exist."""
-        found = await self.publications.find_one({"_id": publication_id, "publisher_id": publisher_id}, session=session)
-        if found is None:
-            raise PublicationNotFound(f"you have no publication {publication_id}")
-        return found
+        return await self.uow().run(lambda uow: _owned(uow, publisher_id, publication_id))
 
     async def withdraw(self, publisher_id: str, publication_id: str) -> None:
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
-            found = await self.owned(publisher_id, publication_id, session)
+        async def work(uow: ReaderUnitOfWork) -> None:
+            found = await _owned(uow, publisher_id, publication_id)
             if found["status"] == "withdrawn":
                 return
             now = datetime.now(UTC)
-            await self.publications.update_one(
-                {"_id": publication_id}, {"$set": {"status": "withdrawn", "withdrawn_at": now}}, session=session
-            )
-            emit(
+            await uow.publications.withdraw(publication_id, now)
+            uow.emit(
                 OutboundEvent(
                     topic=READER_EVENTS.name,
                     key=publication_id,
@@ -401,7 +383,14 @@ class Ingest:
                 )
             )
 
-        await self.outbox.transaction(work)
+        await self.uow().run(work)
+
+
+async def _owned(uow: ReaderUnitOfWork, publisher_id: str, publication_id: str) -> Document:
+    found = await uow.publications.owned(publisher_id, publication_id)
+    if found is None:
+        raise PublicationNotFound(f"you have no publication {publication_id}")
+    return found
 
 
 def _metadata_document(metadata: Metadata) -> Document:

@@ -1,8 +1,8 @@
 """Scanned local documents: from a finished upload to pages queued for OCR; text, corrections, description,
 publication, and what readers and IIIF clients are served.
 
-Storage sits behind :class:`~reader.adapters.local_document_repository.LocalDocumentRepository`; the rules are in
-:mod:`reader.domain.local_documents`; events leave through the outbox in the same transaction as the writes.
+Storage sits behind the ports of :mod:`reader.service_layer.local_document_ports`; the rules are in
+:mod:`reader.domain.local_documents`; every change runs in a unit of work, its events committed with its writes.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from typing import Any
 
 from cachetools import LRUCache
 from google.protobuf.timestamp_pb2 import Timestamp
-from pymongo.asynchronous.client_session import AsyncClientSession
 
-from reader.adapters.local_document_repository import LocalDocumentRepository
 from reader.adapters.page_images import MasterPage, kind_of_upload, masters_from_pdf, masters_from_zip, render_request
-from reader.adapters.storage import BookCache, ObjectStore
 from reader.domain import iiif
 from reader.domain.hocr import Line, TextLayer, Word, corrected_layer, matching_boxes
 from reader.domain.local_documents import (
@@ -36,12 +33,18 @@ from reader.domain.local_documents import (
 from reader.domain.packaging import Limits
 from reader.domain.text_search import Passage, search
 from reader.errors import PublicationNotFound, ResourceNotFound
+from reader.service_layer.local_document_ports import (
+    LocalDocumentReads,
+    LocalDocumentsUnitOfWork,
+    ObjectStorage,
+    StoredFiles,
+    UnitOfWorkFactory,
+)
 from reader.service_layer.resumable_uploads import ResumableUploads
 from sachso.events.v1 import local_document_events_pb2 as events
 from sachso.events.v1 import ocr_requests_pb2
 from sachso.kit.errors import Conflict, Forbidden, InvalidInput
 from sachso.kit.events import OutboundEvent
-from sachso.kit.outbox import Emit, Outbox
 from sachso.kit.text import distinct_words, nfc
 from sachso.kit.topics import LOCAL_DOCUMENT_EVENTS, OCR_REQUESTS
 
@@ -53,6 +56,11 @@ _ACCESS = {Access.OPEN: events.DOCUMENT_ACCESS_OPEN, Access.ONLINE_ONLY: events.
 class DocumentNotFound(PublicationNotFound):
     problem = "local-document-not-found"
     title = "No such local document"
+
+
+class PageNotFailed(Conflict):
+    problem = "ocr-page-not-failed"
+    title = "This page's OCR has not failed: nothing to retry"
 
 
 class NotOpen(Forbidden):
@@ -104,22 +112,22 @@ OPEN_VIEWER = Viewer()
 class LocalDocuments:
     def __init__(
         self,
-        repository: LocalDocumentRepository,
+        reads: LocalDocumentReads,
+        units_of_work: UnitOfWorkFactory,
         uploads: ResumableUploads,
-        store: ObjectStore,
-        cache: BookCache,
-        outbox: Outbox,
+        store: ObjectStorage,
+        cache: StoredFiles,
         work_dir: Path,
         *,
         limits: Limits | None = None,
         ocr_languages: str = "vie",
         image_cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        self.repository = repository
+        self.reads = reads
+        self.units_of_work = units_of_work
         self.uploads = uploads
         self.store = store
         self.cache = cache
-        self.outbox = outbox
         self.work_dir = work_dir
         self.limits = limits or Limits(max_file_bytes=4 * 1024**3, max_total_bytes=8 * 1024**3)
         self.ocr_languages = ocr_languages
@@ -132,7 +140,7 @@ class LocalDocuments:
         The same upload again answers the same document."""
         state = await self.uploads.finished(staff, upload_id)
         document_id = f"ld-{upload_id[:20]}"
-        existing = await self.repository.document(document_id)
+        existing = await self.reads.document(document_id)
         if existing is not None:
             return existing
         with tempfile.TemporaryDirectory(dir=self.work_dir) as folder:
@@ -164,26 +172,33 @@ class LocalDocuments:
                     "page_count": len(pages), "pages_recognised": 0, "pages_corrected": 0, "published": False,
                     "created_at": now}  # fmt: skip
 
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
-            await self.repository.add(document, pages, session)
+        async def work(uow: LocalDocumentsUnitOfWork) -> None:
+            await uow.documents.add(document, pages)
             for page in pages:
-                emit(OutboundEvent(topic=OCR_REQUESTS.name, key=page["_id"], subject=document_id,
+                uow.emit(OutboundEvent(topic=OCR_REQUESTS.name, key=page["_id"], subject=document_id,
                                    payload=ocr_requests_pb2.RecognisePage(
                                        document_id=document_id, page=page["page"], image_key=page["image_key"],
                                        image_sha256=page["sha256"], languages=self.ocr_languages)))  # fmt: skip
-            emit(self._event(document_id, events.LocalDocumentDigitised(
+            uow.emit(self._event(document_id, events.LocalDocumentDigitised(
                 document_id=document_id, library_id=document["library_id"], uploaded_by=staff.subject,
                 page_count=len(pages), title=title, digitised_at=timestamp(now))))  # fmt: skip
 
-        await self.outbox.transaction(work)
+        await self.units_of_work().run(work)
         return document
 
     @staticmethod
     def _event(document_id: str, payload: Any) -> OutboundEvent:
         return OutboundEvent(topic=LOCAL_DOCUMENT_EVENTS.name, key=document_id, subject=document_id, payload=payload)
 
+    async def library_documents(self, staff: Staff) -> list[Document]:
+        """The documents of the caller's library, newest first."""
+        if staff.library_id is None:
+            raise Forbidden("your token names no library")
+        ensure_staff_of(staff, staff.library_id)
+        return await self.reads.documents_of(staff.library_id)
+
     async def document_for_staff(self, staff: Staff, document_id: str) -> Document:
-        document = await self.repository.document(document_id)
+        document = await self.reads.document(document_id)
         if document is None:
             raise DocumentNotFound(f"no local document {document_id}")
         ensure_staff_of(staff, document["library_id"])
@@ -197,13 +212,13 @@ class LocalDocuments:
         now = datetime.now(UTC)
         fields = asdict(cleaned)
 
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
-            await self.repository.set_description(document_id, fields, access.value, now, session)
-            emit(self._event(document_id, events.LocalDocumentDescribed(
+        async def work(uow: LocalDocumentsUnitOfWork) -> None:
+            await uow.documents.set_description(document_id, fields, access.value, now)
+            uow.emit(self._event(document_id, events.LocalDocumentDescribed(
                 document_id=document_id, library_id=document["library_id"], description=dublin_core_message(fields),
                 access=_ACCESS[access], described_by=staff.subject, described_at=timestamp(now))))  # fmt: skip
 
-        await self.outbox.transaction(work)
+        await self.units_of_work().run(work)
         return {**document, "description": fields, "title": cleaned.title, "access": access.value}
 
     async def publish(self, staff: Staff, document_id: str, manifest_url: str) -> None:
@@ -212,15 +227,15 @@ class LocalDocuments:
             raise Conflict("describe the document (at least its title) before publishing it")
         now = datetime.now(UTC)
 
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
-            await self.repository.mark_published(document_id, now, session)
-            emit(self._event(document_id, events.LocalDocumentPublished(
+        async def work(uow: LocalDocumentsUnitOfWork) -> None:
+            await uow.documents.mark_published(document_id, now)
+            uow.emit(self._event(document_id, events.LocalDocumentPublished(
                 document_id=document_id, library_id=document["library_id"],
                 description=dublin_core_message(document["description"]),
                 access=_ACCESS[Access(document["access"])], page_count=document["page_count"],
                 manifest_url=manifest_url, published_at=timestamp(now))))  # fmt: skip
 
-        await self.outbox.transaction(work)
+        await self.units_of_work().run(work)
 
     async def correct(self, staff: Staff, document_id: str, number: int, text: str) -> Document:
         """Replace a page's text; the OCR and every earlier correction are kept."""
@@ -232,26 +247,44 @@ class LocalDocuments:
         now = datetime.now(UTC)
         layer = corrected_layer(page_layer_lines(page), text)
 
-        async def work(session: AsyncClientSession, emit: Emit) -> None:
-            await self.repository.correct_page(
-                page["_id"], text, [(w.text, w.box) for w in layer.words], staff.subject, now, page_text(page), session
+        async def work(uow: LocalDocumentsUnitOfWork) -> None:
+            await uow.documents.correct_page(
+                page["_id"], text, [(w.text, w.box) for w in layer.words], staff.subject, now, page_text(page)
             )
-            pages = await self.repository.pages_of(document_id, session)
-            emit(self._event(document_id, events.LocalDocumentPageCorrected(
+            pages = await uow.documents.pages_of(document_id)
+            uow.emit(self._event(document_id, events.LocalDocumentPageCorrected(
                 document_id=document_id, library_id=document["library_id"], page=number, corrected_by=staff.subject,
                 words=document_words(pages), corrected_at=timestamp(now))))  # fmt: skip
 
-        await self.outbox.transaction(work)
+        await self.units_of_work().run(work)
         return {"page": number, "text": text, "corrected_by": staff.subject, "corrected_at": now}
+
+    async def retry_ocr(self, staff: Staff, document_id: str, number: int) -> None:
+        """A page whose OCR failed (dead-lettered) is queued again, with a new request for the worker pool."""
+        await self.document_for_staff(staff, document_id)
+        await self._page(document_id, number)
+        now = datetime.now(UTC)
+
+        async def work(uow: LocalDocumentsUnitOfWork) -> None:
+            page = await uow.documents.requeue_failed(page_id(document_id, number), now)
+            if page is None:
+                raise PageNotFailed(f"page {number} of {document_id} has not failed; nothing to retry")
+            uow.emit(OutboundEvent(topic=OCR_REQUESTS.name, key=page["_id"], subject=document_id,
+                               payload=ocr_requests_pb2.RecognisePage(
+                                   document_id=document_id, page=number, image_key=page["image_key"],
+                                   image_sha256=page["sha256"], languages=self.ocr_languages)))  # fmt: skip
+
+        await self.units_of_work().run(work)
 
     async def corrections(self, staff: Staff, document_id: str, number: int) -> list[Document]:
         await self.document_for_staff(staff, document_id)
-        return await self.repository.corrections_of(document_id, number)
+        return await self.reads.corrections_of(document_id, number)
 
     async def progress(self, document: Document) -> Progress:
         return Progress(
             pages=document["page_count"],
             recognised=document.get("pages_recognised", 0),
+            failed=document.get("pages_failed", 0),
             corrected=document.get("pages_corrected", 0),
             published=bool(document.get("published")),
         )
@@ -261,7 +294,7 @@ class LocalDocuments:
     async def readable(self, document_id: str, viewer: Viewer) -> Document:
         """The document if this viewer may read it: open and published for everyone; borrowers see theirs
         (the token was checked at the edge); staff use their own routes."""
-        document = await self.repository.document(document_id)
+        document = await self.reads.document(document_id)
         if document is None or not document.get("published"):
             raise DocumentNotFound(f"no published local document {document_id}")
         if viewer.watermark is None and document["access"] != Access.OPEN.value:
@@ -269,13 +302,13 @@ class LocalDocuments:
         return document
 
     async def _page(self, document_id: str, number: int) -> Document:
-        page = await self.repository.page(document_id, number)
+        page = await self.reads.page(document_id, number)
         if page is None:
             raise ResourceNotFound(f"{document_id} has no page {number}")
         return page
 
     async def pages(self, document_id: str) -> list[Document]:
-        return await self.repository.pages_of(document_id)
+        return await self.reads.pages_of(document_id)
 
     async def page(self, document_id: str, number: int) -> Document:
         return await self._page(document_id, number)
@@ -304,7 +337,7 @@ class LocalDocuments:
 
     async def manifest(self, document: Document, base: str) -> Document:
         """The Presentation 3.0 manifest; ``base`` is where this viewer's IIIF routes for the document live."""
-        pages = await self.repository.pages_of(document["_id"])
+        pages = await self.reads.pages_of(document["_id"])
         canvases = [
             iiif.CanvasPage(
                 page["page"],
@@ -343,7 +376,7 @@ class LocalDocuments:
 
     async def search(self, document_id: str, query: str) -> list[Document]:
         """Hits in the document's text, diacritics optional, each with its page and the boxes to highlight."""
-        pages = await self.repository.pages_of(document_id)
+        pages = await self.reads.pages_of(document_id)
         passages = [Passage(f"page/{p['page']}", "text/plain", page_text(p), f"page={p['page']}") for p in pages]
         found = await asyncio.to_thread(search, passages, query)
         by_number = {p["page"]: p for p in pages}

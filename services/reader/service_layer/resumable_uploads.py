@@ -11,15 +11,54 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from reader.adapters.resumable_uploads import PART_BYTES, MultipartObjects, UploadStateRepository
 from reader.domain.local_documents import Staff, ensure_staff_of
 from reader.errors import FileTooLarge
 from sachso.kit.errors import Conflict, InvalidInput, NotFound
 
 Document = dict[str, Any]
+PART_BYTES = 8 * 1024 * 1024  # S3 parts must be at least 5 MiB, but the last
 LEASE = timedelta(minutes=10)
+
+
+class UploadStates(Protocol):
+    """Where each upload's state is kept (``adapters.resumable_uploads.UploadStateRepository`` on MongoDB); every
+    change is one conditional write, so two requests never write one upload at once."""
+
+    async def add(self, state: Document) -> None: ...
+
+    async def get(self, upload_id: str) -> Document | None: ...
+
+    async def take(self, upload_id: str, offset: int, now: datetime, lease_until: datetime) -> Document | None:
+        """Hold the upload for one request, if it is at ``offset`` and no other request holds it."""
+        ...
+
+    async def add_part(self, upload_id: str, number: int, etag: str, parts_bytes: int) -> None: ...
+
+    async def set_tail(self, upload_id: str, parts_bytes: int, tail_bytes: int, released: datetime) -> None: ...
+
+    async def mark_complete(self, upload_id: str) -> None: ...
+
+    async def remove(self, upload_id: str) -> None: ...
+
+
+class MultipartStore(Protocol):
+    """The object store's multipart upload of each resumable upload, and its tail (``adapters.resumable_uploads``)."""
+
+    async def start(self, key: str, media_type: str) -> str: ...
+
+    async def put_part(self, key: str, s3_upload_id: str, number: int, data: bytes) -> str: ...
+
+    async def read_tail(self, key: str) -> bytes: ...
+
+    async def write_tail(self, key: str, data: bytes) -> None: ...
+
+    async def complete(self, key: str, s3_upload_id: str, parts: list[Document]) -> None: ...
+
+    async def abort(self, key: str, s3_upload_id: str) -> None: ...
+
+
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -55,7 +94,7 @@ def _status(state: Document) -> UploadStatus:
 
 
 class ResumableUploads:
-    def __init__(self, states: UploadStateRepository, objects: MultipartObjects, *, max_bytes: int) -> None:
+    def __init__(self, states: UploadStates, objects: MultipartStore, *, max_bytes: int) -> None:
         self.states = states
         self.objects = objects
         self.max_bytes = max_bytes

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import mimetypes
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache
 from lxml import etree
 from lxml import html as lxml_html
-from pymongo.asynchronous.collection import AsyncCollection
+from PIL import Image
 
 from reader.adapters.page_cache import PageImageCache, PageKey
 from reader.adapters.pdf import PdfEngine, page_texts
@@ -25,11 +26,14 @@ from reader.domain.resource_paths import archive_index, canonical_path, containe
 from reader.domain.text_search import Passage, search
 from reader.errors import PublicationNotFound, ReadOnlineOnly, ResourceLocked, ResourceNotFound
 from reader.service_layer.ingest import PDF_HREF
+from reader.service_layer.repositories import PublicationReads
+from sachso.kit.expiring import ExpiringCache
 
 Document = dict[str, Any]
 ContentKey = Callable[[str], Awaitable[bytes | None]]
 MAX_RESOURCE_BYTES = 64 * 1024 * 1024
 PAGE_WIDTH_STEP = 100
+COVER_WIDTH = 360  # the catalogue shows covers up to 180 CSS pixels wide: sharp on 2x screens
 TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml", "image/svg+xml", "application/javascript",
               "application/json", "application/x-dtbncx+xml", "application/smil+xml")  # fmt: skip
 
@@ -52,7 +56,7 @@ class Resource:
 class Streaming:
     def __init__(
         self,
-        publications: AsyncCollection[Document],
+        publications: PublicationReads,
         cache: BookCache,
         pdf: PdfEngine,
         *,
@@ -71,7 +75,7 @@ class Streaming:
         self._ahead: set[asyncio.Future[None]] = set()
         self._texts: LRUCache[str, list[Passage]] = LRUCache(maxsize=16)
         # a page turn asks for a dozen resources of one book: its document is read once every few seconds
-        self._documents: TTLCache[str, Document] = TTLCache(maxsize=1024, ttl=5.0)
+        self._documents: ExpiringCache[str, Document] = ExpiringCache(maxsize=1024, ttl=5.0)
         self._indexes: LRUCache[str, _BookIndex] = LRUCache(maxsize=1024)
         # what a request path of a publication's version resolved to (a page turn asks for the same stylesheets,
         # fonts and images again): the decisions below are taken once per path, not once per request
@@ -82,7 +86,7 @@ class Streaming:
     async def publication(self, publication_id: str) -> Document:
         document = self._documents.get(publication_id)
         if document is None:
-            document = await self.publications.find_one({"_id": publication_id})
+            document = await self.publications.get(publication_id)  # a plain read: no transaction on this path
             if document is None:
                 raise PublicationNotFound(f"no publication {publication_id}")
             self._documents[publication_id] = document
@@ -206,6 +210,41 @@ class Streaming:
         self._ahead.add(task)
         task.add_done_callback(self._ahead.discard)
 
+    async def cover(self, publication_id: str) -> Resource:
+        """The publication's cover as a small image for the catalogue: the EPUB's cover image (its manifest link
+        with rel "cover"), or a PDF's first page, COVER_WIDTH pixels wide at most.
+
+        Made once per version and kept with the rendered pages (memory, then the page cache's disk): the book is
+        fetched from the object store only for the first request a pod answers, if its file cache lacks it."""
+        document = await self.publication(publication_id)
+        if document.get("status") == "withdrawn":
+            raise PublicationNotFound(f"publication {publication_id} was withdrawn")
+        key = (document["version"], 0, COVER_WIDTH, "")  # page 0: no PDF page has that number
+        image = await self._pages.get(key)  # memory, then disk
+        if image is None:
+            image = await self._cover_image(publication_id, document)
+            await self._pages.put(key, image)  # empty: no cover, also kept (the catalogue draws one)
+        if not image:
+            raise ResourceNotFound(f"publication {publication_id} has no cover image")
+        return Resource("image/webp", len(image), f'"{document["version"]}-cover"', data=image)
+
+    async def _cover_image(self, publication_id: str, document: Document) -> bytes:
+        """The cover as WebP, or empty when the book has none worth showing."""
+        if document["format"] == "application/pdf":
+            path = await self.cache.file(document["key"])
+            page = await self.pdf.render(path, 1, COVER_WIDTH, "WEBP", None)
+            # a first page of a few small words (a text-only PDF's title page) shows as a white card: none
+            return b"" if await asyncio.to_thread(_nearly_blank, page) else page
+        href = next((link["href"] for link in document["manifest"].get("resources", []) if _is_cover(link)), None)
+        if href is None:
+            return b""
+        original = await self.resource(publication_id, href)
+        assert original.data is not None  # EPUB resources are served from memory
+        try:
+            return await asyncio.to_thread(_thumbnail, original.data)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return b""  # an unreadable picture: the catalogue draws the cover
+
     async def search(self, publication_id: str, query: str) -> list[dict[str, Any]]:
         passages = await self._cached_passages(await self.publication(publication_id))
         return await asyncio.to_thread(search, passages, query)
@@ -240,6 +279,31 @@ class Streaming:
             if data:
                 passages.append(Passage(link["href"], link["type"], await asyncio.to_thread(_plain_text, data)))
         return passages
+
+
+def _is_cover(link: dict[str, Any]) -> bool:
+    rel = link.get("rel")
+    return ("cover" in rel if isinstance(rel, list) else rel == "cover") and str(link.get("type", "")).startswith(
+        "image/"
+    )
+
+
+def _nearly_blank(data: bytes) -> bool:
+    """True when under 1 % of the image is ink (darker than mid-grey): a page of a few small words."""
+    with Image.open(io.BytesIO(data)) as image:
+        histogram = image.convert("L").histogram()
+    return sum(histogram[:160]) < 0.01 * sum(histogram)
+
+
+def _thumbnail(data: bytes) -> bytes:
+    """A cover image at most COVER_WIDTH wide, as WebP (a publisher's cover is often megapixels)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (COVER_WIDTH, COVER_WIDTH * 2))  # JPEG: decode at a reduced scale
+        picture = image.convert("RGB")
+        picture.thumbnail((COVER_WIDTH, COVER_WIDTH * 2))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="WEBP", quality=80)
+        return buffer.getvalue()
 
 
 def _plain_text(data: bytes) -> str:
