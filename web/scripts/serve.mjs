@@ -27,6 +27,7 @@ const types = {
   ".png": "image/png",
   ".map": "application/json",
   ".woff2": "font/woff2",
+  ".webmanifest": "application/manifest+json",
 };
 
 function proxy(request, response, port, upstreamPath) {
@@ -58,7 +59,7 @@ function contentSecurityPolicy(origin) {
     "media-src 'self' blob:",
     "connect-src 'self'",
     "frame-src 'self' blob:",
-    "worker-src 'none'",
+    "worker-src 'self'", // the app's service worker (offline reading, push); no other worker
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",

@@ -1,6 +1,8 @@
 // The services' HTTP APIs. Base URLs come at run time from /config.json, written by whoever serves the app
 // (scripts/serve.mjs proxies them from the app's own origin, so no CORS is needed).
 
+import { watched } from "./offline/connection";
+
 export interface Config {
   lending: string;
   drm: string;
@@ -117,11 +119,12 @@ export async function raw(service: Service, path: string, options: RequestOption
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     const current = options.auth ? session(options.auth) : null;
     if (current) headers.Authorization = `Bearer ${current.access_token}`;
-    return fetch(url, {
+    const request = fetch(url, {
       method: options.method ?? (options.body === undefined ? "GET" : "POST"),
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
+    return watched(request); // a failure here (or the service worker's cached stand-in) tells the app it is offline
   };
   let response = await send();
   if (response.status === 401 && options.auth === "patron" && (await refreshPatron())) response = await send();
@@ -197,8 +200,20 @@ export interface Title {
   subjects: string[];
   library_ids: string[];
   online_only?: boolean;
+  lendable?: boolean;
+  format?: string;
+  open_access?: boolean; // anyone reads it without a card or a loan ("Đọc tự do")
+  local_document?: boolean; // a scanned local document: page images and their OCR text
   description?: string;
-  availability?: { copies: number | null; available: number | null; holds: number } | null;
+  availability?: Availability | null;
+}
+
+export interface Availability {
+  copies: number | null;
+  available: number | null;
+  holds: number;
+  state: "available" | "wait" | "none";
+  wait_days: number | null;
 }
 
 export interface SearchResult {
@@ -247,6 +262,8 @@ export interface StreamingToken {
   expires_at: string;
   publication_id: string;
   manifest_url: string;
+  online_only?: boolean;
+  local_document?: boolean; // a scanned local document: manifest_url is its IIIF manifest under the loan's root
 }
 
 export interface ReportRow {

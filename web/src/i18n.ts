@@ -57,6 +57,12 @@ const vi = {
   availableNow: "Có sẵn",
   waitingList: "Hết bản · {holds} người chờ",
   availabilitySignIn: "Đăng nhập để xem còn bản không",
+  waitDays: "Chờ ~{n} ngày",
+  formatLabel: "Định dạng",
+  allFormats: "Mọi định dạng",
+  format_epub: "EPUB",
+  format_pdf: "PDF",
+  availableOnly: "Chỉ sách có sẵn ngay",
   availableCopies: "Còn {available}/{copies} bản",
   unlimited: "Không giới hạn lượt đọc",
   noCopy: "Hết bản — {holds} người đang chờ",
@@ -131,6 +137,9 @@ const vi = {
   flowScroll: "Cuộn",
   close: "Đóng",
   backToShelf: "Tủ sách",
+  backToTitle: "Trang sách",
+  openTitle: "Đọc tự do",
+  openTitleHelp: "Sách mở: ai cũng đọc được, không cần thẻ hay mượn.",
   backToLoans: "Về sách đang mượn",
   bookFrame: "Nội dung sách: {title}",
   pageOf: "Trang {page}/{total}",
@@ -211,6 +220,8 @@ const vi = {
   staffTabTitles: "Sách và bản quyền",
   staffTabPatrons: "Thẻ bạn đọc",
   staffTabAccounts: "Tài khoản",
+  staffTabDocuments: "Tài liệu địa chí",
+  staffTabProgress: "Tiến độ số hóa",
   titleField: "Tên sách",
   subtitle: "Phụ đề",
   authors: "Tác giả",
@@ -235,6 +246,11 @@ const vi = {
   model_odl: "ODL (lượt mượn + thời hạn)",
   onlineOnlySet: "Sách này giờ chỉ đọc trực tuyến.",
   onlineOnlyCleared: "Sách này đọc được cả bằng ứng dụng.",
+  openToggle: "Mở cho mọi người đọc tự do (sách hết bản quyền, học liệu mở)",
+  localDocumentAccessNote: "Tài liệu địa chí: ai được đọc (mở cho mọi người, cho mượn, chỉ đọc trực tuyến) đặt trong phần mô tả tài liệu.",
+  localDocumentAccessLink: "Sửa mô tả tài liệu",
+  openSet: "Ai cũng đọc được sách này, không cần thẻ hay mượn.",
+  openCleared: "Sách này lại chỉ đọc khi mượn.",
   cardActive: "Đang dùng",
   cardBlocked: "Đã khoá",
   renewCard: "Gia hạn thẻ",
@@ -329,6 +345,12 @@ const en: Record<MessageKey, string> = {
   availableNow: "Available",
   waitingList: "All out · {holds} waiting",
   availabilitySignIn: "Sign in to see availability",
+  waitDays: "Wait ~{n} days",
+  formatLabel: "Format",
+  allFormats: "All formats",
+  format_epub: "EPUB",
+  format_pdf: "PDF",
+  availableOnly: "Available now only",
   availableCopies: "{available} of {copies} copies available",
   unlimited: "Unlimited simultaneous readers",
   noCopy: "No copy free — {holds} waiting",
@@ -403,6 +425,9 @@ const en: Record<MessageKey, string> = {
   flowScroll: "Scroll",
   close: "Close",
   backToShelf: "Shelf",
+  backToTitle: "Title page",
+  openTitle: "Read freely",
+  openTitleHelp: "An open book: anyone reads it, no card or loan needed.",
   backToLoans: "Back to my loans",
   bookFrame: "Book content: {title}",
   pageOf: "Page {page} of {total}",
@@ -483,6 +508,8 @@ const en: Record<MessageKey, string> = {
   staffTabTitles: "Titles and licences",
   staffTabPatrons: "Reader cards",
   staffTabAccounts: "Accounts",
+  staffTabDocuments: "Local documents",
+  staffTabProgress: "Digitisation progress",
   titleField: "Title",
   subtitle: "Subtitle",
   authors: "Authors",
@@ -507,6 +534,11 @@ const en: Record<MessageKey, string> = {
   model_odl: "ODL (checkouts + term)",
   onlineOnlySet: "This title is now read online only.",
   onlineOnlyCleared: "This title can be read in apps again.",
+  openToggle: "Open to everyone (public domain, open learning material)",
+  localDocumentAccessNote: "Local document: who may read it (open to everyone, lent, online only) is set in its description.",
+  localDocumentAccessLink: "Edit the document's description",
+  openSet: "Anyone can now read this title, with no card or loan.",
+  openCleared: "This title is read with a loan again.",
   cardActive: "Active",
   cardBlocked: "Blocked",
   renewCard: "Renew card",
@@ -568,6 +600,12 @@ const problems: Record<Language, Record<string, string>> = {
   "odl-source-unavailable": "Thư viện cho mượn sách này chưa trả lời. Xin thử lại sau.",
   "local-document-not-found": "Không tìm thấy tài liệu này.",
   "local-document-not-open": "Tài liệu này không mở cho mọi người: hãy mượn để đọc.",
+  "title-not-open": "Sách này không mở cho mọi người: hãy mượn để đọc.",
+  "title-online-only": "Sách chỉ đọc trực tuyến khi mượn không thể mở cho mọi người; hãy bỏ dấu đó trước.",
+  "title-open": "Sách đang mở cho mọi người đọc không thể đánh dấu chỉ đọc trực tuyến; hãy đóng lại trước.",
+  "local-document-access": "Quyền đọc của tài liệu địa chí được đặt trong phần mô tả tài liệu (mục Tài liệu địa chí), không phải ở đây.",
+  "not-a-local-document": "Lượt mượn này không phải của một tài liệu địa chí nên không mở được trong trình xem tài liệu. Hãy mở lại từ «Sách đang mượn».",
+  "ocr-page-not-failed": "Trang này không nhận dạng lỗi nên không cần chạy lại.",
   "iiif-bad-request": "Yêu cầu ảnh trang không hợp lệ.",
   "tus-version-unsupported": "Máy chủ không nhận kiểu tải lên này. Xin tải lại trang.",
   "upload-incomplete": "Tệp chưa tải lên hết. Xin tiếp tục tải lên.",
@@ -651,6 +689,12 @@ const problems: Record<Language, Record<string, string>> = {
   "odl-source-unavailable": "The library lending this book is not answering. Please try again later.",
   "local-document-not-found": "No such document.",
   "local-document-not-open": "This document is not open to everyone: borrow it to read it.",
+  "title-not-open": "This book is not open to everyone: borrow it to read it.",
+  "title-online-only": "A book read online only with a loan cannot be opened to everyone; remove that mark first.",
+  "title-open": "A book open to everyone cannot be marked read online only; close it first.",
+  "local-document-access": "Who may read a local document is set in the document's description (Local documents), not here.",
+  "not-a-local-document": "This loan is not of a local document, so it cannot open in the document viewer. Open it again from “My loans”.",
+  "ocr-page-not-failed": "This page's recognition has not failed: nothing to retry.",
   "iiif-bad-request": "This page image request is not valid.",
   "tus-version-unsupported": "The server does not accept this kind of upload. Please reload the page.",
   "upload-incomplete": "The file has not been fully uploaded yet. Please resume the upload.",
@@ -765,10 +809,16 @@ export function setLanguage(language: Language): void {
 }
 
 /** The message ``key`` in the current language, with ``{name}`` placeholders filled in. */
-export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  const template = dictionaries[currentLanguage()][key];
-  return template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`)).normalize("NFC");
+/** A translator over one set of messages in both languages: the message ``key`` in the app's language, with
+ * ``{name}`` placeholders filled in (NFC). The app's own messages and each feature's (documents, offline) use it. */
+export function translator<K extends string>(
+  messages: Record<Language, Record<K, string>>,
+): (key: K, params?: Record<string, string | number>) => string {
+  return (key, params = {}) =>
+    messages[currentLanguage()][key].replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? `{${name}}`)).normalize("NFC");
 }
+
+export const t = translator(dictionaries);
 
 /** The message for a problem type ("no-copy-available"), or null when the app does not know it. */
 export function problemMessage(problem: string): string | null {

@@ -7,11 +7,15 @@ import { h, setProblemReporter } from "./dom";
 import { currentLanguage, setLanguage, t } from "./i18n";
 import { accountPage, applyPage, signInPage } from "./pages/account";
 import { cataloguePage } from "./pages/catalogue";
+import { staffProgressPage } from "./documents/progress";
+import { staffDocumentPage, staffDocumentsPage } from "./documents/staff";
+import { documentViewerPage } from "./documents/viewer";
 import { inboxPage, stopLiveInbox, unreadCount } from "./pages/inbox";
 import { shelfPage } from "./pages/shelf";
 import { titlePage } from "./pages/title";
+import { startOfflineFeatures } from "./offline";
 import { reportFailure } from "./problems";
-import { closeReader, readPage } from "./reader";
+import { closeReader, openReadPage, readPage } from "./reader";
 import { currentPath, go, match, type Route, startRouter } from "./router";
 import { staffAccountsPage } from "./staff/accounts";
 import { staffPage, staffSignInPage } from "./staff/desk";
@@ -26,11 +30,16 @@ const routes: Route[] = [
   [/^\/(?:shelf|loans|holds)$/, shelfPage],
   [/^\/inbox$/, inboxPage],
   [/^\/(?:account|settings\/notifications)$/, accountPage],
+  [/^\/read\/open\/([\w-]+)$/, openReadPage],
   [/^\/read\/([\w-]+)$/, readPage],
   [/^\/staff\/signin$/, staffSignInPage],
   [/^\/staff\/([\w-]+)\/titles$/, staffTitlesPage],
   [/^\/staff\/([\w-]+)\/patrons$/, staffPatronsPage],
   [/^\/staff\/([\w-]+)\/accounts$/, staffAccountsPage],
+  [/^\/staff\/([\w-]+)\/documents$/, staffDocumentsPage],
+  [/^\/staff\/([\w-]+)\/documents\/([\w-]+)$/, staffDocumentPage],
+  [/^\/staff\/([\w-]+)\/progress$/, staffProgressPage],
+  [/^\/documents\/([\w-]+)$/, documentViewerPage],
   [/^\/staff(?:\/([\w-]+))?$/, staffPage],
 ];
 
@@ -136,6 +145,7 @@ document.addEventListener("sachso:inbox-changed", () => {
   if (badge) void showUnread(badge);
 });
 setLanguage(currentLanguage());
+startOfflineFeatures();
 startRouter(() => void render());
 loadConfig()
   .then(render)

@@ -3,9 +3,11 @@
 
 import { ApiError } from "./api";
 import { announce } from "./dom";
+import { AppProblem } from "./offline/messages";
 import { problemMessage, t } from "./i18n";
 
 export function messageFor(error: unknown): string {
+  if (error instanceof AppProblem) return error.message; // the app's own failures (offline reading), in words already
   if (error instanceof ApiError) {
     const known = problemMessage(error.problem);
     if (known) return known;

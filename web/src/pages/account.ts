@@ -6,6 +6,7 @@ import { announce, busy, field, h, reportProblem } from "../dom";
 import { channelName, formatDate, kindName, t } from "../i18n";
 import { currentPath, currentQuery, go, type Render } from "../router";
 import { requirePatron } from "./common";
+import { pushSection, storageSection } from "../offline";
 
 export const signInPage: Render = async (main) => {
   const card = h("input", { name: "card_number", autocomplete: "username", required: true }) as HTMLInputElement;
@@ -157,6 +158,8 @@ export const accountPage: Render = async (main) => {
       h("dl", { class: "facts" }, h("dt", {}, t("fullName")), h("dd", {}, me.display_name), h("dt", {}, t("cardNumber")), h("dd", { id: "card-number" }, me.card_number ?? "—"), h("dt", {}, t("cardExpires")), h("dd", {}, me.card_expires_at ? formatDate(me.card_expires_at) : "—"), h("dt", {}, t("email")), h("dd", {}, me.email)),
     ),
     notifications,
+    pushSection(),
+    storageSection(),
     h("section", { id: "pin", "aria-labelledby": "pin-title" }, h("h2", { id: "pin-title" }, t("changePin")), pinForm()),
     h("section", { "aria-labelledby": "session-title" }, h("h2", { id: "session-title" }, t("sessionTitle")), h("p", {}, t("signedInAs", { name: session("patron")?.name ?? me.display_name })), h("div", { class: "actions" }, signOutButton, everywhere), h("p", { class: "meta" }, t("signOutEverywhereHelp"))),
   );

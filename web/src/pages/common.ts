@@ -1,6 +1,6 @@
 // Pieces several patron screens share: the signed-in check, a book's cover, due countdowns, one-tap borrow.
 
-import { api, type Hold, type Loan, session, type Title } from "../api";
+import { api, baseUrl, type Hold, type Loan, session, type Title } from "../api";
 import { announce, h } from "../dom";
 import { formatDate, t } from "../i18n";
 import { go } from "../router";
@@ -12,21 +12,30 @@ export function requirePatron(main: HTMLElement): boolean {
   return false;
 }
 
-/** A drawn cover (title and author on a colour of the title's own), for books whose file gives none. */
-export function cover(item: Pick<Title, "id" | "title" | "authors">, size: "small" | "large" = "small"): HTMLElement {
+type CoverOf = Pick<Title, "id" | "title" | "authors"> & Partial<Pick<Title, "publication_id" | "format">>;
+
+/** A book's cover: the publication's own (reader's /v1/covers), over a drawn one (title and author on a colour of
+ * the title's own) that shows while it loads and stays for books whose file gives none. */
+export function cover(item: CoverOf, size: "small" | "large" = "small"): HTMLElement {
   let hash = 0;
   for (const char of item.id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   const hue = hash % 360;
-  return h(
+  const drawn = h(
     "div",
     { class: `cover ${size}`, style: `--cover-hue: ${hue}`, "aria-hidden": "true" },
     h("span", { class: "cover-title" }, item.title),
     item.authors[0] ? h("span", { class: "cover-author" }, item.authors[0]) : null,
   );
+  if (item.publication_id && item.format) {
+    const image = h("img", { class: "cover-image", alt: "", loading: "lazy", decoding: "async", src: `${baseUrl("reader")}/v1/covers/${encodeURIComponent(item.publication_id)}` }) as HTMLImageElement;
+    image.addEventListener("error", () => image.remove()); // no cover in the file: the drawn one stays
+    drawn.append(image);
+  }
+  return drawn;
 }
 
 /** A book in a list: its cover beside what matters about it (title, state, actions). */
-export function bookCard(attributes: Record<string, string>, book: Pick<Title, "id" | "title" | "authors">, ...details: Array<HTMLElement | null>): HTMLElement {
+export function bookCard(attributes: Record<string, string>, book: CoverOf, ...details: Array<HTMLElement | null>): HTMLElement {
   return h("li", { class: "book-card", ...attributes }, cover(book), h("div", { class: "book-info" }, ...details));
 }
 

@@ -7,6 +7,8 @@ import { formatDate, t } from "../i18n";
 import { currentPath, type Render } from "../router";
 import { bookCard, borrowNow, myLoansAndHolds, requirePatron, timeLeft } from "./common";
 import { failure } from "../api";
+import { forgetBook } from "../offline/store";
+import { loanOfflineControls } from "../offline";
 
 async function rerender(main: HTMLElement): Promise<void> {
   main.replaceChildren();
@@ -22,6 +24,7 @@ function loanCard(main: HTMLElement, loan: Loan, book: Awaited<ReturnType<typeof
   const giveBack = actionButton(t("returnEarly"), async () => {
     if (!window.confirm(t("confirmReturn"))) return;
     await api<Loan>("lending", `/v1/loans/${loan.id}/return`, { auth: "patron", method: "POST" });
+    await forgetBook(loan.id); // a returned book's download goes at once
     announce(t("returned"));
     await rerender(main);
   }, { class: "quiet" });
@@ -32,6 +35,7 @@ function loanCard(main: HTMLElement, loan: Loan, book: Awaited<ReturnType<typeof
     h("h3", { lang: book.language || undefined }, book.title),
     h("p", { class: "due" }, h("strong", {}, timeLeft(loan.due_at)), " · ", t("due", { due: formatDate(loan.due_at) })),
     h("div", { class: "actions" }, h("a", { href: `/read/${loan.id}`, class: "button primary" }, t("read")), renew, giveBack, licence),
+    loanOfflineControls(loan, book),
   );
 }
 

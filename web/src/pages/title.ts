@@ -5,6 +5,7 @@ import { api, type Hold, session, type Title } from "../api";
 import { actionButton, announce, busy, field, h, reportProblem } from "../dom";
 import { formatDate, languageName, t } from "../i18n";
 import { go, type Render } from "../router";
+import { readFreelyAction } from "../documents/viewer";
 import { borrowNow, cover, myLoansAndHolds, timeLeft } from "./common";
 
 export const titlePage: Render = async (main, [titleId]) => {
@@ -22,14 +23,28 @@ export const titlePage: Render = async (main, [titleId]) => {
         h("h1", { id: "page-title", tabindex: -1, lang: item.language || undefined }, item.title),
         item.subtitle ? h("p", { lang: item.language || undefined }, item.subtitle) : null,
         item.authors.length ? h("p", { class: "meta" }, t("by", { authors: item.authors.join(", ") })) : null,
-        h("p", { class: "meta" }, [languageName(item.language), item.online_only ? t("onlineOnly") : t("ebook")].filter(Boolean).join(" · ")),
+        h("p", { class: "meta" }, [languageName(item.language), item.format ? t(item.format === "pdf" ? "format_pdf" : "format_epub") : "", item.online_only ? t("onlineOnly") : t("ebook")].filter(Boolean).join(" · ")),
         actions,
       ),
     ),
     item.description ? h("p", { class: "description", lang: item.language || undefined }, item.description) : "",
   );
+  if (item.open_access && !item.online_only && item.local_document) {
+    actions.append(readFreelyAction(item)); // anyone reads it: no card, no loan
+    return;
+  }
+  if (item.open_access && !item.online_only) {
+    // an open book (public domain, open learning material): anyone reads it in the reader, no card, no loan
+    actions.append(
+      h("p", { class: "availability", id: "title-status" }, h("span", { class: "badge", "data-availability": "available" }, t("openTitle")), " ", t("openTitleHelp")),
+      h("a", { href: `/read/open/${encodeURIComponent(item.id)}`, class: "button primary", id: "title-read" }, t("read")),
+    );
+    return;
+  }
   if (!patron) {
-    actions.append(h("a", { href: `/signin?next=/title/${item.id}`, class: "button" }, t("signInToBorrow")));
+    // a visitor: what the network has, and signing in only when there is something to borrow or wait for
+    if (item.lendable === false || !item.availability || item.availability.state === "none") actions.append(h("p", { class: "availability", id: "title-status" }, t("noLicence")));
+    else actions.append(h("a", { href: `/signin?next=/title/${item.id}`, class: "button" }, t("signInToBorrow")));
     return;
   }
   const { loans, holds } = await myLoansAndHolds();
@@ -52,12 +67,13 @@ export const titlePage: Render = async (main, [titleId]) => {
     return;
   }
   const availability = item.availability;
-  if (!availability || availability.copies === 0) {
+  if (item.lendable === false || !availability || availability.state === "none") {
     actions.append(status(t("notLicensed")));
     return;
   }
   if (availability.copies !== null && !availability.available) {
-    actions.append(status(t("noCopy", { holds: availability.holds })));
+    const wait = availability.wait_days ? ` · ${t("estimatedWait", { days: availability.wait_days })}` : "";
+    actions.append(status(t("noCopy", { holds: availability.holds }) + wait));
     const auto = h("input", { type: "checkbox", id: "auto-checkout" }) as HTMLInputElement;
     const form = h("form", { class: "inline-form" }, h("div", { class: "check" }, auto, h("label", { for: "auto-checkout" }, t("autoCheckout"))), h("button", { type: "submit", class: "primary" }, t("placeHold")));
     form.addEventListener("submit", (event) => {

@@ -21,7 +21,14 @@ export interface ReaderChrome {
   setTheme(theme: string): void;
 }
 
-export function readerChrome(bookTitle: string, language: string | undefined, publicationId: string): ReaderChrome {
+/** How a book is being read: from the shelf with a loan (positions and bookmarks kept), or as an open title by
+ * anyone (back to its title page; nothing personal kept). */
+export interface ReadingVisit {
+  back?: string;
+  personal?: boolean;
+}
+
+export function readerChrome(bookTitle: string, language: string | undefined, publicationId: string, visit: ReadingVisit = {}): ReaderChrome {
   const container = h("div", { id: "reading-container", "data-publication": publicationId });
   const stage = h("div", { class: "reader-stage", id: "reader-stage" }, container);
   const previous = h("button", { type: "button", id: "page-previous", class: "page-button" }, h("span", { "aria-hidden": "true" }, "‹ "), t("previous")) as HTMLButtonElement;
@@ -31,7 +38,7 @@ export function readerChrome(bookTitle: string, language: string | undefined, pu
   const top = h(
     "div",
     { class: "reader-bar reader-top" },
-    h("a", { href: "/shelf", class: "reader-back", id: "reader-back" }, h("span", { "aria-hidden": "true" }, "← "), t("backToShelf")),
+    h("a", { href: visit.back ?? "/shelf", class: "reader-back", id: "reader-back" }, h("span", { "aria-hidden": "true" }, "← "), t(visit.back ? "backToTitle" : "backToShelf")),
     h("h1", { id: "page-title", tabindex: -1, class: "reader-title", lang: language || undefined }, bookTitle),
     topActions,
   );

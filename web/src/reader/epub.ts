@@ -8,11 +8,14 @@ import fontFaces from "./fonts.css?inline";
 import { api } from "../api";
 import { actionButton, announce, field, h, reportProblem } from "../dom";
 import { t } from "../i18n";
-import { choices, pageKeys, readerChrome, type PageTurns } from "./chrome";
+import { isOfflineBase, OfflineChapters } from "../offline/chapters";
+import { reportUnlessOffline, sendOrQueue } from "../offline/sync";
+import { choices, pageKeys, readerChrome, type PageTurns, type ReadingVisit } from "./chrome";
 import { keepReadingPrefs, LINE_HEIGHTS, MARGINS, type Margin, readingPrefs, type ReadingPrefs, savePosition, THEMES, type Theme, TYPEFACES, type Typeface } from "./session";
 
 let active: EpubNavigator | null = null;
 let activeKeys: ((event: KeyboardEvent) => void) | null = null;
+let activeChapters: OfflineChapters | null = null;
 
 /** Ends the reading session when the reader leaves the page. */
 export async function closeEpub(): Promise<void> {
@@ -21,6 +24,8 @@ export async function closeEpub(): Promise<void> {
   if (activeKeys) document.removeEventListener("keydown", activeKeys);
   activeKeys = null;
   if (navigator) await navigator.destroy();
+  activeChapters?.release();
+  activeChapters = null;
 }
 
 function navigatorPreferences(prefs: ReadingPrefs): IEpubPreferences {
@@ -44,16 +49,21 @@ export async function readEpub(
   manifestJson: unknown,
   publicationId: string,
   initial: Locator | undefined,
+  visit: ReadingVisit = {},
 ): Promise<void> {
   const manifest = Manifest.deserialize(manifestJson);
   if (!manifest) throw new Error("manifest");
   manifest.setSelfLink(`${base}manifest.json`);
-  const publication = new Publication({ manifest, fetcher: new HttpFetcher(undefined, base) });
+  // A stored copy's chapter frames are not under the service worker: their pictures, styles and fonts are inlined.
+  activeChapters?.release();
+  activeChapters = isOfflineBase(base) ? new OfflineChapters(base) : null;
+  const publication = new Publication({ manifest, fetcher: new HttpFetcher(activeChapters?.fetch, base) });
   const positionsJson = (await (await fetch(`${base}~readium/positions`)).json()) as { positions?: unknown[] };
   const positions = (positionsJson.positions ?? []).map((item) => Locator.deserialize(item)).filter((item): item is Locator => !!item);
   let current: Locator | undefined = initial;
   const prefs = readingPrefs();
-  const chrome = readerChrome(book.title, book.language, publicationId);
+  const chrome = readerChrome(book.title, book.language, publicationId, visit);
+  const personal = visit.personal !== false; // an open title read by anyone keeps no position and no bookmarks
   const { container, progress } = chrome;
   chrome.setTheme(prefs.theme);
   main.append(chrome.root);
@@ -171,26 +181,28 @@ export async function readEpub(
     });
     marks.append(h("li", {}, go));
   };
-  chrome.topActions.append(
+  if (personal) chrome.topActions.append(
     actionButton(t("bookmark"), async () => {
       if (!current) return;
       const note = `${current.title ?? book.title} · ${t("pageShort")} ${current.locations?.position ?? ""}`;
-      await api("reader", `/v1/reading/annotations/${publicationId}`, { auth: "patron", method: "POST", body: { kind: "bookmark", locator: current.serialize(), note } });
+      await sendOrQueue("bookmark", publicationId, { kind: "bookmark", locator: current.serialize(), note }); // offline: sent later
       addMark(current, note);
       announce(t("bookmarkSaved"));
     }, { class: "secondary", id: "bookmark-add" }),
   );
-  void api<Array<{ kind: string; locator: unknown; note: string }>>("reader", `/v1/reading/annotations/${publicationId}`, { auth: "patron" })
+  if (personal) void api<Array<{ kind: string; locator: unknown; note: string }>>("reader", `/v1/reading/annotations/${publicationId}`, { auth: "patron" })
     .then((saved) => {
       for (const item of saved.filter((entry) => entry.kind === "bookmark")) {
         const locator = Locator.deserialize(item.locator);
         if (locator) addMark(locator, item.note || `${locator.locations?.position ?? ""}`);
       }
     })
-    .catch(reportProblem);
+    .catch(reportUnlessOffline);
 
   // -- the navigator ----------------------------------------------------------------------------------------
   let saveTimer: number | undefined;
+  const openedAt = initial?.locations?.position ?? positions[0]?.locations?.position;
+  let moved = false;
   // Left and right follow the reading direction; a book that declares none reads left to right (the
   // navigator's own goLeft/goRight do nothing for such books).
   const rtl = (): boolean => navigator?.readingProgression === "rtl";
@@ -229,8 +241,12 @@ export async function readEpub(
       container.dataset.position = String(position ?? "");
       container.dataset.progression = String(locator.locations?.progression ?? "");
       current = locator;
+      // Opening a book is not reading it: the place it opened at is not saved again, so a device that opens a
+      // book at its start never overwrites the position another device is about to send.
+      moved ||= position !== openedAt;
+      if (!moved) return;
       window.clearTimeout(saveTimer);
-      saveTimer = window.setTimeout(() => {
+      if (personal) saveTimer = window.setTimeout(() => {
         savePosition(publicationId, locator.serialize())
           .then(() => {
             container.dataset.saved = JSON.stringify(locator.serialize());

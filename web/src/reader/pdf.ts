@@ -4,7 +4,7 @@
 
 import { h, reportProblem } from "../dom";
 import { t } from "../i18n";
-import { choices, pageKeys, readerChrome } from "./chrome";
+import { choices, pageKeys, readerChrome, type ReadingVisit } from "./chrome";
 import { keepReadingPrefs, type PdfFit, readingPrefs, savePosition } from "./session";
 import type { Locator } from "@readium/shared";
 
@@ -15,11 +15,12 @@ export async function readPdf(
   publicationId: string,
   pages: number,
   saved: Locator | undefined,
+  visit: ReadingVisit = {},
 ): Promise<void> {
   const fragment = saved?.locations?.fragments?.find((value) => value.startsWith("page="));
   let page = Math.min(pages, Math.max(1, Number(fragment?.slice(5) ?? 1) || 1));
   const prefs = readingPrefs();
-  const chrome = readerChrome(book.title, book.language, publicationId);
+  const chrome = readerChrome(book.title, book.language, publicationId, visit);
   const { container, progress } = chrome;
   chrome.root.classList.add("pdf");
   chrome.setTheme(prefs.theme);
@@ -46,6 +47,8 @@ export async function readPdf(
     const box = container.getBoundingClientRect();
     return Math.min(3000, Math.ceil((Math.max(box.width, 300) * window.devicePixelRatio * prefs.pdfZoom) / 100) * 100);
   };
+  const openedAt = page;
+  let moved = false;
   const show = async (): Promise<void> => {
     container.dataset.loading = "true";
     const loaded = new Promise((resolve) => {
@@ -65,6 +68,8 @@ export async function readPdf(
     layout();
     textLayer.textContent = (await text) || t("pdfNoText");
     delete container.dataset.loading;
+    moved ||= page !== openedAt; // opening a book is not reading it (see epub.ts)
+    if (!moved || visit.personal === false) return; // an open title read by anyone: no position kept
     const locator = { href: "publication.pdf", type: "application/pdf", locations: { position: page, progression: (page - 1) / pages, totalProgression: (page - 1) / pages, fragments: [`page=${page}`] } };
     try {
       await savePosition(publicationId, locator);

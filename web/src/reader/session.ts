@@ -2,7 +2,8 @@
 // reader's preferences (kept per browser) and a device id (for "continue where you left off").
 
 import { Locator } from "@readium/shared";
-import { api, ApiError, baseUrl, type StreamingToken } from "../api";
+import { api, ApiError, baseUrl, type Loan, type StreamingToken } from "../api";
+import { devicePosition, isNetworkFailure, sendOrQueue } from "../offline/sync";
 
 export const THEMES = {
   light: { backgroundColor: "#FFFFFF", textColor: "#121212" },
@@ -61,7 +62,22 @@ export function deviceId(): string {
   return id;
 }
 
-export async function streamingToken(loanId: string): Promise<StreamingToken> {
+/** A loan of another deployment's title (ODL): its publication id as lending mirrors it. */
+export function isPartnerLoan(loan: Loan): boolean {
+  return loan.publication_id.startsWith("odl:");
+}
+
+export async function streamingToken(loan: Loan): Promise<StreamingToken> {
+  if (isPartnerLoan(loan)) {
+    // Read at the lending deployment: its DRM's token and its reader's manifest, through our lending service.
+    const partner = await api<{ token: string; expires_at: string; manifest_url: string }>(
+      "lending",
+      `/v1/odl/loans/${loan.id}/streaming-token`,
+      { auth: "patron", method: "POST" },
+    );
+    return { ...partner, publication_id: loan.publication_id };
+  }
+  const loanId = loan.id;
   // DRM learns of a new loan through an event: give it a moment right after borrowing.
   for (let attempt = 0; ; attempt++) {
     try {
@@ -73,9 +89,22 @@ export async function streamingToken(loanId: string): Promise<StreamingToken> {
   }
 }
 
+/** The root of a reader service manifest (``…/manifest.json``) as this app reaches it: through its own base
+ * (scripts/serve.mjs), never the service's internal address. */
+export function readerRoot(manifestUrl: string): string {
+  return baseUrl("reader") + new URL(manifestUrl).pathname.replace(/manifest\.json$/, "");
+}
+
 /** Where the loan's publication is served, as this app reaches it (the reader service through its own base). */
-export function publicationBase(token: StreamingToken): string {
-  return baseUrl("reader") + new URL(token.manifest_url).pathname.replace(/manifest\.json$/, "");
+export function publicationBase(token: StreamingToken, loan?: Loan): string {
+  if (loan && isPartnerLoan(loan)) return token.manifest_url.replace(/manifest\.json$/, ""); // the lender's reader
+  return readerRoot(token.manifest_url);
+}
+
+/** An open title's reading: lending counts it (once per call: call it once per reading) and says where its
+ * manifest is — a local document's IIIF manifest ("iiif") or a publication's open streaming root. */
+export async function openReading(titleId: string): Promise<{ kind: string; manifest_url: string }> {
+  return api("lending", `/v1/titles/${encodeURIComponent(titleId)}/open-reading`, { method: "POST" });
 }
 
 export async function savedPosition(publicationId: string): Promise<Locator | undefined> {
@@ -84,14 +113,12 @@ export async function savedPosition(publicationId: string): Promise<Locator | un
     return Locator.deserialize(saved.locator);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return undefined;
+    if (isNetworkFailure(error)) return Locator.deserialize(await devicePosition(publicationId)); // offline: this device's last
     throw error;
   }
 }
 
+/** Saves the position (the latest by device time wins); offline, it waits in a queue for the connection. */
 export async function savePosition(publicationId: string, locator: unknown): Promise<void> {
-  await api("reader", `/v1/reading/positions/${publicationId}`, {
-    auth: "patron",
-    method: "PUT",
-    body: { locator, device_id: deviceId(), device_name: navigator.userAgent.slice(0, 200), modified: new Date().toISOString() },
-  });
+  await sendOrQueue("position", publicationId, { locator, device_id: deviceId(), device_name: navigator.userAgent.slice(0, 200), modified: new Date().toISOString() });
 }

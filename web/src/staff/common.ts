@@ -29,6 +29,8 @@ const TABS: Array<[string, MessageKey]> = [
   ["/titles", "staffTabTitles"],
   ["/patrons", "staffTabPatrons"],
   ["/accounts", "staffTabAccounts"],
+  ["/documents", "staffTabDocuments"],
+  ["/progress", "staffTabProgress"],
 ];
 
 /** The page's heading, the library picker (names, never ids) and the tabs between the librarian's pages. */

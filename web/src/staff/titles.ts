@@ -1,5 +1,5 @@
-// Librarians' titles page: find a title, correct its record, lend it online only (rare documents), and record
-// a licence the library acquired.
+// Librarians' titles page: find a title, correct its record, lend it online only (rare documents), open it to
+// everyone (public domain, open learning material), and record a licence the library acquired.
 
 import { api, type SearchResult, type Title } from "../api";
 import { announce, busy, field, h, reportProblem } from "../dom";
@@ -69,6 +69,16 @@ function titleItem(item: Title, context: StaffContext): HTMLElement {
       reportProblem(error);
     });
   });
+  const opened = h("input", { type: "checkbox", id: `open-${item.id}`, checked: !!item.open_access }) as HTMLInputElement;
+  opened.addEventListener("change", () => {
+    void busy(opened, async () => {
+      await api("lending", `/v1/titles/${item.id}/open`, { auth: "staff", method: "PUT", body: { open: opened.checked } });
+      announce(opened.checked ? t("openSet") : t("openCleared"));
+    }).catch((error: unknown) => {
+      opened.checked = !opened.checked; // e.g. title-online-only: a lent rare document is never opened
+      reportProblem(error);
+    });
+  });
   const details = (summary: string, body: () => HTMLElement): HTMLElement => {
     const element = h("details", {}, h("summary", {}, summary)) as HTMLDetailsElement;
     element.addEventListener("toggle", () => {
@@ -81,7 +91,14 @@ function titleItem(item: Title, context: StaffContext): HTMLElement {
     { class: "card", "data-title": item.id },
     h("h3", { lang: item.language || undefined }, item.title),
     h("p", { class: "meta" }, [item.authors.join(", "), item.library_ids.map((id) => context.names.get(id) ?? id).join(", ")].filter(Boolean).join(" · ")),
-    h("div", { class: "check" }, online, h("label", { for: `online-${item.id}` }, t("onlineOnlyToggle"))),
+    ...(item.local_document
+      ? // a scanned document's access is its description's (the reader serves it by that): no tick here to disagree
+        [h("p", { class: "meta", id: `access-${item.id}` }, t("localDocumentAccessNote"), " ",
+          h("a", { href: `/staff/${context.libraryId}/documents/${encodeURIComponent(item.publication_id ?? "")}` }, t("localDocumentAccessLink")))]
+      : [
+          h("div", { class: "check" }, online, h("label", { for: `online-${item.id}` }, t("onlineOnlyToggle"))),
+          h("div", { class: "check" }, opened, h("label", { for: `open-${item.id}` }, t("openToggle"))),
+        ]),
     details(t("editTitle"), () => editForm(item)),
     details(t("addLicence"), () => licenceForm(item, context)),
   );
