@@ -53,12 +53,15 @@ CMD ["python", "-m", "lending"]
 
 FROM runtime AS reader
 # EPUBCheck runs in a JVM: a Java runtime, and its worker compiled now by a JDK removed in the same layer.
-# DejaVu Sans draws the Vietnamese letters of watermarks. Debian's versions move with security updates: not pinned.
+# DejaVu Sans draws the Vietnamese letters of watermarks. The OCR workers (consumer group reader-ocr, on by default:
+# READER_OCR_WORKER) run the tesseract command with the models of READER_OCR_LANGUAGES (default vie; English and
+# orientation come with tesseract-ocr). Debian's versions move with security updates: not pinned.
 USER 0
 # hadolint ignore=DL3008
 RUN apt-get update \
     && mkdir -p /usr/share/man/man1 \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless fonts-dejavu-core \
+        tesseract-ocr tesseract-ocr-vie \
     && apt-get install -y --no-install-recommends openjdk-17-jdk-headless \
     && python -m reader.adapters.epubcheck \
     && apt-get purge -y openjdk-17-jdk-headless \

@@ -93,10 +93,19 @@ class ServiceEndpoints:
 class Platform:
     """The four services as child processes, configured against a running local stack."""
 
-    def __init__(self, state_dir: Path, stack_env: Mapping[str, str], *, namespace: str = "sachso") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        stack_env: Mapping[str, str],
+        *,
+        namespace: str = "sachso",
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.stack_env = dict(stack_env)
         self.namespace = namespace  # database names, topic prefix and buckets start with it
+        # Settings a test needs on one service, without the prefix: {"notify": {"ENVIRONMENT": "test", ...}}.
+        self.overrides = {name: dict(values) for name, values in (overrides or {}).items()}
 
     def _endpoints_file(self) -> Path:
         return self.state_dir / "services.json"
@@ -138,6 +147,7 @@ class Platform:
         if name == "lending":
             values["PUBLIC_URL"] = ports["lending"].http_url
             values["DRM_PUBLIC_URL"] = ports["drm"].http_url
+            values["READER_PUBLIC_URL"] = ports["reader"].http_url  # open titles, and partners' patrons (ODL)
             values["DRM_GRPC_TARGET"] = ports["drm"].grpc_target
         if name == "drm":
             lcp_files = ensure_lcp_files(self.state_dir / "keys" / "lcp")
@@ -155,6 +165,7 @@ class Platform:
         if name == "notify":
             values["VAPID_PRIVATE_KEY_FILE"] = str(ensure_signing_key(self.state_dir / "keys" / "vapid"))
             values |= {"SMTP_HOST": stack["SACHSO_SMTP_HOST"], "SMTP_PORT": stack["SACHSO_SMTP_PORT"]}
+        values |= self.overrides.get(name, {})
         return {prefix + key: value for key, value in values.items()}
 
     def start(self, timeout: float = 90.0) -> dict[str, ServiceEndpoints]:
@@ -227,12 +238,13 @@ class Platform:
         path = self.state_dir / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
-    def _pid(self, name: str) -> int | None:
+    def pid(self, name: str) -> int | None:
+        """The process id of the running service ``name`` (what the benches read /proc by), if started."""
         path = self.state_dir / f"{name}.pid"
         return int(path.read_text(encoding="utf-8")) if path.exists() else None
 
     def _alive(self, name: str) -> bool:
-        pid = self._pid(name)
+        pid = self.pid(name)
         if pid is None:
             return False
         try:
@@ -247,7 +259,7 @@ class Platform:
 
     def stop(self, timeout: float = 15.0, services: Iterable[str] = SERVICES) -> None:
         """Stop the services this platform started (by their recorded PIDs only), all or those named."""
-        pids = {name: pid for name in services if (pid := self._pid(name)) is not None}
+        pids = {name: pid for name in services if (pid := self.pid(name)) is not None}
         for pid in pids.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)

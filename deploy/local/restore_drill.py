@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import bson
 import httpx
@@ -38,15 +38,10 @@ from pymongo import AsyncMongoClient
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from consumer_groups import service_consumers  # noqa: E402
 from local_platform import SERVICES, Platform, read_env_file, temporary_platform  # noqa: E402
 from seed import PROVINCE, BookSeed, Seeded, Seeder  # noqa: E402
 
-from drm.entrypoints.consumers import DrmHandlers, drm_consumers  # noqa: E402
-from lending.entrypoints.consumers import LendingHandlers, lending_consumers  # noqa: E402
-from notify.entrypoints.consumers import notify_consumers  # noqa: E402
-from notify.service_layer.handlers import NotifyHandlers  # noqa: E402
-from reader.entrypoints.consumers import ReaderHandlers, reader_consumers  # noqa: E402
-from sachso.kit.consumer import HandlerRegistry  # noqa: E402
 from sachso.kit.restore import Consumer, GroupReport, RestoreSettings, restore_consumers  # noqa: E402
 
 Document = dict[str, Any]
@@ -56,15 +51,12 @@ MARGIN = timedelta(minutes=10)
 
 
 def consumer_groups() -> list[Consumer]:
-    """Every consumer group and its topics, as the services' bootstraps register them (handlers are not run)."""
-    none = cast(Any, None)
-    registries: list[HandlerRegistry] = [
-        lending_consumers(LendingHandlers(none, none, none)),
-        reader_consumers(ReaderHandlers(none)),
-        drm_consumers(DrmHandlers(none, none, none)),
-        notify_consumers(NotifyHandlers(none), none),
+    """Every consumer group and its topics, as the services' code builds them (consumer_groups.py finds them)."""
+    return [
+        Consumer(service, registry.topics, "" if registry.group == service else registry.group)
+        for service, registries in service_consumers().items()
+        for registry in registries
     ]
-    return [Consumer(registry.group, registry.topics) for registry in registries]
 
 
 def restore_settings(platform: Platform) -> dict[str, RestoreSettings]:

@@ -191,10 +191,12 @@ class SeedError(RuntimeError):
 async def _until_answered(
     attempt: Callable[[float], Awaitable[httpx.Response]], *, deadline: float, what: str
 ) -> httpx.Response:
-    """``attempt(seconds_left)`` again after timeouts, lost connections and 502/503/504, until ``deadline``
-    (a ``time.monotonic()`` value); the last answer otherwise. Only for idempotent requests."""
+    """``attempt(seconds_left)`` again after timeouts, lost connections and 502/503/504 (waiting at least what
+    ``Retry-After`` asks), until ``deadline`` (a ``time.monotonic()`` value); the last answer otherwise. Only for
+    idempotent requests."""
     backoff = 1.0
     while True:
+        wait = backoff
         left = deadline - time.monotonic()
         if left <= 0:
             raise SeedError(f"{what}: no answer before the deadline")
@@ -206,11 +208,31 @@ async def _until_answered(
             if response.status_code not in RETRY_STATUSES:
                 return response
             problem = f"{response.status_code} {response.text[:200]}"
-        if deadline - time.monotonic() <= backoff:
+            wait = max(wait, _retry_after(response))
+        if deadline - time.monotonic() <= wait:
             raise SeedError(f"{what}: still failing at the deadline ({problem})")
-        print(f"seed: {what}: {problem}; trying again", flush=True)
-        await asyncio.sleep(backoff)
+        print(f"seed: {what}: {problem}; trying again in {wait:g} s", flush=True)
+        await asyncio.sleep(wait)
         backoff = min(backoff * 2, 10.0)
+
+
+async def _signed_in(lending: httpx.AsyncClient, path: str, body: dict[str, str]) -> Any:
+    """A token, asked again while lending's database is too busy to answer (503 on a loaded machine): a new
+    token each time, nothing else changes."""
+    response = await _until_answered(
+        lambda left: lending.post(path, json=body, timeout=min(left, 30.0)),
+        deadline=time.monotonic() + SIGN_IN_SECONDS, what=f"signing in at {path}",
+    )  # fmt: skip
+    return _check(response)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds a 503 asks the caller to wait (``Retry-After`` in seconds; EPUBCheck busy says 30), else 0."""
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else 0.0
+
+
+SIGN_IN_SECONDS = 120.0
 
 
 def _check(response: httpx.Response, *ok: int) -> Any:
@@ -265,7 +287,7 @@ class Seeder:
         self.result.staff.append((*PROVINCE_ADMIN, "province-admin", PROVINCE))
 
     async def staff_token(self, lending: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
-        body = _check(await lending.post("/v1/auth/staff-token", json={"username": username, "password": password}))
+        body = await _signed_in(lending, "/v1/auth/staff-token", {"username": username, "password": password})
         return {"Authorization": f"Bearer {body['access_token']}"}
 
     async def network(self, lending: httpx.AsyncClient, admin: dict[str, str]) -> None:
@@ -293,9 +315,8 @@ class Seeder:
         """Each book through the ingest API; the same book again is recognised, not duplicated, so an upload
         that timed out is sent again until the deadline, which grows with the books' number and size."""
         publisher_id, _, secret = PUBLISHER
-        token = _check(
-            await lending.post("/v1/auth/publisher-token", json={"publisher_id": publisher_id, "secret": secret})
-        )["access_token"]
+        token = (await _signed_in(lending, "/v1/auth/publisher-token",
+                                  {"publisher_id": publisher_id, "secret": secret}))["access_token"]  # fmt: skip
         megabytes = sum((CORPUS / book.file).stat().st_size for book in self.books) / 1e6
         within = INGEST_SECONDS + INGEST_SECONDS_PER_BOOK * len(self.books) + INGEST_SECONDS_PER_MB * megabytes
         deadline = time.monotonic() + within
