@@ -12,6 +12,7 @@ from drm.domain.status import Status
 from drm.service_layer.repositories import (
     BlockedPatronRepository,
     LicenceRepository,
+    LocalDocumentRepository,
     PassphraseRepository,
     PublicationRepository,
 )
@@ -25,6 +26,7 @@ class DrmRepositories(Protocol):
     passphrases: PassphraseRepository
     publications: PublicationRepository
     blocked_patrons: BlockedPatronRepository
+    local_documents: LocalDocumentRepository
 
 
 def loan(loan_id: str = "loan-1", *, patron: str = "ana", days: int = 14) -> LoanFacts:
@@ -117,3 +119,13 @@ class DrmRepositoryContract:
         await repositories.blocked_patrons.record("ana", BlockChange(False, NOW + timedelta(hours=1)))
         assert await repositories.blocked_patrons.last_change("ana") == BlockChange(False, NOW + timedelta(hours=1))
         assert not await repositories.blocked_patrons.is_blocked("ana")
+
+    async def test_a_published_local_document_is_known_once_however_often_announced(
+        self, repositories: DrmRepositories
+    ) -> None:
+        assert not await repositories.local_documents.is_local_document("ld-1")
+        await repositories.local_documents.record("ld-1", "daklak", NOW)
+        await repositories.local_documents.record("ld-1", "daklak", NOW + timedelta(minutes=1))
+        assert await repositories.local_documents.is_local_document("ld-1")
+        assert not await repositories.local_documents.is_local_document("pub-1")
+        assert not await repositories.local_documents.is_local_document("")

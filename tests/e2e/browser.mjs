@@ -3,26 +3,8 @@
 // standard input. It asks its caller for what only the server side knows with "ASK <what> <arg>" lines and
 // reads one answer line back; it ends with "RESULT <json>" or throws (non-zero exit).
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "..", "..", "web", "package.json"));
-const { chromium } = require("playwright-core");
-
-const lines = readline.createInterface({ input: process.stdin });
-const iterator = lines[Symbol.asyncIterator]();
-async function readLine() {
-  const { value, done } = await iterator.next();
-  if (done) throw new Error("the test closed standard input");
-  return value;
-}
-async function ask(what, arg) {
-  process.stdout.write(`ASK ${what} ${arg}\n`);
-  return (await readLine()).trim();
-}
+import { ask, launch, lines, readLine, require } from "./harness.mjs";
 
 const settings = JSON.parse(await readLine());
 const { base, artifacts } = settings;
@@ -34,11 +16,7 @@ const PHONE = VIEWPORTS.phone;
 const TIMEOUT = 20_000;
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf-8");
 
-const browser = await chromium.launch({
-  executablePath: settings.chromium ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-});
+const browser = await launch(settings);
 
 async function newPage(options = PHONE) {
   const context = await browser.newContext(options);
@@ -171,6 +149,83 @@ const scenarios = {
       await turnedFrom(page, before);
       await shot(page, `14-${name}`);
       results[name] = { before, after: await readerState(page), seen: await seen(page) };
+    }
+    return results;
+  },
+
+  /** The catalogue as a visitor and as a reader sees it, on a phone and a desktop: covers drawn from the books'
+   * own images, an availability label on every title (and no borrow button where no library can lend), filters,
+   * and a second page of results. */
+  async catalogue() {
+    const results = {};
+    const inView = (box, viewport) =>
+      box !== null && box.width > 20 && box.height > 20 && box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width + 1;
+    for (const [name, options] of Object.entries(VIEWPORTS)) {
+      const page = await newPage(options);
+      const viewport = page.viewportSize();
+      const result = {};
+      await page.goto(`${base}/`);
+      await page.locator("#results li[data-title]").first().waitFor();
+      // every cover image on screen has arrived (loaded, or removed for a book without one); those further down
+      // load lazily, as the reader scrolls to them
+      await page.waitForFunction(() => {
+        const onScreen = [...document.querySelectorAll("img.cover-image")].filter((image) => image.getBoundingClientRect().top < window.innerHeight);
+        return onScreen.every((image) => image.complete) && document.querySelector("img.cover-image") !== null;
+      }, null, { timeout: 90_000 });
+      const firstCover = page.locator("li[data-title] img.cover-image").first();
+      await firstCover.scrollIntoViewIfNeeded();
+      await page.waitForFunction(() => {
+        const image = document.querySelector("li[data-title] img.cover-image");
+        return image && image.complete && image.naturalWidth > 0;
+      }, null, { timeout: 90_000 });
+      await firstCover.scrollIntoViewIfNeeded();
+      result.cover = {
+        naturalWidth: await firstCover.evaluate((image) => image.naturalWidth),
+        visible: inView(await firstCover.boundingBox(), viewport),
+        onTop: await firstCover.evaluate((image) => {
+          const box = image.getBoundingClientRect();
+          return document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2) === image;
+        }),
+      };
+      for (const image of await page.locator("li[data-title] img.cover-image").all()) await image.scrollIntoViewIfNeeded().catch(() => undefined);
+      await page.waitForFunction(() => [...document.querySelectorAll("img.cover-image")].every((image) => image.complete), null, { timeout: 90_000 });
+      result.covers = await page.locator("li[data-title] img.cover-image").count();
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, `${name}-catalogue`);
+      result.axe = await axeViolations(page);
+      result.labels = await page.locator("li[data-title]").evaluateAll((cards) =>
+        cards.map((card) => {
+          const badge = card.querySelector("[data-availability]");
+          const box = badge?.getBoundingClientRect();
+          return { title: card.querySelector("h2")?.textContent, label: badge?.textContent ?? "", state: badge?.dataset.availability, visible: !!box && box.width > 0 && box.height > 0 };
+        }),
+      );
+      result.pageOne = await page.locator("#results h2").allTextContents();
+      await page.getByRole("link", { name: /Trang sau/ }).click();
+      await page.waitForURL(/page=2/);
+      await page.getByText(/^Trang 2\//).waitFor();
+      result.pageTwo = await page.locator("#results h2").allTextContents();
+      await page.goto(`${base}/?q=${encodeURIComponent(settings.unlicensed)}`);
+      const unlicensed = page.locator("li[data-title]").filter({ hasText: settings.unlicensed }).first();
+      result.unlicensedLabel = await unlicensed.locator("[data-availability]").textContent();
+      await unlicensed.getByRole("link").first().click();
+      await page.locator("#title-status").waitFor();
+      result.unlicensedTitle = { status: await page.locator("#title-status").textContent(), buttons: await page.locator("#title-actions button, #title-actions a.button").count() };
+      await page.goto(`${base}/`);
+      await page.locator("#filter-format").selectOption("pdf");
+      await page.waitForURL(/format=pdf/);
+      await page.locator("#results li[data-title]").first().waitFor();
+      result.pdfOnly = await page.locator("#results li[data-title] .meta").allTextContents();
+      await page.goto(`${base}/`);
+      await page.locator("#filter-available").check();
+      await page.waitForURL(/available=1/);
+      await page.locator("#results-count").waitFor();
+      result.availableOnly = await page.locator("#results [data-availability]").evaluateAll((badges) => badges.map((badge) => badge.dataset.availability));
+      await signIn(page, settings.card, settings.pin);
+      await page.goto(`${base}/`);
+      await page.locator("#results li[data-title]").first().waitFor();
+      result.signedIn = await page.locator("#results [data-availability]").evaluateAll((badges) => badges.map((badge) => badge.textContent));
+      results[name] = result;
     }
     return results;
   },
@@ -374,6 +429,57 @@ const scenarios = {
     return { applicationId, card, preselected, wrongCode, libraries, axe };
   },
 
+  /** A visitor who never signed in opens an open EPUB from its title page ("Đọc", no loan, no card) and sees its
+   * words in the reader's frame, past its cover picture; nothing personal is offered (no bookmarks). */
+  async openBook() {
+    const result = {};
+    const staff = await newPage(VIEWPORTS.desktop); // the librarian opens it to everyone on her titles page
+    await staffSignIn(staff, settings.staff.username, settings.staff.password);
+    await staff.goto(`${base}/staff/${settings.library}/titles?q=${encodeURIComponent(settings.query)}`);
+    await staff.locator(`#open-${settings.title}`).check();
+    await staff.getByText("Ai cũng đọc được sách này, không cần thẻ hay mượn.").waitFor();
+    result.staffAxe = await axeViolations(staff);
+    await shot(staff, "desktop-staff-open-title");
+    await staff.context().close();
+    const phoneStaff = await newPage(PHONE);
+    await staffSignIn(phoneStaff, settings.staff.username, settings.staff.password);
+    await phoneStaff.goto(`${base}/staff/${settings.library}/titles?q=${encodeURIComponent(settings.query)}`);
+    await phoneStaff.locator(`#open-${settings.title}`).scrollIntoViewIfNeeded();
+    result.staffPhoneChecked = await phoneStaff.locator(`#open-${settings.title}`).isChecked(); // as saved
+    await shot(phoneStaff, "phone-staff-open-title");
+    await phoneStaff.context().close();
+    for (const [name, options] of Object.entries(VIEWPORTS)) {
+      const page = await newPage(options);
+      await page.goto(`${base}/title/${settings.title}`);
+      await page.locator("#title-status").waitFor();
+      const status = await page.locator("#title-status").innerText();
+      await page.waitForFunction(() => [...document.querySelectorAll("main img")].every((image) => image.complete)); // the cover, in the picture
+      await shot(page, `${name}-open-title`);
+      await page.locator("#title-actions").getByRole("link", { name: "Đọc", exact: true }).click();
+      await page.waitForURL(/\/read\/open\//);
+      await waitReady(page, 60_000);
+      let view = await seen(page);
+      for (let turn = 0; turn < 6 && view.count < 10; turn++) {
+        const before = await readerState(page);
+        await page.locator("#page-next").click();
+        await turnedFrom(page, before);
+        view = await seen(page);
+      }
+      await shot(page, `${name}-open-book`);
+      result[name] = {
+        ...view,
+        status,
+        path: new URL(page.url()).pathname,
+        signedIn: await page.evaluate(() => Boolean(localStorage.getItem("sachso.patron"))),
+        back: await page.locator("#reader-back").getAttribute("href"),
+        bookmarkButtons: await page.locator("#bookmark-add").count(),
+        axe: await axeViolations(page),
+      };
+      await page.context().close();
+    }
+    return result;
+  },
+
   /** 2. Search without diacritics, borrow, open the book, turn pages; the position comes back elsewhere. */
   async read() {
     const page = await newPage();
@@ -443,6 +549,7 @@ const scenarios = {
     await second.goto(`${base}/?q=${encodeURIComponent(settings.query)}`);
     await second.getByRole("link", { name: settings.title }).click();
     await second.getByText(/^Hết bản/).waitFor();
+    const holdTitleStatus = await second.locator("#title-status").textContent();
     await second.getByRole("button", { name: "Đặt trước" }).click();
     await second.waitForURL(/\/holds$/);
     await second.locator("li[data-hold]").filter({ hasText: "Vị trí trong hàng chờ: 1" }).waitFor();
@@ -503,7 +610,7 @@ const scenarios = {
     await second.locator("#ready-holds").getByRole("button", { name: "Mượn ngay" }).click();
     await second.locator("li[data-loan]").filter({ hasText: settings.title }).waitFor();
     const fromInbox = await second.locator("li[data-loan]").filter({ hasText: settings.title }).count();
-    return { holdReadyAfterMs, inbox, liveAfterMs, badge, fromShelf, fromTitle, fromInbox };
+    return { holdTitleStatus, holdReadyAfterMs, inbox, liveAfterMs, badge, fromShelf, fromTitle, fromInbox };
   },
 
   /** Issue 12 item 7: a book whose scripts try to read the app's tokens, opened in the reader and directly. */

@@ -67,7 +67,12 @@ def web_app() -> Iterator[WebApp]:
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     stack.start()
     platform = Platform(
-        STATE_DIR / "platform", read_env_file(STATE_DIR / "stack" / "stack.env"), namespace=f"e2e{uuid.uuid4().hex[:6]}"
+        STATE_DIR / "platform",
+        read_env_file(STATE_DIR / "stack" / "stack.env"),
+        namespace=f"e2e{uuid.uuid4().hex[:6]}",
+        # Chromium's push service is out of reach here: a browser subscription in the tests points at a local
+        # receiver that decrypts what notify sends (tests/e2e/test_offline.py), which notify accepts only in tests.
+        overrides={"notify": {"ENVIRONMENT": "test", "PUSH_ALLOW_LOCAL_TEST_RECEIVER": "true"}},
     )
     server: subprocess.Popen[str] | None = None
     try:
@@ -91,11 +96,15 @@ def web_app() -> Iterator[WebApp]:
 
 
 def run_scenario(
-    name: str, settings: dict[str, Any], answer: dict[str, Any] | None = None, timeout: float = 120
+    name: str,
+    settings: dict[str, Any],
+    answer: dict[str, Any] | None = None,
+    timeout: float = 120,
+    script: str = "browser.mjs",
 ) -> dict[str, Any]:
-    """Run one scenario of browser.mjs; ``answer[what](arg)`` answers its ASK lines."""
+    """Run one scenario of ``script`` (browser.mjs, offline.mjs); ``answer[what](arg)`` answers its ASK lines."""
     process = subprocess.Popen(
-        ["node", str(Path(__file__).with_name("browser.mjs")), name],
+        ["node", str(Path(__file__).with_name(script)), name],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert process.stdin is not None
@@ -116,6 +125,7 @@ def run_scenario(
         if process.poll() is None:
             process.kill()
     errors = process.stderr.read() if process.stderr else ""
+    (ARTIFACTS / f"{name}.log").write_text(errors)  # what the page said, kept beside the screenshots
     assert process.returncode == 0, f"scenario {name} failed:\n{errors}"
     assert result is not None, f"scenario {name} gave no result:\n{errors}"
     return result

@@ -8,6 +8,7 @@ import csv
 import email.header
 import json
 import mailbox
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -93,6 +94,39 @@ def test_2_search_without_diacritics_borrow_read_and_resume_elsewhere(web_app: W
     assert result["hits"] > 0, result  # search inside the book, typed without diacritics
     assert result["hitText"].lower() == "cài đặt", result
     assert result["bookmarks"] == 1, result
+
+
+def test_2c_a_visitor_reads_an_open_epub_without_signing_in(web_app: WebApp) -> None:
+    """A public-domain EPUB opened to everyone by its librarian (a tick on her titles page): from its title page,
+    "Đọc" opens it in the reader with no card and no loan (the reader's open streaming root), its words on the
+    screen; the reading is counted."""
+    lending = httpx.Client(base_url=web_app.platform.endpoints()["lending"].http_url, timeout=30)
+    signed_in = lending.post("/v1/auth/staff-token", json=staff(web_app, "thuthu.daklak")).json()
+    librarian = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    (title,) = lending.get("/v1/titles", params={"q": "curry clippinger"}).json()["items"]
+    assert title["title"] == "Children's Literature", title
+    settings = {"base": web_app.base, "title": title["id"], "query": "curry clippinger", "library": "daklak",
+                "staff": staff(web_app, "thuthu.daklak")}  # fmt: skip
+    try:  # the librarian ticks "open to everyone" on her titles page, then visitors read it
+        result = run_scenario("openBook", settings, timeout=240)
+    finally:
+        closed = lending.put(f"/v1/titles/{title['id']}/open", json={"open": False}, headers=librarian)
+    assert closed.status_code == 200, closed.text  # closed again: the other scenarios see the title lent
+    assert result.pop("staffAxe") == [], result
+    assert result.pop("staffPhoneChecked") is True, result  # the tick was saved (lending's answer on reload)
+    for name, seen in result.items():
+        assert seen["signedIn"] is False, name
+        assert "Đọc tự do" in seen["status"], (name, seen["status"])
+        assert seen["path"] == f"/read/open/{title['id']}", (name, seen["path"])
+        assert seen["coverage"] > 0.5, (name, seen)  # the book's frame fills the screen
+        assert seen["count"] >= 10, (name, seen)  # its words, inside the viewport
+        assert any(word in seen["text"] for word in ("FAIRY", "Fairy", "Section", "SECTION")), (name, seen["text"])
+        assert (seen["back"], seen["bookmarkButtons"]) == (f"/title/{title['id']}", 0), (name, seen)
+        assert seen["axe"] == [], (name, seen["axe"])
+    month = time.strftime("%Y-%m", time.gmtime(time.time() + 7 * 3600))  # Vietnam time, as lending counts
+    reads = lending.get("/v1/reports/open-reads", params={"library": "daklak", "from": month, "to": month},
+                        headers=librarian).json()  # fmt: skip
+    assert sum(row["reads"] for row in reads if row["title_id"] == title["id"]) >= 2, reads
 
 
 def test_2b_a_pdf_reads_as_page_images_and_resumes_elsewhere(web_app: WebApp) -> None:
@@ -200,6 +234,8 @@ def test_3_hold_becomes_ready_and_is_borrowed_in_one_tap(web_app: WebApp) -> Non
         {"base": web_app.base, "query": "so tay cai dat", "title": DEBIAN_GUIDE, "first": first, "second": second},
         answer={"make_ready": make_ready},
     )
+    # no copy free: the title page says how many wait and about how long a hold placed now would wait
+    assert re.fullmatch(r"Hết bản — \d+ người đang chờ · chờ khoảng \d+ ngày", result["holdTitleStatus"]), result
     assert result["holdReadyAfterMs"] < 15_000, result
     assert any("hold" in (message["kind"] or "") for message in result["inbox"]), result
     assert result["liveAfterMs"] < 30_000, result  # arrived in the open inbox over Server-Sent Events
@@ -343,3 +379,39 @@ def test_6_the_reader_shows_the_book_on_a_phone_and_a_desktop(web_app: WebApp) -
         assert {page: found for page, found in seen["axe"].items() if found} == {}, (name, seen["axe"])
     screenshots = Path(__file__).resolve().parents[2] / "test-artifacts"
     assert (screenshots / "phone-reader.png").stat().st_size > 10_000
+
+
+def test_7_the_catalogue_shows_covers_availability_and_pages(web_app: WebApp) -> None:
+    """Covers from the books' own images, a visible availability label on every title ("Chưa có bản" and no
+    borrow button for records no library can lend), format and available-now filters, a second page."""
+    lending = Lending(web_app)
+    admin = lending.staff_token(staff(web_app, "admin"))
+    records = [f"Ca dao Tây Nguyên, tập {n}" for n in range(1, 8)]  # catalogued by hand: no file, no licence
+    for record in records:
+        added = lending.http.post("/v1/titles", json={"title": record, "language": "vi"}, headers=admin)
+        assert added.status_code == 201, added.text
+    reader = patron(web_app, "daklak")
+    result = run_scenario("catalogue", {"base": web_app.base, "unlicensed": records[0], **reader}, timeout=240)
+    for name, seen in result.items():
+        assert seen["cover"]["naturalWidth"] > 100, (name, seen["cover"])  # the book's own cover arrived
+        assert seen["cover"]["visible"], (name, seen["cover"])  # on screen, not merely in the DOM
+        assert seen["cover"]["onTop"], (name, seen["cover"])
+        assert seen["covers"] >= 3, name
+        labels = seen["labels"]
+        assert labels, name
+        assert all(label["visible"] for label in labels), (name, labels)
+        assert {label["label"] for label in labels} <= {"Có sẵn", "Chưa có bản"} | {
+            label["label"] for label in labels if label["label"].startswith("Chờ ~")
+        }, (name, labels)
+        assert "Có sẵn" in {label["label"] for label in labels}, (name, labels)
+        assert len(seen["pageOne"]) == 12, (name, seen["pageOne"])
+        assert seen["pageTwo"], name
+        assert not set(seen["pageOne"]) & set(seen["pageTwo"]), name
+        assert seen["unlicensedLabel"] == "Chưa có bản", name
+        assert seen["unlicensedTitle"] == {"status": "Chưa có bản", "buttons": 0}, (name, seen["unlicensedTitle"])
+        assert seen["pdfOnly"], name
+        assert all("PDF" in meta for meta in seen["pdfOnly"] if "·" in meta), (name, seen["pdfOnly"])
+        assert seen["availableOnly"], name
+        assert set(seen["availableOnly"]) == {"available"}, (name, seen["availableOnly"])
+        assert seen["signedIn"], name
+        assert seen["axe"] == [], (name, seen["axe"])

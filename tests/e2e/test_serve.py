@@ -72,4 +72,5 @@ def test_the_apps_own_paths_answer_with_the_app_and_its_security_headers(served:
         assert "script-src http://" in policy
         assert "/assets/ blob:" in policy
         assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        assert "worker-src 'self'" in policy  # the app's own service worker, and no other
     assert raw_get(served, "/missing.js").status_code == 404

@@ -13,6 +13,7 @@ resolves to it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe as secrets_token
 from typing import Any
 
 import images
@@ -122,6 +124,12 @@ def make_secrets(stack_env: dict[str, str], state: Path) -> Secrets:
     for name in ("master-key-2025-10", "master-key-2024-10"):
         secrets.put("sachso-drm-master-keys", name, base64.b64encode(os.urandom(32)))
     secrets.put("sachso-web-push", "vapid-private-key.pem", pem_key())
+    # The libraries' own systems: SIP2 logins (no ILS is asked until a patron signs in through one), the ILSs'
+    # private CA (any real certificate stands for it here) and no ODL partner yet.
+    logins = {"daklak": {"user": "sachso", "password": secrets_token(), "terminal_password": secrets_token()}}
+    secrets.put("sachso-sip2", "sip2-logins.json", json.dumps(logins))
+    secrets.put("daklak-ils-ca", "ca.crt", lcp.certificate.read_bytes())
+    secrets.put("sachso-odl", "odl-sources.json", "{}")
     return secrets
 
 

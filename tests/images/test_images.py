@@ -27,7 +27,7 @@ from unittest import mock
 import httpx
 import images
 import pytest
-from PIL import Image, ImageChops, ImageFont
+from PIL import Image, ImageChops, ImageFont, features
 from pymongo import AsyncMongoClient
 from seed import PATRONS, PROVINCE_ADMIN, PUBLISHER, BookSeed, Seeded, Seeder, SeedTarget
 
@@ -159,7 +159,7 @@ async def test_an_epub_is_ingested_with_epubcheck_inside_the_reader_image(instal
 
 
 async def test_a_rare_pdf_is_read_online_as_pages_watermarked_in_vietnamese(
-    install: Install, seeded: Seeded, http: httpx.AsyncClient
+    install: Install, seeded: Seeded, http: httpx.AsyncClient, podman: images.Podman
 ) -> None:
     title_id = seeded.titles[RARE_PDF]
     staff = await admin(http, install)
@@ -182,11 +182,12 @@ async def test_a_rare_pdf_is_read_online_as_pages_watermarked_in_vietnamese(
     assert claims["online_only"] is True
     watermark = f"Sách Số · {claims['sub']} · {loan_id[:8]}"
     served = Image.open(io.BytesIO(page.content)).convert("RGB")
-    with_dejavu = rendered_here(watermark)
+    layout = image_text_layout(podman)
+    with_dejavu = rendered_here(watermark, layout)
     original_font = reader_pdf.WATERMARK_FONT
     reader_pdf.WATERMARK_FONT = Path("/nonexistent.ttf")
     try:
-        folded = rendered_here(watermark)
+        folded = rendered_here(watermark, layout)
     finally:
         reader_pdf.WATERMARK_FONT = original_font
     # Compare only where the two fonts draw differently (the marks), so the page itself does not dilute it.
@@ -198,11 +199,24 @@ async def test_a_rare_pdf_is_read_online_as_pages_watermarked_in_vietnamese(
     )
 
 
-def rendered_here(watermark: str) -> Image.Image:
+def image_text_layout(podman: images.Podman) -> ImageFont.Layout:
+    """The text layout Pillow uses in the reader image: libraqm (complex layout) when the image has FriBiDi, which
+    Tesseract's Pango brings, otherwise the basic one; each places glyphs differently."""
+    probe = "from PIL import features; print(features.check_feature('raqm'))"
+    answer = podman(
+        "run", "--rm", "--network", "none", "--read-only", "--user", "10001:10001",
+        images.image_reference("reader"), "python", "-c", probe,
+    ).stdout.strip()  # fmt: skip
+    return ImageFont.Layout.RAQM if answer == "True" else ImageFont.Layout.BASIC
+
+
+def rendered_here(watermark: str, layout: ImageFont.Layout) -> Image.Image:
     """Page 1 of the rare PDF, 600 px wide, rendered and encoded by the reader's own code in this process — with
-    Pillow's basic text layout, as in the image (this machine has libraqm, which places glyphs differently)."""
-    basic = functools.partial(ImageFont.truetype, layout_engine=ImageFont.Layout.BASIC)
-    with mock.patch.object(ImageFont, "truetype", basic):
+    the text layout the image uses."""
+    if layout == ImageFont.Layout.RAQM and not features.check_feature("raqm"):
+        pytest.fail("the reader image lays text out with libraqm, which this machine's Pillow lacks (FriBiDi)")
+    laid_out = functools.partial(ImageFont.truetype, layout_engine=layout)
+    with mock.patch.object(ImageFont, "truetype", laid_out):
         webp = reader_pdf.render_page(CORPUS / RARE_PDF, 1, 600, "WEBP", watermark)
     return Image.open(io.BytesIO(webp)).convert("RGB")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from sachso.kit.consumer import (
     IdempotentConsumer,
 )
 from sachso.kit.dead_letters import list_dead_letters, replay_dead_letters
-from sachso.kit.events import ReceivedEvent
+from sachso.kit.events import KafkaRecord, ReceivedEvent
 from sachso.kit.kafka import create_consumer, ensure_topics
 from sachso.kit.topics import TopicSpec, dead_letter_topic, prefixed, retry_topic
 from tests.integration.conftest import IntegrationSettings
@@ -232,3 +232,65 @@ async def _count(effects: Effects, query: Document) -> bool:
 
 async def _handled(consumer: IdempotentConsumer, expected: int) -> bool:
     return await consumer.handled.count_documents({}) >= expected
+
+
+class CountingScope:
+    """A transaction scope that records what the consumer tells it."""
+
+    def __init__(self) -> None:
+        self.begun: list[list[str]] = []
+        self.flushed = 0
+        self.ended = 0
+
+    async def begin(self, session: AsyncClientSession, events: Sequence[ReceivedEvent]) -> None:
+        self.begun.append([event.id for event in events])
+
+    async def before_commit(self, session: AsyncClientSession) -> None:
+        self.flushed += 1
+
+    def end(self, session: AsyncClientSession) -> None:
+        self.ended += 1
+
+
+def record(value: str, offset: int, event_id: str | None = None) -> KafkaRecord:
+    message = ce.encode(
+        event_id=event_id or f"evt-{value}",
+        event_type="google.protobuf.StringValue",
+        source="/sachso/lending",
+        key="title-1",
+        data=StringValue(value=value).SerializeToString(),
+        time=datetime.now(UTC),
+    )
+    return KafkaRecord("holds", 0, offset, b"title-1", message.value, tuple(message.headers.items()))
+
+
+async def test_a_batch_is_one_transaction_with_one_effect_per_event_and_a_bad_event_costs_only_a_retry(
+    settings: IntegrationSettings, database: AsyncDatabase[Document], mongo: Any, producer: AIOKafkaProducer
+) -> None:
+    effects, scope = Effects(database), CountingScope()
+    registry = HandlerRegistry(GROUP, [TOPIC.name], batch_size=50, scope=scope)
+    registry.register(StringValue, effects.handle)
+    await ensure_topics(settings, [TOPIC, retry_topic(GROUP), dead_letter_topic(GROUP)])
+    consumer = IdempotentConsumer(
+        registry, client=mongo, database=database, dead_letters=producer,
+        topic_prefix=settings.kafka_topic_prefix, max_attempts=2, initial_backoff_seconds=0.01,
+    )  # fmt: skip
+
+    # a whole batch, with an event delivered twice inside it, commits once: one transaction, one effect each
+    outcomes = await consumer.handle_batch([record("a", 0), record("a", 1), record("b", 2), record("c", 3)])
+    assert outcomes == ["handled", "duplicate", "handled", "handled"]
+    assert scope.begun == [["evt-a", "evt-b", "evt-c"]]
+    assert (scope.flushed, scope.ended) == (1, 1)
+    assert sorted([d["value"] async for d in effects.collection.find({})]) == ["a", "b", "c"]
+
+    # redelivered after a crash: nothing happens again
+    assert await consumer.handle_batch([record("b", 2), record("c", 3)]) == ["duplicate", "duplicate"]
+    assert effects.calls == 3
+
+    # a failing event: the batch leaves nothing, then each event is handled alone (the bad one dead-lettered)
+    effects.failing.add("poison")
+    outcomes = await consumer.handle_batch([record("d", 4), record("poison", 5), record("e", 6)])
+    assert outcomes == ["handled", "dead-lettered", "handled"]
+    assert sorted([d["value"] async for d in effects.collection.find({})]) == ["a", "b", "c", "d", "e"]
+    assert await consumer.handled.count_documents({}) == 5
+    assert scope.ended == len(scope.begun)  # every transaction's scope was closed, committed or not

@@ -28,9 +28,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from drm.domain import lcp
+from lending.adapters.accounts import mongo_accounts
 from lending.adapters.store import LendingStore
 from lending.service_layer.cards import Secrets
-from lending.service_layer.staff import Accounts
 from sachso.events.v1 import lending_events_pb2, reader_events_pb2
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import OutboundEvent
@@ -176,7 +176,9 @@ async def test_operator_uploads_a_folder_and_the_books_reach_the_catalogue(
     """reader.upload → reader ingest API (publisher token from lending) → Kafka → lending's catalogue."""
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(stack_env["SACHSO_MONGO_URI"], retryWrites=False)
     store = LendingStore(client[f"{platform.namespace}_lending"])
-    accounts = Accounts(store, TokenIssuer.generate("unused"), Secrets(PasswordHasher(time_cost=1, memory_cost=8192)))
+    accounts = mongo_accounts(
+        store, TokenIssuer.generate("unused"), Secrets(PasswordHasher(time_cost=1, memory_cost=8192))
+    )
     await accounts.create_publisher(name="NXB Trẻ", secret="s" * 32, publisher_id="nxb-tre")
     for name in (
         "epub/debian-installation-guide-vi.epub3.epub",

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,7 +36,7 @@ from tests.k8s.conftest import (
     run,
     values_of,
 )
-from tests.unit.test_consumer_registrations import REGISTRIES
+from tests.unit.test_consumer_registrations import CONSUMERS
 
 SETTINGS: dict[str, type[BaseServiceSettings]] = {
     "lending": LendingSettings,
@@ -54,6 +55,8 @@ CUSTOM_KINDS = {
 COMPONENTS = (*SERVICES, "web")
 # Variables a Deployment may set besides the service's own settings: read by the runtime, not by settings.py.
 PROCESS_VARIABLES = {"reader": {"TMPDIR"}}
+# Secrets whose value is JSON: the settings parse it (a placeholder reference would not).
+JSON_SECRETS = {"LENDING_ILS_SIP2_LOGINS", "LENDING_ODL_SOURCES"}
 
 
 def container(deployment: Manifest) -> Manifest:
@@ -103,6 +106,11 @@ def test_every_resource_is_namespaced_and_labelled(rendered: Rendered) -> None:
         ("services.notify.typo=1", "additional properties 'typo' not allowed"),
         ("services.drm.grpcClientOf={billing}", "/services/drm/grpcClientOf/0"),
         ("mongo.existingSecret=", "/mongo/existingSecret"),
+        ("libraryLinks.sip2.existingSecret=Not_A_Secret", "/libraryLinks/sip2/existingSecret"),
+        ("libraryLinks.oai.pageSize=0", "/libraryLinks/oai/pageSize"),
+        ("libraryLinks.webAppUrl=ftp://x", "/libraryLinks/webAppUrl"),
+        ("observability.otlpEndpoint=http://collector-without-port", "/observability/otlpEndpoint"),
+        ("observability.traceSampleRatio=2", "/observability/traceSampleRatio"),
     ],
 )
 def test_values_schema_rejects(helm: Path, setting: str, complaint: str) -> None:
@@ -114,10 +122,10 @@ def test_values_schema_rejects(helm: Path, setting: str, complaint: str) -> None
 
 def test_keda_needs_a_consumer_group(helm: Path) -> None:
     result = render(
-        helm, "defaults", "--set", "services.drm.keda.enabled=true", "--set", "services.drm.consumer.group="
+        helm, "defaults", "--set", "services.drm.keda.enabled=true", "--set-json", "services.drm.consumers=[]"
     )
     assert result.returncode != 0
-    assert "services.drm.keda.enabled needs services.drm.consumer.group" in result.stderr
+    assert "services.drm.keda.enabled needs services.drm.consumers" in result.stderr
 
 
 def service_environment(rendered: Rendered, service: str) -> dict[str, str]:
@@ -188,7 +196,8 @@ def test_each_service_gets_exactly_the_settings_it_reads(
         if variable.startswith(prefix):
             monkeypatch.delenv(variable)
     for variable, value in in_temporary_files(environment, files, tmp_path).items():
-        monkeypatch.setenv(variable, value)
+        # a Secret holding JSON (SIP2 logins, ODL partners) gets an empty JSON object as its placeholder
+        monkeypatch.setenv(variable, "{}" if variable in JSON_SECRETS and value.startswith("secret:") else value)
     settings = load_settings(settings_class)  # every required setting is there and every value parses
 
     all_interfaces = "0.0.0.0"  # noqa: S104 - in a pod the service must listen beyond loopback
@@ -232,8 +241,69 @@ def test_each_service_gets_exactly_the_settings_it_reads(
         (mount,) = [mount["mountPath"] for mount in work if mount["name"] == "work"]
         assert environment["TMPDIR"] == mount, "spooled uploads belong on the work volume, not in /tmp"
         assert environment["READER_CACHE_DIR"].startswith(mount + "/")
+    observability = values_of(rendered.profile)["observability"]
+    assert settings.otlp_endpoint == observability["otlpEndpoint"], "traces go where the chart says"
+    assert settings.trace_sample_ratio == observability["traceSampleRatio"]
     web = values_of(rendered.profile)["web"]["ingress"]["host"]
     assert settings.cors_origins.split(",")[0] == f"https://{web}", "the web app calls the APIs from its origin"
+    if service == "lending":
+        check_library_links(values_of(rendered.profile)["libraryLinks"], environment, files, web)
+
+
+def check_library_links(links: dict[str, Any], environment: dict[str, str], files: dict[str, str], web: str) -> None:
+    """The libraryLinks values reach lending's settings; their credentials only from Secrets."""
+    assert environment["LENDING_WEB_APP_URL"] == (links["webAppUrl"] or f"https://{web}")
+    assert environment["LENDING_MARC_ORGANISATION_CODE"] == links["marcOrganisationCode"]
+    assert environment["LENDING_OAI_REPOSITORY_NAME"] == links["oai"]["repositoryName"]
+    assert environment["LENDING_OAI_ADMIN_EMAIL"] == links["oai"]["adminEmail"]
+    assert environment["LENDING_OAI_PAGE_SIZE"] == str(links["oai"]["pageSize"])
+    assert float(environment["LENDING_ILS_SIP2_TIMEOUT_SECONDS"]) == links["sip2"]["timeoutSeconds"]
+    sip2, odl = links["sip2"], links["odl"]
+    if sip2["existingSecret"]:
+        assert environment["LENDING_ILS_SIP2_LOGINS"] == f"secret:{sip2['existingSecret']}/{sip2['loginsKey']}"
+    else:
+        assert "LENDING_ILS_SIP2_LOGINS" not in environment
+    if sip2["caSecret"]:
+        assert files[environment["LENDING_ILS_SIP2_CA_FILE"]] == f"{sip2['caSecret']}/{sip2['caKey']}"
+    if odl["existingSecret"]:
+        assert environment["LENDING_ODL_SOURCES"] == f"secret:{odl['existingSecret']}/{odl['sourcesKey']}"
+    else:
+        assert "LENDING_ODL_SOURCES" not in environment
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_reader_work_volume_holds_the_cache_two_uploads_and_a_scan(
+    helm: Path, rendered_profiles: dict[str, Rendered], profile: str
+) -> None:
+    """The reader downloads a scan being digitised (up to READER_MAX_SCAN_UPLOAD_BYTES) into its cache folder and
+    cuts the page masters beside it: the chart sets that limit and refuses a work volume too small for it."""
+    work = values_of(profile)["readerWorkVolume"]
+    mebibyte = 1024**2
+    environment = service_environment(rendered_profiles[profile], "reader")
+    assert int(environment["READER_CACHE_DISK_BYTES"]) == work["cacheMi"] * mebibyte
+    assert int(environment["READER_MAX_UPLOAD_BYTES"]) == work["maxUploadMi"] * mebibyte
+    assert int(environment["READER_MAX_SCAN_UPLOAD_BYTES"]) == work["maxScanUploadMi"] * mebibyte, (
+        "without it the reader takes its own default (4 GiB), which the volume was not sized for"
+    )
+    needed = work["cacheMi"] + 2 * work["maxUploadMi"] + 2 * work["maxScanUploadMi"] + 256
+    pod = rendered_profiles[profile].get("Deployment", name("reader"))["spec"]["template"]["spec"]
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == "work"]
+    assert volume["emptyDir"]["sizeLimit"] == f"{work['sizeLimitMi']}Mi"
+    assert work["sizeLimitMi"] >= needed
+    refused = render(helm, profile, "--set", f"readerWorkVolume.sizeLimitMi={needed - 1}")
+    assert refused.returncode != 0, f"a {needed - 1} Mi work volume was accepted"
+    assert "readerWorkVolume.sizeLimitMi must hold" in refused.stderr
+    assert f"at least {needed} " in refused.stderr, refused.stderr
+    assert render(helm, profile, "--set", f"readerWorkVolume.sizeLimitMi={needed}").returncode == 0
+    larger_scans = render(
+        helm,
+        profile,
+        "--set",
+        f"readerWorkVolume.sizeLimitMi={needed}",
+        "--set",
+        f"readerWorkVolume.maxScanUploadMi={work['maxScanUploadMi'] + 1}",
+    )
+    assert larger_scans.returncode != 0, "a larger scan limit on the same volume was accepted"
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
@@ -393,15 +463,25 @@ def test_network_policies_open_the_external_dependencies_each_service_uses(rende
     }
     if values_of(rendered.profile)["webPush"]["existingSecret"]:
         needs["notify"].add("webPush")
+    links = values_of(rendered.profile)["libraryLinks"]
+    if links["sip2"]["existingSecret"]:
+        needs["lending"].add("sip2")
+    if links["odl"]["existingSecret"]:
+        needs["lending"].add("odl")
     for service, dependencies in needs.items():
         rules = rendered.get("NetworkPolicy", name(service))["spec"]["egress"]
-        for dependency in ("kafka", "mongo", "s3", "smtp", "webPush"):
+        for dependency in ("kafka", "mongo", "s3", "smtp", "webPush", "sip2", "odl"):
             wanted = egress_values[dependency]
             ports = [{"port": port, "protocol": "TCP"} for port in wanted["ports"]]
             present = any(rule["ports"] == ports and rule.get("to", []) == wanted["to"] for rule in rules)
             same_as_needed = any(egress_values[need] == wanted for need in dependencies)
             if dependency in dependencies or not same_as_needed:  # identical rules cannot be told apart
                 assert present is (dependency in dependencies), f"{service}: egress to {dependency}"
+        otlp = values_of(rendered.profile)["observability"]["otlpEndpoint"]
+        if otlp:  # the collector's port, taken from the endpoint the settings use
+            collector = {"ports": [{"port": urlsplit(otlp).port, "protocol": "TCP"}]}
+            collector |= {"to": egress_values["otlp"]["to"]} if egress_values["otlp"]["to"] else {}
+            assert collector in rules, f"{service}: egress to the OTLP collector"
         dns = [rule for rule in rules if {"port": 53, "protocol": "UDP"} in rule["ports"]]
         assert dns, f"{service}: no DNS"
         assert all(rule["to"] for rule in dns), f"{service}: DNS only to the cluster DNS"
@@ -429,15 +509,18 @@ def test_each_deployment_has_one_scaler_and_a_disruption_budget(rendered: Render
 
 
 def test_kafka_topics_mirror_the_code(rendered: Rendered) -> None:
+    """The domain topics, and a retry and a dead-letter topic for every consumer group the code of an enabled
+    service builds (found in the code, not in the values: a group the chart forgot fails here)."""
     values = values_of(rendered.profile)
     topics = {topic["spec"]["topicName"]: topic for topic in rendered.of_kind("KafkaTopic")}
     if not values["kafka"]["strimziTopics"]["enabled"]:
         assert not topics
         return
     groups = sorted(
-        values["services"][service]["consumer"]["group"]
+        registry.group
         for service in SERVICES
-        if values["services"][service]["consumer"]["group"]
+        if values["services"][service]["enabled"]
+        for registry in CONSUMERS[service]
     )
     expected = {spec.name: spec.retention_ms for spec in DOMAIN_TOPICS}
     for group in groups:
@@ -452,37 +535,44 @@ def test_kafka_topics_mirror_the_code(rendered: Rendered) -> None:
         assert topic["spec"]["replicas"] >= int(topic["spec"]["config"]["min.insync.replicas"])
         if topic_name in strimzi["partitions"]:
             assert topic["spec"]["partitions"] == strimzi["partitions"][topic_name]
+    for spec in DOMAIN_TOPICS:
+        assert spec.name in strimzi["partitions"], f"{spec.name}: size its partitions in the values"
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_consumer_groups_match_the_code(rendered: Rendered, service: str) -> None:
-    """Every service's consumer group and topics as its bootstrap registers them: the retry and dead-letter
-    topics, KEDA's triggers and the lag alerts all follow from these values."""
-    consumer = values_of(rendered.profile)["services"][service]["consumer"]
-    registry = REGISTRIES[service]()
-    assert consumer["group"] == registry.group
-    assert consumer["topics"] == list(registry.topics)
+    """Every consumer group the service's code builds (the reader runs two: ``reader`` and its OCR workers'
+    ``reader-ocr``), with its topics: the retry and dead-letter topics, KEDA's triggers and the lag alerts all
+    follow from these values."""
+    consumers = values_of(rendered.profile)["services"][service]["consumers"]
+    assert [(consumer["group"], consumer["topics"]) for consumer in consumers] == [
+        (registry.group, list(registry.topics)) for registry in CONSUMERS[service]
+    ]
 
 
 def test_keda_scales_on_lag_within_the_partitions(rendered: Rendered) -> None:
+    """One kafka trigger per (group, topic) the service's code consumes, its retry topics included."""
     values = values_of(rendered.profile)
     partitions = values["kafka"]["strimziTopics"]["partitions"]
     for scaled_object in rendered.of_kind("ScaledObject"):
         spec = scaled_object["spec"]
         service = scaled_object["metadata"]["labels"]["app.kubernetes.io/name"]
-        consumer = values["services"][service]["consumer"]
         kafka_triggers = [trigger for trigger in spec["triggers"] if trigger["type"] == "kafka"]
-        assert {trigger["metadata"]["topic"] for trigger in kafka_triggers} == {
-            *consumer["topics"],
-            f"{consumer['group']}.retry",
+        consumed = {
+            (registry.group, topic)
+            for registry in CONSUMERS[service]
+            for topic in (*registry.topics, retry_topic(registry.group).name)
         }
+        assert {
+            (trigger["metadata"]["consumerGroup"], trigger["metadata"]["topic"]) for trigger in kafka_triggers
+        } == consumed, f"{service}: KEDA does not see the lag of every group the code runs"
+        assert len(kafka_triggers) == len(consumed)
         for trigger in kafka_triggers:
-            assert trigger["metadata"]["consumerGroup"] == consumer["group"]
             assert trigger["metadata"]["allowIdleConsumers"] == "false"
         assert any(trigger["type"] == "cpu" for trigger in spec["triggers"]), "request load must scale too"
         assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
         if values["kafka"]["strimziTopics"]["enabled"]:
-            widest = max(partitions[topic] for topic in consumer["topics"])
+            widest = max(partitions[topic] for registry in CONSUMERS[service] for topic in registry.topics)
             assert spec["maxReplicaCount"] <= widest, f"{service}: more pods than partitions would sit idle"
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.k8s.conftest import ROOT, SERVICES, run, values_of
+from reader.settings import ReaderSettings
+from tests.k8s.conftest import PROFILES, ROOT, SERVICES, run, values_of
 
 IMAGES = ROOT / "deploy" / "images"
 DOCKERFILES = sorted(IMAGES.glob("*.Dockerfile"))
@@ -89,16 +90,55 @@ def test_base_images_carry_explicit_tags(dockerfile: Path) -> None:
         assert "." not in repository.split("/")[0], f"{dockerfile.name}: {image} is not from Docker Hub"
 
 
-def test_service_image_runs_each_service_as_the_chart_expects() -> None:
-    steps = instructions(SERVICE_DOCKERFILE)
+def service_stages() -> dict[str, list[tuple[str, str]]]:
+    """service.Dockerfile's instructions by stage name."""
     stages: dict[str, list[tuple[str, str]]] = {}
     current = ""
-    for keyword, arguments in steps:
+    for keyword, arguments in instructions(SERVICE_DOCKERFILE):
         if keyword == "FROM":
             current = arguments.split()[-1]
             stages[current] = []
         if current:  # global ARGs come before the first FROM
             stages[current].append((keyword, arguments))
+    return stages
+
+
+def installed_packages(stage: list[tuple[str, str]]) -> set[str]:
+    """Debian packages a stage keeps: what its RUNs ``apt-get install``, less what they purge."""
+    installed: set[str] = set()
+    for keyword, arguments in stage:
+        if keyword != "RUN":
+            continue
+        for command in re.split(r"&&|;", arguments):
+            words = shlex.split(command)
+            if words[:2] == ["apt-get", "install"]:
+                installed |= {word for word in words[2:] if not word.startswith("-")}
+            if words[:2] == ["apt-get", "purge"]:
+                installed -= {word for word in words[2:] if not word.startswith("-")}
+    return installed
+
+
+def test_the_reader_image_carries_what_its_default_settings_run() -> None:
+    """EPUBCheck's Java, the watermark font, and Tesseract with the model of every default OCR language: the OCR
+    consumer group runs in every reader pod unless READER_OCR_WORKER is off (the chart leaves it on)."""
+    stages = service_stages()
+    reader = installed_packages(stages["reader"])
+    assert {"openjdk-17-jre-headless", "fonts-dejavu-core"} <= reader
+    assert "openjdk-17-jdk-headless" not in reader, "the JDK only compiles EPUBCheck's worker"
+    assert ReaderSettings.model_fields["ocr_worker"].default is True
+    languages = str(ReaderSettings.model_fields["ocr_languages"].default).split("+")
+    # tesseract-ocr brings English (eng) and orientation detection (osd) itself
+    models = {f"tesseract-ocr-{language}" for language in languages if language not in ("eng", "osd")}
+    assert {"tesseract-ocr", *models} <= reader, f"the OCR workers need tesseract-ocr and {sorted(models)}"
+    for service in ("lending", "drm", "notify"):
+        assert not installed_packages(stages["runtime"] + stages[service]), f"{service}: Debian packages it never uses"
+    for profile in PROFILES:
+        environment = values_of(profile)["services"]["reader"]["env"]
+        assert "READER_OCR_LANGUAGES" not in environment, f"{profile}: install the models of the chart's languages"
+
+
+def test_service_image_runs_each_service_as_the_chart_expects() -> None:
+    stages = service_stages()
     values = values_of("defaults")
     runtime = stages["runtime"]
     assert (

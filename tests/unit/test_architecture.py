@@ -35,26 +35,6 @@ PURE_LAYERS: dict[str, tuple[str, ...]] = {
     "drm": ("domain", "service_layer"),
     "notify": ("domain", "service_layer"),
 }
-# Service-layer modules not yet behind a unit of work (issue 13 converts them one by one). Each is expected to
-# fail; once one is converted its strict xfail fails, so the entry must go.
-NOT_YET_PURE = {
-    "lending.service_layer.cards",
-    "lending.service_layer.catalogue",
-    "lending.service_layer.directory",  # the read queries the routes used to make, moved out of them as they were
-    "lending.service_layer.ils_sign_in",
-    "lending.service_layer.reports",
-    "lending.service_layer.staff",
-    "lending.service_layer.throttle",
-    "notify.service_layer.inbox_feed",
-    "notify.service_layer.sender",
-    "reader.service_layer.ingest",
-    "reader.service_layer.local_documents",
-    "reader.service_layer.ocr",
-    "reader.service_layer.reading",
-    "reader.service_layer.resumable_uploads",
-    "reader.service_layer.revocations",
-    "reader.service_layer.streaming",
-}
 
 
 def module_path(module: str) -> Path | None:
@@ -110,8 +90,7 @@ def layer_modules() -> list[object]:
             for path in sorted((ROOT / "services" / service / layer).rglob("*.py")):
                 relative = path.relative_to(ROOT / "services").with_suffix("")
                 name = ".".join(part for part in relative.parts if part != "__init__")
-                marks = [pytest.mark.xfail(strict=True, reason="not yet behind a unit of work")]
-                params.append(pytest.param(name, id=name, marks=marks if name in NOT_YET_PURE else []))
+                params.append(pytest.param(name, id=name))
     return params
 
 

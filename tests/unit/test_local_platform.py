@@ -51,6 +51,22 @@ async def test_a_step_still_failing_at_its_deadline_says_why() -> None:
         await seed._until_answered(attempt, deadline=time.monotonic() + 0.5, what="uploading trees.epub")
 
 
+async def test_a_busy_answer_is_retried_after_the_time_it_asks_for() -> None:
+    """EPUBCheck taking too long answers 503 with ``Retry-After``: the seed waits that long, or gives up at once
+    when the deadline comes first."""
+    busy = httpx.Response(503, headers={"Retry-After": "30"}, json={"type": "epubcheck-unavailable"})
+
+    async def attempt(seconds_left: float) -> httpx.Response:
+        return busy
+
+    started = time.monotonic()
+    with pytest.raises(seed.SeedError, match="still failing at the deadline"):
+        await seed._until_answered(attempt, deadline=time.monotonic() + 20, what="uploading kieu.epub")
+    assert time.monotonic() - started < 10  # did not sleep a backoff shorter than asked, nor past the deadline
+    assert seed._retry_after(busy) == 30
+    assert seed._retry_after(httpx.Response(503)) == 0
+
+
 async def test_a_refusal_is_not_retried() -> None:
     calls = 0
 

@@ -14,7 +14,7 @@ from lxml import etree
 
 from drm.adapters.content_keys import ContentKeys, MasterKey
 from drm.domain import lcp
-from sachso.events.v1 import drm_events_pb2, lending_events_pb2, reader_events_pb2
+from sachso.events.v1 import drm_events_pb2, lending_events_pb2, local_document_events_pb2, reader_events_pb2
 from tests.corpus import CORPUS
 from tests.integration.drm.conftest import DrmUnderTest
 from tests.official_schemas import validated
@@ -159,9 +159,47 @@ async def test_streaming_tokens_are_short_scoped_and_stop_when_the_loan_ends(drm
     assert principal.claims["loan"] == "loan-4"
     assert principal.expires_at is not None
     assert principal.expires_at - datetime.now(UTC).timestamp() <= 300
+    # What offline reading adds is information, not reach: the loan's end and whether it may be stored. The
+    # token keeps its scope (this patron, this publication, this loan) and its five minutes.
+    assert set(body) == {
+        "token", "expires_at", "publication_id", "manifest_url", "loan_ends_at", "online_only", "local_document"
+    }  # fmt: skip
+    assert (body["online_only"], body["local_document"]) == (False, False)
+    loan_ends_at = datetime.fromisoformat(body["loan_ends_at"])
+    assert loan_ends_at > datetime.now(UTC) + timedelta(hours=23)
+    assert principal.expires_at <= loan_ends_at.timestamp()
+    assert set(principal.claims) - {"iss", "sub", "aud", "iat", "nbf", "exp", "jti"} == {
+        "pub",
+        "loan",
+        "online_only",
+        "roles",
+    }
+    assert not principal.claims["roles"]  # a streaming token asserts no role
     assert (await drm.http.post("/v1/loans/loan-4/streaming-token", headers=drm.patron("binh"))).status_code == 404
     await drm.handle("loan_returned", lending_events_pb2.LoanReturned(loan_id="loan-4"))
     assert (await drm.http.post("/v1/loans/loan-4/streaming-token", headers=drm.patron("ana"))).status_code == 409
+
+
+async def test_a_lent_local_document_streams_from_its_iiif_root_and_gets_no_lcp_licence(drm: DrmUnderTest) -> None:
+    """The reader's ``LocalDocumentPublished`` (once or twice) makes DRM know the publication as a scanned document:
+    its loan's streaming token points at the IIIF manifest under the loan's root, online only, and no LCP."""
+    published = local_document_events_pb2.LocalDocumentPublished(document_id="ld-7", library_id="daklak")
+    published.published_at.FromDatetime(datetime.now(UTC))
+    await drm.handle("local_document_published", published)
+    await drm.handle("local_document_published", published)  # delivered again: the same record
+    await lend(drm, "loan-7", "ana", "ld-7")
+    answer = await drm.http.post("/v1/loans/loan-7/streaming-token", headers=drm.patron("ana"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["manifest_url"] == f"http://reader/v1/iiif/loan/{body['token']}/ld-7/manifest.json"
+    assert (body["local_document"], body["online_only"]) == (True, True)
+    assert (await drm.verifier.verify(body["token"])).claims["pub"] == "ld-7"
+    await drm.http.put(
+        "/v1/lcp/passphrase", json={"passphrase": "mèo con", "hint": "con vật"}, headers=drm.patron("ana")
+    )
+    refused = await drm.http.get("/v1/loans/loan-7/license", headers=drm.patron("ana"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"].endswith("/online-only"), refused.text
 
 
 async def test_master_key_rotation_keeps_every_content_key(drm: DrmUnderTest, tmp_path: Path) -> None:

@@ -21,10 +21,11 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from lending.adapters.repositories import MongoTurnaways, mongo_units_of_work
+from lending.adapters.accounts import mongo_accounts
+from lending.adapters.repositories import MongoTurnaways, mongo_catalogue, mongo_units_of_work
 from lending.adapters.sip2_client import Sip2Credentials, Sip2Directory
 from lending.adapters.store import LendingStore
-from lending.bootstrap import http_routers
+from lending.bootstrap import http_routers, local_documents_units_of_work
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.patrons import CardStatus
@@ -34,6 +35,8 @@ from lending.library_systems import LibrarySystems, library_systems
 from lending.service_layer.cards import CardAccess, Cards, Secrets
 from lending.service_layer.catalogue import Catalogue, TitleMetadata
 from lending.service_layer.circulation import Circulation
+from lending.service_layer.clock import system_clock
+from lending.service_layer.local_documents import OpenCollections
 from lending.service_layer.odl_borrowing import OdlSource
 from lending.service_layer.staff import Accounts
 from lending.settings import LibraryLinks
@@ -139,10 +142,11 @@ async def deployment(
     await outbox.ensure_indexes()
     issuer = TokenIssuer.generate("sachso-lending")
     secrets = Secrets(PasswordHasher(time_cost=1, memory_cost=8 * 1024))  # fast hashes: same code path
-    circulation = Circulation(mongo_units_of_work(store, outbox), MongoTurnaways(store))
-    catalogue = Catalogue(store, outbox)
-    cards = Cards(store, outbox, issuer, secrets)
-    accounts = Accounts(store, issuer, secrets)
+    units = mongo_units_of_work(store, outbox)
+    circulation = Circulation(units, MongoTurnaways(store))
+    catalogue = mongo_catalogue(store, outbox)
+    cards = Cards(units, store, issuer, secrets)
+    accounts = mongo_accounts(store, issuer, secrets)
     for username, role, library_id in staff:
         await accounts.create_staff(username=username, password=STAFF_PASSWORD, role=role, library_id=library_id)
     app = create_http_app(
@@ -151,8 +155,9 @@ async def deployment(
     app.state.trusted_proxy_hops = 1  # tests play several clients through X-Forwarded-For
     app.state.principal_check = CardAccess(store, remember_seconds=0.5).ensure_not_blocked
     routers = http_routers(
-        issuer, store, circulation, catalogue, cards, accounts, "http://drm.test", public_url=PUBLIC_URL
-    )
+        issuer, units, circulation, catalogue, cards, accounts, "http://drm.test", public_url=PUBLIC_URL,
+        collections=OpenCollections(local_documents_units_of_work(store, outbox), system_clock),
+    )  # fmt: skip
     for router in routers:
         app.include_router(router)
     async with httpx.AsyncClient() as lender_http:

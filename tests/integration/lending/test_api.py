@@ -109,7 +109,7 @@ async def test_search_ignores_diacritics_and_reports_facets(lending: Lending) ->
     assert paged["total"] == 3
     assert len(paged["items"]) == 1
     detail = (await http.get(f"/v1/titles/{kieu}", params={"library": "eakar"})).json()
-    assert detail["availability"] == {"copies": 2, "available": 2, "holds": 0}
+    assert detail["availability"] == {"copies": 2, "available": 2, "holds": 0, "state": "available", "wait_days": None}
     assert (await http.get("/v1/titles/nope")).status_code == 404
 
 

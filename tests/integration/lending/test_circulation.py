@@ -28,6 +28,14 @@ from tests.integration.lending.conftest import Lending
 pytestmark = pytest.mark.integration
 
 
+async def borrow(lending: Lending, patron: str, title_id: str) -> str:
+    try:
+        await lending.circulation.checkout(patron, title_id)
+    except NoCopyAvailable:
+        return "refused"
+    return "lent"
+
+
 async def test_a_thousand_concurrent_checkouts_of_ten_copies_make_exactly_ten_loans(lending: Lending) -> None:
     title_id = await lending.title_with_copies(copies=10)
     patrons = [f"p{index:04d}" for index in range(1000)]
@@ -44,14 +52,7 @@ async def test_a_thousand_concurrent_checkouts_of_ten_copies_make_exactly_ten_lo
         ]
     )
 
-    async def borrow(patron: str) -> str:
-        try:
-            await lending.circulation.checkout(patron, title_id)
-        except NoCopyAvailable:
-            return "refused"
-        return "lent"
-
-    outcomes = await asyncio.gather(*(borrow(patron) for patron in patrons))
+    outcomes = await asyncio.gather(*(borrow(lending, patron, title_id) for patron in patrons))
 
     assert outcomes.count("lent") == 10
     assert outcomes.count("refused") == 990
@@ -59,6 +60,29 @@ async def test_a_thousand_concurrent_checkouts_of_ten_copies_make_exactly_ten_lo
     (license_,) = await lending.store.licenses_for(title_id)
     assert license_.in_use == 10
     assert len(await lending.events("LoanCreated")) == 10
+
+
+async def test_her_ready_hold_keeps_its_copy_while_a_crowd_is_refused_without_a_transaction(lending: Lending) -> None:
+    title_id = await lending.title_with_copies(copies=1)
+    reader, binh = await lending.active_patron("reader"), await lending.active_patron("binh")
+    loan = await lending.circulation.checkout(reader, title_id)
+    await lending.circulation.place_hold(binh, title_id)
+    await lending.circulation.return_loan(loan.id, reader)  # the copy passes to binh's hold, ready
+    crowd = [f"c{index:03d}" for index in range(200)]
+    await lending.store.patrons.insert_many(
+        [{"_id": p, "library_id": "daklak", "display_name": p, "email": f"{p}@example.vn", "status": "active"}
+         for p in crowd]
+    )  # fmt: skip
+
+    outcomes = dict(
+        zip([*crowd, binh], await asyncio.gather(*(borrow(lending, p, title_id) for p in [*crowd, binh])), strict=True)
+    )
+    assert outcomes.pop(binh) == "lent"
+    assert set(outcomes.values()) == {"refused"}
+    (license_,) = await lending.store.licenses_for(title_id)
+    assert license_.in_use == 1
+    assert await lending.store.loans.count_documents({"title_id": title_id, "status": "active"}) == 1
+    assert await lending.store.turnaways.count_documents({"title_id": title_id}) == 200
 
 
 async def test_checkout_renew_and_return_with_their_refusals(lending: Lending) -> None:

@@ -33,6 +33,7 @@ from lending.adapters.ils_patrons import MongoIlsPatrons
 from lending.adapters.sip2_client import Sip2Directory
 from lending.domain.patrons import CardStatus
 from lending.service_layer.ils_sign_in import IlsConnection, IlsSignIn, IlsUnavailable
+from tests.integration.kafka_helpers import wait_until
 from tests.integration.lending.conftest import SIP2_LOGIN, Lending
 
 pytestmark = pytest.mark.integration
@@ -140,6 +141,58 @@ async def test_a_patron_signs_in_with_her_ils_card(lending: Lending) -> None:
         await lending.store.patrons.update_one({"_id": patron["_id"]}, {"$set": {"status": CardStatus.ACTIVE.value}})
         assert (await sign_in(lending, "DL0001", "1234"))[0] == 200
         assert (await sign_in(lending, "DL0001", "0000"))[0] == 401
+
+
+async def test_a_linked_card_the_ils_blocks_later_is_blocked_here(
+    lending: Lending, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CARDS, "DL0003", ("4321", "Lê Văn Cường", "cuong@example.vn", OPEN))
+    title_id = await lending.title_with_copies("Số đỏ", copies=1)
+    async with ils_server().start(port=0) as port:
+        await configure(lending, port)
+        status, token = await sign_in(lending, "DL0003", "4321")
+        assert status == 200, token
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        borrowed = await lending.http.post("/v1/loans", json={"title_id": title_id}, headers=headers)
+        assert borrowed.status_code == 201, borrowed.text
+
+        monkeypatch.setitem(CARDS, "DL0003", ("4321", "Lê Văn Cường", "cuong@example.vn", BLOCKED))  # in the ILS
+        blocked, problem = await sign_in(lending, "DL0003", "4321")
+        assert (blocked, problem["type"]) == (403, "https://sachso.vn/problems/card-blocked-in-ils")
+        patron = await lending.store.patrons.find_one({"ils_card": "daklak:DL0003"})
+        assert patron is not None
+        assert (patron["status"], patron["ils_blocked"]) == (CardStatus.BLOCKED.value, True)  # blocked here too
+        loan = await lending.store.loans.find_one({"_id": borrowed.json()["id"]})
+        assert loan is not None
+        assert loan["status"] == "returned"  # as a staff block does: the copy passes on, DRM ends the licence
+        assert [event["key"] for event in await lending.events("PatronBlocked")] == [patron["_id"]]
+
+        async def her_token_stopped() -> bool:  # within the card-status memory (half a second in tests)
+            return (await lending.http.get("/v1/me", headers=headers)).status_code == 403
+
+        await wait_until(her_token_stopped, within=10)
+
+        monkeypatch.setitem(CARDS, "DL0003", ("4321", "Lê Văn Cường", "cuong@example.vn", OPEN))  # lifted there
+        status, _ = await sign_in(lending, "DL0003", "4321")
+        assert status == 200
+        patron = await lending.store.patrons.find_one({"_id": patron["_id"]})
+        assert patron is not None
+        assert (patron["status"], patron["ils_blocked"]) == (CardStatus.ACTIVE.value, False)
+        assert len(await lending.events("PatronUnblocked")) == 1
+
+        staff = await lending.staff_headers("admin.daklak")  # a block staff set here is theirs to lift
+        answer = await lending.http.post(f"/v1/libraries/daklak/patrons/{patron['_id']}/block", headers=staff)
+        assert answer.status_code in (200, 204), answer.text
+        assert (await sign_in(lending, "DL0003", "4321"))[0] == 403
+
+
+async def test_pin_guessing_through_us_is_throttled(lending: Lending) -> None:
+    async with ils_server().start(port=0) as port:
+        await configure(lending, port)
+        answers = [(await sign_in(lending, "DL0001", f"{guess:04d}"))[0] for guess in range(7)]
+        assert answers[:5] == [401] * 5
+        assert answers[5:] == [429, 429]  # counted before the ILS is asked
+        assert (await sign_in(lending, "DL0001", "1234"))[0] == 429  # even the right PIN, from this client
 
 
 async def test_a_clear_answer_when_the_ils_is_down_or_slow(lending: Lending) -> None:

@@ -8,9 +8,9 @@ import sys
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from lending.adapters.accounts import mongo_accounts
 from lending.adapters.store import LendingStore
 from lending.service_layer.cards import Secrets
-from lending.service_layer.staff import Accounts
 from sachso.kit.auth import TokenIssuer
 
 pytestmark = pytest.mark.integration
@@ -51,6 +51,6 @@ async def test_bootstrap_a_network_and_its_first_admin(
                    "--library", "daklak", stdin="a long enough password\n")  # fmt: skip
     assert admin.returncode == 0, admin.stderr
 
-    accounts = Accounts(LendingStore(database), TokenIssuer.generate("sachso-lending"), Secrets())
+    accounts = mongo_accounts(LendingStore(database), TokenIssuer.generate("sachso-lending"), Secrets())
     token = await accounts.staff_sign_in("admin", "a long enough password")
     assert token.access_token

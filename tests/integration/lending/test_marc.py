@@ -135,7 +135,7 @@ async def test_full_and_daily_exports_read_by_pymarc_and_yaz(lending: Lending) -
     for title_id in (kept, ended, ending, withdrawn, other):  # unchanged since yesterday
         await lending.store.titles.update_one({"_id": title_id}, {"$set": {"changed_at": yesterday}})
     publication = (await lending.catalogue.title(withdrawn))["publication_id"]
-    await lending.outbox.transaction(lambda session, emit: lending.catalogue.withdraw_publication(publication, session))
+    await lending.outbox.transaction(lambda session, _: lending.catalogue.withdraw_publication_in(session, publication))
     staff = await lending.staff_headers("thu.bmt")
 
     full = await lending.http.get("/v1/libraries/buonmathuot/marc", headers=staff)

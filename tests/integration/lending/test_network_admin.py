@@ -3,16 +3,19 @@ the district migration with loans and holds in flight, groups a pool is shared w
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from lending.adapters.repositories import mongo_units_of_work
 from lending.domain.licensing import LicenseModel, LicenseTerms
 from lending.domain.network import Library, LibraryKind
 from lending.domain.policy import LendingPolicy
 from lending.errors import NoCopyAvailable
 from lending.service_layer.reports import Reports
-from tests.integration.lending.conftest import Lending
+from sachso.kit.auth import Role
+from tests.integration.lending.conftest import STAFF_PASSWORD, Lending
 from tests.integration.lending.test_api import emailed_code
 from tests.integration.lending.test_manage import manage
 
@@ -26,6 +29,22 @@ async def add_phu_yen(lending: Lending) -> None:
     )
     school = Library("thpt-tuy-hoa", "Thư viện THPT Tuy Hòa", LibraryKind.SCHOOL, "phuyen")
     await lending.store.add_library(school, "TTH", LendingPolicy())
+    await lending.accounts.create_staff(
+        username="admin.phuyen", password=STAFF_PASSWORD, role=Role.PROVINCE_ADMIN, library_id="phuyen"
+    )
+
+
+async def merge_agreed_by_both(lending: Lending, body: dict[str, str]) -> dict[str, object]:
+    """Each province's admin agrees for her own province: the first agreement waits (202), the second merges."""
+    daklak, phuyen = await lending.staff_headers("admin.daklak"), await lending.staff_headers("admin.phuyen")
+    first = await lending.http.post("/v1/network/merge", json=body, headers=daklak)
+    assert (first.status_code, first.json()) == (202, {"status": "agreed", "awaiting": "phuyen"}), first.text
+    assert (await lending.http.post("/v1/network/merge", json=body, headers=daklak)).status_code == 202  # again
+    assert (await lending.store.network()).get("phuyen").parent_id is None  # one province alone changes nothing
+    second = await lending.http.post("/v1/network/merge", json=body, headers=phuyen)
+    assert second.status_code == 200, second.text
+    merged: dict[str, object] = second.json()
+    return merged
 
 
 async def card_number_of_new_card(lending: Lending, library_id: str, email: str) -> str:
@@ -59,15 +78,12 @@ async def test_merging_two_provinces_with_loans_and_holds_in_flight(lending: Len
     with pytest.raises(NoCopyAvailable):
         await lending.circulation.checkout(minh, daklak_title)  # another province's pool
     start, end = this_month()
-    reports = Reports(lending.store)
+    reports = Reports(mongo_units_of_work(lending.store, lending.outbox))
     before = await reports.circulation((await lending.store.network()).subtree("phuyen"), start, end)
 
     admin = await lending.staff_headers("admin.daklak")
-    merged = await lending.http.post(
-        "/v1/network/merge", json={"absorbed_id": "phuyen", "surviving_id": "daklak"}, headers=admin
-    )
-    assert merged.status_code == 200, merged.text
-    assert merged.json()["parent_id"] == "daklak"
+    merged = await merge_agreed_by_both(lending, {"absorbed_id": "phuyen", "surviving_id": "daklak"})
+    assert merged["parent_id"] == "daklak"
 
     await lending.circulation.return_loan(loan.id, lan)  # the hold placed before the merge is served
     ready = await lending.circulation.holds_of(minh)
@@ -84,7 +100,11 @@ async def test_merging_two_provinces_with_loans_and_holds_in_flight(lending: Len
     whole = await reports.circulation(network.subtree("daklak"), start, end)
     assert {row.library_id for row in whole} >= {"phuyen", "thpt-tuy-hoa"}  # the merged province sees both
     changes = (await lending.http.get("/v1/network/changes", headers=admin)).json()
-    assert [(c["action"], c["subject_id"], c["detail"]) for c in changes] == [("merged", "phuyen", {"into": "daklak"})]
+    assert [(c["action"], c["subject_id"], c["detail"]) for c in changes] == [
+        ("merged", "phuyen", {"into": "daklak"}),
+        ("merge-agreed", "phuyen", {"into": "daklak", "province": "phuyen"}),
+        ("merge-agreed", "phuyen", {"into": "daklak", "province": "daklak"}),
+    ]
 
 
 async def test_a_merge_with_clashing_card_prefixes_is_refused_until_recoded(lending: Lending) -> None:
@@ -97,9 +117,39 @@ async def test_a_merge_with_clashing_card_prefixes_is_refused_until_recoded(lend
     assert refused.status_code == 400
     assert "EK: eakar, song-hinh" in refused.json()["detail"]
     assert (await lending.store.network()).get("phuyen").parent_id is None  # nothing half-done
-    recoded = await lending.http.put("/v1/libraries/song-hinh/code", json={"code": "SH"}, headers=admin)
+    not_hers = await lending.http.put("/v1/libraries/song-hinh/code", json={"code": "SH"}, headers=admin)
+    assert not_hers.status_code == 403  # Phú Yên's library: its own province admin recodes it
+    phuyen_admin = await lending.staff_headers("admin.phuyen")
+    recoded = await lending.http.put("/v1/libraries/song-hinh/code", json={"code": "SH"}, headers=phuyen_admin)
     assert recoded.json()["code"] == "SH"
-    assert (await lending.http.post("/v1/network/merge", json=body, headers=admin)).status_code == 200
+    await merge_agreed_by_both(lending, body)
+
+
+async def test_a_province_admin_manages_her_province_only(lending: Lending) -> None:
+    await add_phu_yen(lending)
+    await lending.store.add_library(
+        Library("quangngai", "Thư viện tỉnh Quảng Ngãi", LibraryKind.PROVINCE), "QN", LendingPolicy()
+    )
+    daklak, phuyen = await lending.staff_headers("admin.daklak"), await lending.staff_headers("admin.phuyen")
+    refusals = [
+        ("post", "/v1/libraries/thpt-tuy-hoa/move", {"parent_id": "daklak"}, daklak),  # another province's library
+        ("post", "/v1/libraries/thpt-bmt/move", {"parent_id": "phuyen"}, daklak),  # into another province
+        ("post", "/v1/libraries/thpt-bmt/move", {"parent_id": "eakar"}, phuyen),
+        ("put", "/v1/libraries/eakar/code", {"code": "EKA"}, phuyen),
+        ("post", "/v1/network/merge", {"absorbed_id": "quangngai", "surviving_id": "phuyen"}, daklak),  # not hers
+        ("put", "/v1/library-groups/g", {"name": "Trường", "scope_id": "phuyen", "kinds": ["school"]}, daklak),
+    ]
+    for method, path, body, headers in refusals:
+        answer = await lending.http.request(method, path, json=body, headers=headers)
+        assert answer.status_code == 403, (path, answer.text)
+        assert answer.json()["type"].endswith("/forbidden")
+    assert (await lending.store.network()).get("thpt-tuy-hoa").parent_id == "phuyen"
+    moved = await lending.http.post("/v1/libraries/thpt-bmt/move", json={"parent_id": "eakar"}, headers=daklak)
+    assert moved.status_code == 200
+    assert [c["subject_id"] for c in (await lending.http.get("/v1/network/changes", headers=phuyen)).json()] == []
+    assert [c["subject_id"] for c in (await lending.http.get("/v1/network/changes", headers=daklak)).json()] == [
+        "thpt-bmt"
+    ]
 
 
 async def test_moving_a_library_carries_its_loans_holds_and_pools(lending: Lending) -> None:
@@ -217,3 +267,17 @@ async def test_migrating_district_data_with_loans_and_holds_in_flight(
     assert again.stdout.strip() == "no district libraries: nothing to migrate"
     terms = LicenseTerms(LicenseModel.ONE_COPY_ONE_USER, concurrency=1)
     await lending.catalogue.add_license(title_id, "eakar", terms)  # pools keep working under the new kind
+
+
+async def test_both_provinces_agreeing_at_once_merge_once(lending: Lending) -> None:
+    await add_phu_yen(lending)
+    body = {"absorbed_id": "phuyen", "surviving_id": "daklak"}
+    daklak, phuyen = await lending.staff_headers("admin.daklak"), await lending.staff_headers("admin.phuyen")
+    answers = await asyncio.gather(
+        lending.http.post("/v1/network/merge", json=body, headers=daklak),
+        lending.http.post("/v1/network/merge", json=body, headers=phuyen),
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 202]
+    assert (await lending.store.network()).get("phuyen").parent_id == "daklak"
+    changes = (await lending.http.get("/v1/network/changes", headers=daklak)).json()
+    assert [change["action"] for change in changes].count("merged") == 1

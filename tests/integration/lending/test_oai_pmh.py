@@ -49,7 +49,7 @@ async def catalogue(lending: Lending) -> dict[str, str]:
         License("ended", titles["Đất rừng phương Nam"], "eakar", Sharing.OWN, ended, now - timedelta(days=30))
     )
     publication = (await lending.catalogue.title(titles["Bỉ vỏ"]))["publication_id"]
-    await lending.outbox.transaction(lambda session, emit: lending.catalogue.withdraw_publication(publication, session))
+    await lending.outbox.transaction(lambda session, _: lending.catalogue.withdraw_publication_in(session, publication))
     return titles
 
 
@@ -159,3 +159,51 @@ async def test_anyone_may_harvest_and_nothing_private_is_in_it(lending: Lending)
         assert b"Ana" not in answer.content
     refused = await lending.http.put("/oai", content=b"verb=Identify")
     assert refused.status_code == 405
+
+
+async def test_local_documents_are_a_set_harvested_like_the_rest(lending: Lending) -> None:
+    titles = await catalogue(lending)
+    now = datetime.now(UTC)
+    for document_id, name, withdrawn in (
+        ("doc-dinh-lac", "Sắc phong đình Lạc Giao", False),
+        ("doc-old", "Địa bạ", True),
+    ):
+        await lending.store.titles.insert_one(  # as lending records a published local document (issue 16)
+            {
+                "_id": f"title-{document_id}", "publication_id": document_id, "title": name,
+                "authors": ["Thư viện huyện Ea Kar"], "language": "vi", "subjects": ["Địa chí Đắk Lắk"],
+                "library_ids": ["eakar"], "local_document": True, "open_access": True, "readable": True,
+                "withdrawn": withdrawn, "added_at": now, "changed_at": now,
+            }
+        )  # fmt: skip
+    async with served(lending.app) as base:
+        harvester = RecordingSickle(f"{base}/oai")
+
+        def harvest() -> dict[str, list[Record]]:
+            return {
+                name: list(harvester.ListRecords(metadataPrefix=prefix, set=spec, ignore_deleted=False))
+                for name, prefix, spec in (
+                    ("local", "oai_dc", "collection:local-documents"),
+                    ("local-marc", "marc21", "collection:local-documents"),
+                    ("ebooks", "oai_dc", "collection:ebooks"),
+                    ("eakar", "oai_dc", "library:eakar"),
+                    ("bmt", "oai_dc", "library:buonmathuot"),
+                )
+            }
+
+        harvested = await asyncio.to_thread(harvest)
+    for document in harvester.responses:
+        assert_valid(document)
+    local = {record.header.identifier.rsplit(":", 1)[1]: record for record in harvested["local"]}
+    assert set(local) == {"title-doc-dinh-lac", "title-doc-old"}
+    assert local["title-doc-old"].header.deleted
+    found = local["title-doc-dinh-lac"]
+    assert found.metadata["title"] == ["Sắc phong đình Lạc Giao"]
+    assert set(found.header.setSpecs) == {"collection:local-documents", "library:eakar"}
+    assert [r.header.identifier.endswith("doc-dinh-lac") for r in harvested["local-marc"] if not r.header.deleted] == [
+        True
+    ]
+    ebooks = {record.header.identifier.rsplit(":", 1)[1] for record in harvested["ebooks"]}
+    assert ebooks == set(titles.values())  # the e-books, and no local document
+    assert "title-doc-dinh-lac" in {record.header.identifier.rsplit(":", 1)[1] for record in harvested["eakar"]}
+    assert "title-doc-dinh-lac" not in {record.header.identifier.rsplit(":", 1)[1] for record in harvested["bmt"]}

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,26 @@ class OwnServer:
     process: subprocess.Popen[bytes]
     uri: str
 
+    def pause(self) -> None:
+        """SIGSTOP, returning once every thread is stopped: the signal is delivered asynchronously, and a thread
+        still running can answer one more request (measured: 1 insert in 300 answered after ``kill`` returned)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        while not all(_stopped(task) for task in tasks.iterdir()):
+            time.sleep(0.001)
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+def _stopped(task: Path) -> bool:
+    try:
+        state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # the thread ended
+        return True
+    return state in ("T", "t")
 
 
 @pytest.fixture
@@ -136,7 +153,7 @@ async def test_a_hung_database_answers_503_by_the_deadline_and_the_keyed_retry_l
     record = fragile.store.record_idempotent_result
 
     async def and_then_the_server_hangs(*args: Any, **kwargs: Any) -> None:
-        os.kill(own_server.process.pid, signal.SIGSTOP)  # the commit will never be answered in time
+        own_server.pause()  # the commit will never be answered in time
         await record(*args, **kwargs)
 
     fragile.store.record_idempotent_result = and_then_the_server_hangs  # type: ignore[method-assign]

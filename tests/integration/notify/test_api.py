@@ -24,6 +24,7 @@ from sachso.events.v1 import lending_events_pb2 as lending
 from sachso.kit.auth import Role
 from sachso.notify.v1 import notify_service_pb2 as notify_pb2
 from sachso.notify.v1 import notify_service_pb2_grpc as notify_pb2_grpc
+from tests.integration.kafka_helpers import wait_until
 from tests.integration.notify.conftest import Browser, Notify, PushService
 
 pytestmark = pytest.mark.integration
@@ -245,7 +246,11 @@ async def test_the_stream_falls_back_to_polling_without_change_streams(database:
     runner = asyncio.create_task(feed.run(stop))
     try:
         async with feed.subscribe("mai") as queue:
-            await asyncio.sleep(0.2)
+
+            async def polling() -> bool:
+                return feed.mode == "polling"
+
+            await wait_until(polling, within=10, interval=0.01)  # messages written from now on are seen
             for patron in ("lan", "mai"):
                 await inbox.add(
                     InboxMessage(

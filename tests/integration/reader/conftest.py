@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,17 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from reader.adapters.epubcheck import EpubCheck
+from reader.adapters.mongo_repositories import MongoPublicationReads, MongoRevocationReads, ensure_indexes
+from reader.adapters.mongo_unit_of_work import joined_units_of_work, mongo_units_of_work
+from reader.adapters.open_publications import OpenPublications
 from reader.adapters.pdf import PdfEngine
 from reader.adapters.storage import BookCache, ObjectStore
-from reader.entrypoints.http import StreamingGrants, ingest_router, reading_router, streaming_router
+from reader.entrypoints.consumers import ReaderHandlers
+from reader.entrypoints.http import StreamingGrants, covers_router, ingest_router, reading_router, streaming_router
 from reader.entrypoints.streaming_fast_path import StreamingFastPath
 from reader.service_layer.ingest import Ingest
 from reader.service_layer.reading import Reading
-from reader.service_layer.revocations import Revocations
+from reader.service_layer.revocations import Revocations, record_loan_ended
 from reader.service_layer.streaming import Streaming
 from sachso.kit.auth import Role, TokenIssuer, TokenVerifier
 from sachso.kit.http import create_http_app
@@ -57,6 +62,23 @@ class ReaderUnderTest:
     s3: Any
     bucket: str
     framework: httpx.AsyncClient  # the same app without the streaming fast path in front
+    open_publications: OpenPublications
+    database: AsyncDatabase[dict[str, Any]]
+
+    @property
+    def publications(self) -> Any:
+        """The stored publications, as tests look at them."""
+        return self.database["publications"]
+
+    async def end_loan(self, loan_id: str) -> None:
+        """What lending's LoanReturned does to the reader, through its unit of work."""
+        now = datetime.now(UTC)
+        await mongo_units_of_work(self.database, self.outbox)().run(lambda uow: record_loan_ended(uow, loan_id, now))
+
+    @property
+    def handlers(self) -> ReaderHandlers:
+        """The reader's consumer handlers, joining the transaction a test hands them."""
+        return ReaderHandlers(joined_units_of_work(self.database, self.outbox), self.open_publications)
 
     def publisher(self, publisher_id: str) -> dict[str, str]:
         token = self.accounts.issue(publisher_id, audience="sachso", roles=[Role.PUBLISHER], publisher_id=publisher_id)
@@ -107,11 +129,11 @@ async def reader(
         await s3.create_bucket(Bucket=s3_settings.s3_bucket)
         store = ObjectStore(s3, s3_settings.s3_bucket)
         cache = BookCache(store, tmp_path / "books", disk_bytes=256 * 1024**2, memory_bytes=64 * 1024**2)
-        ingest = Ingest(database, outbox, store, pdf, epubcheck=epubcheck)
-        await ingest.ensure_indexes()
-        reading = Reading(database)
-        await reading.ensure_indexes()
-        streaming = Streaming(database["publications"], cache, pdf, page_cache_dir=tmp_path / "pages")
+        await ensure_indexes(database)
+        units = mongo_units_of_work(database, outbox)
+        ingest = Ingest(units, store, pdf, epubcheck=epubcheck)
+        reading = Reading(units)
+        streaming = Streaming(MongoPublicationReads(database), cache, pdf, page_cache_dir=tmp_path / "pages")
         app = create_http_app(title="reader", version="test", readiness={})
         (tmp_path / "uploads").mkdir()
         transport = httpx.ASGITransport(app=app)
@@ -130,15 +152,17 @@ async def reader(
             app.include_router(jwks_router(accounts))
             app.include_router(jwks_router(drm), prefix="/drm")
             app.include_router(ingest_router(ingest, tmp_path / "uploads"))
-            revocations = Revocations(database["ended_loans"])
-            grants = StreamingGrants(streaming_tokens, revocations)
+            revocations = Revocations(MongoRevocationReads(database))
+            open_publications = OpenPublications(database["open_publications"])
+            grants = StreamingGrants(streaming_tokens, revocations, open_publications=open_publications)
             app.include_router(streaming_router(streaming, grants))
+            app.include_router(covers_router(streaming))
             app.include_router(reading_router(reading))
             transport.app = StreamingFastPath(app, streaming, grants)  # in front of the framework, as in bootstrap
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reader") as framework:
                 yield ReaderUnderTest(
                     ingest, streaming, reading, revocations, cache, outbox, http, accounts, drm, s3,
-                    s3_settings.s3_bucket, framework,
+                    s3_settings.s3_bucket, framework, open_publications, database,
                 )  # fmt: skip
         await remove_bucket(s3, s3_settings.s3_bucket)
     pdf.close()

@@ -19,12 +19,17 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from reader.adapters.local_document_repository import LocalDocumentRepository
+from reader.adapters.local_document_repository import (
+    LocalDocumentRepository,
+    MongoLocalDocumentsUnitOfWork,
+    local_documents_units_of_work,
+)
+from reader.adapters.mongo_repositories import MongoRevocationReads, ensure_indexes
 from reader.adapters.resumable_uploads import MultipartObjects, UploadStateRepository
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.adapters.tesseract import Tesseract
 from reader.entrypoints.local_documents_http import iiif_routers, loan_viewer_from, local_documents_router
-from reader.entrypoints.ocr_consumer import ocr_consumers
+from reader.entrypoints.ocr_consumer import OcrHandlers, ocr_consumers
 from reader.entrypoints.tus import tus_router
 from reader.service_layer.local_documents import LocalDocuments
 from reader.service_layer.ocr import PageRecognition
@@ -102,6 +107,13 @@ class LocalDocumentsUnderTest:
     s3: Any
     bucket: str
 
+    def ocr_handlers(self) -> OcrHandlers:
+        """The OCR group's handlers as the bootstrap wires them (joining the consumer's transaction)."""
+        return OcrHandlers(
+            self.recognition,
+            lambda session: MongoLocalDocumentsUnitOfWork(self.repository, self.outbox, session=session),
+        )
+
     def staff(self, user: str = "lan", library: str = "daklak", role: Role = Role.LIBRARIAN) -> dict[str, str]:
         token = self.accounts.issue(user, audience="sachso", roles=[role], library_id=library)
         return {"Authorization": f"Bearer {token}"}
@@ -150,7 +162,7 @@ class LocalDocumentsUnderTest:
             async def send_and_wait(self, *args: object, **kwargs: object) -> None:
                 raise AssertionError("nothing should be dead-lettered")
 
-        registry: HandlerRegistry = ocr_consumers(self.recognition)
+        registry: HandlerRegistry = ocr_consumers(self.ocr_handlers())
         consumer = IdempotentConsumer(
             registry, client=self.outbox.client, database=self.repository.documents.database,
             dead_letters=NoDeadLetters(), max_attempts=2, initial_backoff_seconds=0.01,
@@ -193,10 +205,11 @@ async def scans(
         await states.ensure_indexes()
         uploads = ResumableUploads(states, MultipartObjects(s3, s3_settings.s3_bucket), max_bytes=512 * 1024**2)
         (tmp_path / "work").mkdir()
-        documents = LocalDocuments(repository, uploads, store, cache, outbox, tmp_path / "work")
-        recognition = PageRecognition(repository, store, cache, outbox, Tesseract())
-        revocations = Revocations(database["ended_loans"])
-        await revocations.ensure_indexes()
+        units_of_work = local_documents_units_of_work(repository, outbox)
+        documents = LocalDocuments(repository, units_of_work, uploads, store, cache, tmp_path / "work")
+        recognition = PageRecognition(repository, units_of_work, store, cache, Tesseract())
+        await ensure_indexes(database)
+        revocations = Revocations(MongoRevocationReads(database))
         app = create_http_app(title="reader", version="test", readiness={})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://reader") as http:
             app.state.token_verifier = TokenVerifier(

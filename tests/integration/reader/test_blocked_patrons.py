@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reader.entrypoints.consumers import ReaderHandlers
 from sachso.events.v1 import lending_events_pb2
 from sachso.kit.events import ReceivedEvent
 from tests.integration.kafka_helpers import wait_until
@@ -26,7 +25,7 @@ async def test_streaming_stops_within_seconds_when_the_card_is_blocked(reader: R
         id="e1", type=blocked.DESCRIPTOR.full_name, source="/sachso/lending", subject="ana", time=datetime.now(UTC),
         key=None, payload=blocked, trace_headers={}, topic="t", partition=0, offset=0,
     )  # fmt: skip
-    handlers = ReaderHandlers(reader.revocations)
+    handlers = reader.handlers
     async with reader.outbox.client.start_session() as session:
         await session.with_transaction(lambda s: handlers.patron_blocked(event, s))
 

@@ -29,7 +29,7 @@ async def test_every_corpus_book_is_accepted_with_a_manifest(reader: ReaderUnder
     for book in BOOKS:
         result = await reader.ingest.ingest("nxb-tre", book, SubmittedMetadata(), file_name=book.name)
         assert result.created, book.name
-        document = await reader.ingest.publications.find_one({"_id": result.publication_id})
+        document = await reader.publications.find_one({"_id": result.publication_id})
         assert document is not None
         manifest = document["manifest"]
         assert manifest["metadata"]["title"], book.name
@@ -68,7 +68,7 @@ async def test_broken_books_are_flagged_or_refused_with_a_reason(reader: ReaderU
             token = reader.streaming_token(result.publication_id)  # a flagged book's manifest is valid too
             assert (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 200, book.name
     assert outcomes["debian-debmake-doc.en.epub"] == "flagged"
-    live = await reader.ingest.publications.find_one({"title": "debian-live-manual.en"})
+    live = await reader.publications.find_one({"title": "debian-live-manual.en"})
     assert live is not None
     assert live["epubcheck"]["errors"] > 0  # EPUBCheck's own report is kept with the publication
     assert any(warning.startswith("EPUBCheck OPF-030") for warning in live["warnings"])
@@ -166,7 +166,7 @@ async def test_hostile_files_are_refused_precisely_and_leave_nothing_behind(
     path.write_bytes(data)
     with pytest.raises(error, match=reason):
         await reader.ingest.ingest("nxb-tre", path, SubmittedMetadata())
-    assert await reader.ingest.publications.count_documents({}) == 0
+    assert await reader.publications.count_documents({}) == 0
     assert (await reader.s3.list_objects_v2(Bucket=reader.bucket))["KeyCount"] == 0
     assert await reader.outbox.collection.count_documents({}) == 0
 
@@ -175,7 +175,7 @@ async def test_the_small_valid_book_is_accepted(reader: ReaderUnderTest, tmp_pat
     path = tmp_path / "book.epub"
     path.write_bytes(epub_bytes([]))
     result = await reader.ingest.ingest("nxb-tre", path, SubmittedMetadata())
-    document = await reader.ingest.publications.find_one({"_id": result.publication_id})
+    document = await reader.publications.find_one({"_id": result.publication_id})
     assert document is not None
     assert document["title"] == "Thư thử"
 
@@ -255,7 +255,7 @@ async def test_the_same_file_from_another_publisher_is_another_publication(reade
     theirs = await reader.http.get(f"/v1/publications/{other.json()['id']}", headers=kim_dong)
     assert theirs.json()["title"] == "Heavy Water"
     assert (await reader.http.get(f"/v1/publications/{other.json()['id']}", headers=tre)).status_code == 404
-    stored = await reader.ingest.publications.find_one({"_id": original})
+    stored = await reader.publications.find_one({"_id": original})
     assert stored is not None
     assert stored["publisher_id"] == "nxb-tre"
     ingested = [reader_events_pb2.PublicationIngested.FromString(bytes(e["data"])) for e in await reader.events(
@@ -279,7 +279,7 @@ async def test_the_same_file_from_another_publisher_is_another_publication(reade
     again = await reader.http.post("/v1/publications", files=files, headers=tre)  # the first file, again, new
     assert again.status_code == 201
     assert again.json()["id"] not in (original, other.json()["id"], second)
-    kept = await reader.ingest.publications.find_one({"_id": original})
+    kept = await reader.publications.find_one({"_id": original})
     assert kept is not None
     assert kept["title"] == "Moby-Dick"  # the publication that once held this file keeps its new one
 
@@ -312,9 +312,7 @@ async def test_a_pdf_without_a_title_is_named_after_its_file_and_refused_only_wh
         headers=reader.publisher("nxb-kim-dong"),
     )
     assert given.status_code == 201
-    assert (await reader.ingest.publications.find_one({"_id": given.json()["id"]}) or {})[
-        "title"
-    ] == "Sổ tay\u00a0địa chí"
+    assert (await reader.publications.find_one({"_id": given.json()["id"]}) or {})["title"] == "Sổ tay\u00a0địa chí"
 
     embedded = await reader.http.post(
         "/v1/publications",
@@ -322,6 +320,6 @@ async def test_a_pdf_without_a_title_is_named_after_its_file_and_refused_only_wh
         headers=tre,
     )
     assert embedded.json()["status"] == "accepted"
-    document = await reader.ingest.publications.find_one({"_id": embedded.json()["id"]})
+    document = await reader.publications.find_one({"_id": embedded.json()["id"]})
     assert document is not None
     assert document["title"] == document["manifest"]["metadata"]["title"] == "100\u00a0bài thơ"

@@ -78,15 +78,16 @@ async def test_an_ocr_worker_crash_mid_document_resumes_and_no_page_is_done_twic
         return consumer, create_consumer(settings, consumer.group, consumer.subscribed_topics)
 
     prepared: list[int] = []
+    handlers = scans.ocr_handlers()
 
     async def prepare_then_die(event: ReceivedEvent[ocr_requests_pb2.RecognisePage]) -> None:
         prepared.append(event.payload.page)
         if len(prepared) == 2:
             raise Crash  # the second page kills the worker: the first is recorded, no offset is committed
-        await scans.recognition.prepare(event)
+        await handlers.prepare(event)
 
     dying = HandlerRegistry(OCR_GROUP, [OCR_REQUESTS.name])
-    dying.register(ocr_requests_pb2.RecognisePage, scans.recognition.record, prepare=prepare_then_die)
+    dying.register(ocr_requests_pb2.RecognisePage, handlers.record, prepare=prepare_then_die)
     first, kafka_first = consumer_of(dying)
     with pytest.raises(Crash):
         await asyncio.wait_for(first.run(kafka_first, asyncio.Event()), 120)
@@ -95,7 +96,7 @@ async def test_an_ocr_worker_crash_mid_document_resumes_and_no_page_is_done_twic
     assert document["pages_recognised"] == 1
     assert scans.recognition.recognitions == 1
 
-    second, kafka_second = consumer_of(ocr_consumers(scans.recognition))  # a new worker in the same group
+    second, kafka_second = consumer_of(ocr_consumers(handlers))  # a new worker in the same group
     stop = asyncio.Event()
     task = asyncio.create_task(second.run(kafka_second, stop))
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageChops
 
+from reader.adapters.mongo_unit_of_work import mongo_units_of_work
+from reader.service_layer.revocations import record_loan_ended, record_patron_block
 from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import wait_until
 from tests.integration.reader.local_documents_fixture import (
@@ -261,9 +264,21 @@ async def test_a_lent_document_never_yields_an_unwatermarked_original(
     assert served >= 6
     assert (await scans.http.get(f"/v1/iiif/loan/{token}/{document_id}-other/1/info.json")).status_code == 401
 
+    units = mongo_units_of_work(scans.repository.documents.database, scans.outbox)
+    # another patron's loan of it: her card blocked, her token no longer opens anything (ana's still does)
+    blocked_root = f"/v1/iiif/loan/{scans.streaming_token(document_id, 'binh', 'loan-binh0001')}/{document_id}"
+    assert (await scans.http.get(f"{blocked_root}/1/info.json")).status_code == 200
+    await units().run(lambda uow: record_patron_block(uow, "binh", True, datetime.now(UTC)))
+
+    async def blocked_refused() -> bool:
+        answer = await scans.http.get(f"{blocked_root}/1/info.json")
+        return answer.status_code == 401 and answer.json()["type"].endswith("/card-blocked")
+
+    await wait_until(blocked_refused, within=10)
+    assert (await scans.http.get(f"{root}/1/info.json")).status_code == 200
+
     # the loan ends: its token no longer opens anything
-    async with scans.outbox.client.start_session() as session:
-        await scans.revocations.record("loan-12345678", session)
+    await units().run(lambda uow: record_loan_ended(uow, "loan-12345678", datetime.now(UTC)))
 
     async def refused() -> bool:
         return (await scans.http.get(f"{root}/1/full/200,/0/default.jpg")).status_code == 401

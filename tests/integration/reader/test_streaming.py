@@ -24,7 +24,6 @@ from drm.service_layer.protection import Protection
 from reader.adapters.content_keys import ContentKeys as ReaderContentKeys
 from reader.adapters.epub import read_epub
 from reader.domain.manifest import epub_manifest
-from reader.entrypoints.consumers import ReaderHandlers
 from reader.service_layer.ingest import SubmittedMetadata
 from sachso.drm.v1 import drm_service_pb2_grpc as drm_grpc
 from sachso.events.v1 import lending_events_pb2
@@ -239,7 +238,7 @@ async def test_streaming_stops_within_seconds_when_the_loan_ends(reader: ReaderU
     trees = await published(reader, "trees.epub")
     token = reader.streaming_token(trees)  # for loan-1, valid five minutes
     assert (await reader.http.get(f"/v1/read/{token}/manifest.json")).status_code == 200
-    handlers = ReaderHandlers(reader.revocations)
+    handlers = reader.handlers
     returned = lending_events_pb2.LoanReturned(loan_id="loan-1")
     event = ReceivedEvent(
         id="e1",
@@ -400,7 +399,7 @@ async def test_lcp_protected_books_are_decrypted_on_the_fly_with_drms_key(
     protected = protect_epub(original, tmp_path / "protected.epub", content_key)
     package, sizes = read_epub(protected.path)
     await reader.ingest.store.put_file("pub-protected/protected.epub", protected.path, "application/epub+zip")
-    await reader.ingest.publications.insert_one({
+    await reader.publications.insert_one({
         "_id": "pub-protected", "publisher_id": "nxb-tre", "format": "application/epub+zip", "status": "active",
         "key": "pub-protected/protected.epub", "version": "protected", "manifest": epub_manifest(package),
         "sizes": sorted([name, size] for name, size in sizes.items()),

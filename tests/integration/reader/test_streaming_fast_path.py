@@ -74,8 +74,7 @@ async def test_revocation_and_expiry_still_stop_the_fast_path(reader: ReaderUnde
     stale = await reader.http.get(f"/v1/read/{expired}/{href}")
     assert stale.status_code == 401
     assert stale.headers["content-type"] == "application/problem+json"
-    async with reader.outbox.client.start_session() as session:
-        await session.with_transaction(lambda s: reader.revocations.record("loan-1", s))
+    await reader.end_loan("loan-1")
 
     async def refused() -> bool:
         return (await reader.http.get(f"/v1/read/{token}/{href}")).status_code == 401

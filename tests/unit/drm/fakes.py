@@ -29,13 +29,14 @@ class FakeState:
     passphrases: dict[str, Passphrase] = field(default_factory=dict)
     publications: dict[str, ProtectedPublication] = field(default_factory=dict)
     blocked: dict[str, BlockChange] = field(default_factory=dict)
+    local_documents: dict[str, str] = field(default_factory=dict)  # document id -> owning library
     published: list[OutboundEvent] = field(default_factory=list)
     commits: int = 0
 
     def copy(self) -> FakeState:
         return FakeState(
             dict(self.licences), dict(self.passphrases), dict(self.publications), dict(self.blocked),
-            list(self.published), self.commits,
+            dict(self.local_documents), list(self.published), self.commits,
         )  # fmt: skip
 
 
@@ -56,7 +57,8 @@ class FakeLicences:
         known = await self.by_loan(loan.loan_id)
         facts = {
             "patron_id": loan.patron_id, "publication_id": loan.publication_id, "start": aware(loan.starts_at),
-            "end": aware(loan.due_at), "online_only": loan.online_only, "status_updated": now,
+            "end": aware(loan.due_at), "online_only": loan.online_only,
+            "local_document": loan.local_document, "status_updated": now,
         }  # fmt: skip
         if known is None:
             known = Licence(str(uuid.uuid4()), loan.loan_id, Status.READY, aware(loan.starts_at), now)
@@ -133,6 +135,17 @@ class FakeBlockedPatrons:
         return change is not None and change.blocked
 
 
+class FakeLocalDocuments:
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+
+    async def record(self, document_id: str, library_id: str, at: datetime) -> None:
+        self.state.local_documents[document_id] = library_id
+
+    async def is_local_document(self, publication_id: str) -> bool:
+        return publication_id in self.state.local_documents
+
+
 class FakeDrmUnitOfWork(DrmUnitOfWork):
     """Works on a copy of ``database``; commit replaces the committed state with it (events included)."""
 
@@ -147,6 +160,7 @@ class FakeDrmUnitOfWork(DrmUnitOfWork):
         self.passphrases = FakePassphrases(state)
         self.publications = FakePublications(state)
         self.blocked_patrons = FakeBlockedPatrons(state)
+        self.local_documents = FakeLocalDocuments(state)
 
     async def _begin(self) -> None:
         self._bind(self.database.copy())

@@ -179,16 +179,49 @@ async def test_a_licence_is_only_for_its_patron_while_live_unblocked_and_downloa
 
 async def test_streaming_tokens_never_outlive_the_loan(drm: Drm) -> None:
     await drm.lend(online=True)
-    token, expires, publication = await drm.licences.streaming_token("loan-1", "ana")
-    assert (token, expires, publication) == ("token-1", NOW + timedelta(minutes=5), "pub-1")
+    grant = await drm.licences.streaming_token("loan-1", "ana")
+    assert (grant.token, grant.expires_at, grant.publication_id) == ("token-1", NOW + timedelta(minutes=5), "pub-1")
+    assert grant.online_only is True  # the app never stores such a title for offline reading
+    assert grant.loan_ends_at == drm.state_licence("loan-1").end  # the device refuses a stored copy after it
     subject, claims = drm.tokens.issued[0]
     assert (subject, claims["pub"], claims["loan"], claims["online_only"], claims["ttl"]) == (
         "ana", "pub-1", "loan-1", True, 300
     )  # fmt: skip
     short = LoanFacts("loan-2", "ana", "pub-1", NOW, NOW + timedelta(seconds=60))
     await drm.uow().run(lambda uow: drm.licences.loan_created(uow, short))
-    _, expires, _ = await drm.licences.streaming_token("loan-2", "ana")
-    assert expires == NOW + timedelta(seconds=60)
+    grant = await drm.licences.streaming_token("loan-2", "ana")
+    assert grant.expires_at == grant.loan_ends_at == NOW + timedelta(seconds=60)
+    assert not grant.online_only
+
+
+async def test_a_lent_local_document_is_streamed_as_watermarked_pages_never_by_lcp(drm: Drm) -> None:
+    """The reader published a scanned document (its event): a loan of it gets a streaming token marked as a local
+    document (the app opens its IIIF manifest) and online only (never stored), and no LCP licence."""
+    await drm.uow().run(lambda uow: drm.licences.local_document_published(uow, "ld-1", "daklak", NOW))
+    await drm.uow().run(lambda uow: drm.licences.local_document_published(uow, "ld-1", "daklak", NOW))  # twice: one
+    facts = LoanFacts("loan-5", "ana", "ld-1", NOW, NOW + timedelta(days=7))
+    await drm.uow().run(lambda uow: drm.licences.loan_created(uow, facts))
+    grant = await drm.licences.streaming_token("loan-5", "ana")
+    assert (grant.publication_id, grant.local_document, grant.online_only) == ("ld-1", True, True)
+    assert drm.tokens.issued[-1][1]["pub"] == "ld-1"
+    await drm.licences.set_passphrase("ana", "mèo con", "con vật")
+    with pytest.raises(OnlineOnly):
+        await drm.licences.licence_for("loan-5", "ana")
+    await drm.lend()
+    assert (await drm.licences.streaming_token("loan-1", "ana")).local_document is False
+    assert drm.state.local_documents == {"ld-1": "daklak"}
+
+
+async def test_a_loan_lending_marks_as_a_local_document_is_one_whatever_drm_heard_from_the_reader(drm: Drm) -> None:
+    """DRM never saw ``LocalDocumentPublished`` (published before it consumed the topic): the loan's own word —
+    its event, or lending's answer when DRM asks — still makes it a local document read through IIIF."""
+    by_event = LoanFacts("loan-8", "ana", "ld-2", NOW, NOW + timedelta(days=7), online_only=True, local_document=True)
+    await drm.uow().run(lambda uow: drm.licences.loan_created(uow, by_event))
+    assert (await drm.licences.streaming_token("loan-8", "ana")).local_document is True
+    drm.lending["loan-9"] = LoanFacts("loan-9", "ana", "ld-3", NOW, NOW + timedelta(days=7), local_document=True)
+    grant = await drm.licences.streaming_token("loan-9", "ana")  # asked lending: no event yet
+    assert (grant.local_document, grant.online_only) == (True, True)
+    assert drm.state.local_documents == {}
 
 
 async def test_a_licence_asked_for_before_loan_created_is_learnt_from_lending(drm: Drm) -> None:

@@ -39,6 +39,14 @@ async def test_availability_failures_answer_503_with_retry_after(error: PyMongoE
     unavailable = database_unavailable(error)
     assert unavailable is not None
     assert unavailable.status == 503
+    answer = await answer_to(error)
+    assert answer.status_code == 503
+    assert answer.json()["type"].endswith("/dependency-unavailable")
+    assert int(answer.headers["Retry-After"]) >= 1
+
+
+async def answer_to(error: Exception) -> httpx.Response:
+    """What the HTTP edge answers for a route that raises ``error``."""
     app = create_http_app(title="t", version="1", readiness={})
     router = APIRouter()
 
@@ -48,10 +56,7 @@ async def test_availability_failures_answer_503_with_retry_after(error: PyMongoE
 
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        answer = await http.get("/fails")
-    assert answer.status_code == 503
-    assert answer.json()["type"].endswith("/dependency-unavailable")
-    assert int(answer.headers["Retry-After"]) >= 1
+        return await http.get("/fails")
 
 
 def test_other_database_errors_are_not_called_outages() -> None:

@@ -13,18 +13,27 @@ repositories, so the two cannot drift.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Self, TypeVar
 
 from lending.domain.holds import OPEN_STATES, Hold, HoldState
 from lending.domain.licensing import License
 from lending.domain.loans import ACTIVE, LendableTitle, Loan
 from lending.domain.network import Library, LibraryNetwork
-from lending.domain.patrons import CardStatus, Patron
+from lending.domain.patrons import CardStatus, Patron, Verification
 from lending.domain.policy import LendingPolicy
-from lending.service_layer.unit_of_work import DuplicateEntry, LendingUnitOfWork, UnitOfWorkFactory
+from lending.service_layer.unit_of_work import (
+    AccessMarks,
+    DuplicateEntry,
+    LendingUnitOfWork,
+    MonthKey,
+    UnitOfWorkFactory,
+)
 from sachso.kit.events import OutboundEvent
+from tests.unit.fake_transactions import SnapshotTransactions
 
 
 @dataclass
@@ -34,8 +43,14 @@ class LendingState:
     libraries: list[Library]
     policies: dict[str, LendingPolicy] = field(default_factory=dict)
     patrons: dict[str, Patron] = field(default_factory=dict)
-    refresh_tokens: dict[str, int] = field(default_factory=dict)
+    pin_hashes: dict[str, str] = field(default_factory=dict)
+    verifications: dict[str, Verification] = field(default_factory=dict)
+    applied_at: dict[str, datetime] = field(default_factory=dict)
+    card_sequences: dict[str, int] = field(default_factory=dict)
+    refresh_tokens: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # digest: (patron id, expiry)
     titles: dict[str, LendableTitle] = field(default_factory=dict)
+    title_records: dict[str, dict[str, Any]] = field(default_factory=dict)  # the catalogue's documents
+    title_names: dict[str, str] = field(default_factory=dict)
     licences: dict[str, License] = field(default_factory=dict)
     loans: dict[str, Loan] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
@@ -48,7 +63,7 @@ class LendingState:
         return {
             name: (value.copy() if isinstance(value, dict | list) else value)
             for name, value in vars(self).items()
-            if name not in {"libraries", "policies", "published"}
+            if name not in {"published"}
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
@@ -68,9 +83,31 @@ class FakeLibraries(_Repository):
     async def policy(self, library_id: str) -> LendingPolicy:
         return self.state.policies.get(library_id, LendingPolicy())
 
+    async def get(self, library_id: str) -> Library | None:
+        return next((library for library in self.state.libraries if library.id == library_id), None)
+
+    async def all(self) -> list[Library]:
+        return sorted(self.state.libraries, key=lambda library: library.id)
+
+    async def add(self, library: Library, code: str, policy: LendingPolicy) -> None:
+        if await self.get(library.id) is not None:
+            raise DuplicateEntry(library.id)
+        self.state.libraries = [*self.state.libraries, replace(library, code=code)]
+        self.state.policies = {**self.state.policies, library.id: policy}
+
+    async def names(self) -> dict[str, str]:
+        return {library.id: library.name for library in self.state.libraries}
+
+    async def next_card_sequence(self, library_id: str) -> int:
+        self.state.card_sequences[library_id] = self.state.card_sequences.get(library_id, 0) + 1
+        return self.state.card_sequences[library_id]
+
 
 class FakePatrons(_Repository):
     async def get(self, patron_id: str) -> Patron | None:
+        return self.state.patrons.get(patron_id)
+
+    async def recent(self, patron_id: str) -> Patron | None:
         return self.state.patrons.get(patron_id)
 
     async def change_card_status(self, patron_id: str, expected: CardStatus, status: CardStatus) -> Patron | None:
@@ -81,12 +118,156 @@ class FakePatrons(_Repository):
         return patron
 
     async def forget_refresh_tokens(self, patron_id: str) -> None:
-        self.state.refresh_tokens.pop(patron_id, None)
+        await FakeRefreshTokens(self.state).revoke_all(patron_id)
+
+    async def of_library(self, library_id: str, status: CardStatus) -> list[Patron]:
+        found = [p for p in self.state.patrons.values() if p.library_id == library_id and p.status is status]
+        return sorted(found, key=lambda patron: self.state.applied_at.get(patron.id, datetime.min.replace(tzinfo=UTC)))
+
+    async def by_ids(self, patron_ids: list[str]) -> dict[str, Patron]:
+        return {pid: self.state.patrons[pid] for pid in patron_ids if pid in self.state.patrons}
+
+
+class FakeCardRecords(_Repository):
+    """Patrons with their PIN hashes and pending codes; one live (not rejected) card per email per library."""
+
+    async def add_application(
+        self, patron: Patron, pin_hash: str, verification: Verification, applied_at: datetime
+    ) -> None:
+        if patron.id in self.state.patrons or any(
+            other.library_id == patron.library_id
+            and other.email == patron.email
+            and other.status is not CardStatus.REJECTED
+            for other in self.state.patrons.values()
+        ):
+            raise DuplicateEntry(f"{patron.library_id}:{patron.email}")
+        self.state.patrons[patron.id] = patron
+        self.state.pin_hashes[patron.id] = pin_hash
+        self.state.verifications[patron.id] = verification
+        self.state.applied_at[patron.id] = applied_at
+
+    async def verification(self, patron_id: str) -> Verification | None:
+        return self.state.verifications.get(patron_id)
+
+    async def count_wrong_code(self, patron_id: str) -> None:
+        verification = self.state.verifications.get(patron_id)
+        if verification is not None:
+            self.state.verifications[patron_id] = replace(verification, attempts=verification.attempts + 1)
+
+    def _change(self, patron_id: str, **changes: Any) -> None:
+        patron = self.state.patrons.get(patron_id)
+        if patron is not None:
+            self.state.patrons[patron_id] = replace(patron, **changes)
+
+    async def mark_verified(self, patron_id: str, status: CardStatus, at: datetime) -> None:
+        self._change(patron_id, status=status)
+        self.state.verifications.pop(patron_id, None)
+
+    async def reject(self, patron_id: str, reason: str) -> None:
+        self._change(patron_id, status=CardStatus.REJECTED)
+
+    async def issue(self, patron_id: str, card_number: str, expires_at: datetime, at: datetime) -> None:
+        self._change(patron_id, status=CardStatus.ACTIVE, card_number=card_number, card_expires_at=expires_at)
+
+    async def extend(self, patron_id: str, expires_at: datetime) -> None:
+        self._change(patron_id, card_expires_at=expires_at)
+
+    async def by_card_number(self, card_number: str) -> tuple[Patron, str | None] | None:
+        patron = next((p for p in self.state.patrons.values() if p.card_number == card_number), None)
+        return (patron, self.state.pin_hashes.get(patron.id)) if patron else None
+
+    async def pin_hash(self, patron_id: str) -> tuple[Patron, str | None] | None:
+        patron = self.state.patrons.get(patron_id)
+        return (patron, self.state.pin_hashes.get(patron_id)) if patron else None
+
+    async def set_pin_hash(self, patron_id: str, pin_hash: str) -> None:
+        if patron_id in self.state.patrons:
+            self.state.pin_hashes[patron_id] = pin_hash
+
+
+class FakeRefreshTokens(_Repository):
+    async def add(self, digest: str, patron_id: str, expires_at: datetime) -> None:
+        if digest in self.state.refresh_tokens:
+            raise DuplicateEntry(digest)
+        self.state.refresh_tokens[digest] = (patron_id, expires_at)
+
+    async def take(self, digest: str) -> tuple[str, datetime] | None:
+        return self.state.refresh_tokens.pop(digest, None)
+
+    async def revoke_all(self, patron_id: str) -> int:
+        mine = [digest for digest, (owner, _) in self.state.refresh_tokens.items() if owner == patron_id]
+        for digest in mine:
+            del self.state.refresh_tokens[digest]
+        return len(mine)
 
 
 class FakeTitles(_Repository):
     async def lendable(self, title_id: str) -> LendableTitle | None:
-        return self.state.titles.get(title_id)
+        found = self.state.titles.get(title_id)
+        record = self.state.title_records.get(title_id)
+        if found is None and record is not None:  # a title the catalogue's use cases recorded
+            return LendableTitle(
+                id=title_id,
+                publication_id=record.get("publication_id") or "",
+                readable=record.get("readable"),
+                withdrawn=bool(record.get("withdrawn")),
+                online_only=bool(record.get("online_only")),
+                local_document=bool(record.get("local_document")),
+            )
+        return found
+
+    async def names(self, title_ids: list[str]) -> dict[str, str]:
+        return {tid: self.state.title_names.get(tid, "") for tid in title_ids if tid in self.state.titles}
+
+
+class FakeCatalogueTitles(_Repository):
+    """Documents are replaced, never changed in place, so a rolled-back unit of work leaves no trace."""
+
+    def _update(self, title_id: str, **changes: Any) -> None:
+        self.state.title_records[title_id] = {**self.state.title_records[title_id], **changes}
+
+    async def by_publication(self, publication_id: str) -> dict[str, Any] | None:
+        return next((d for d in self.state.title_records.values() if d.get("publication_id") == publication_id), None)
+
+    async def unreadable_with_isbn(self, isbn: str) -> dict[str, Any] | None:
+        return next(
+            (
+                d
+                for d in self.state.title_records.values()
+                if d.get("isbn") == isbn and str(d.get("publication_id")).startswith("staff:") and not d.get("readable")
+            ),
+            None,
+        )
+
+    async def publication_of(self, title_id: str) -> str | None:
+        found = self.state.title_records.get(title_id)
+        return None if found is None else str(found.get("publication_id") or "")
+
+    async def save(self, title_id: str, fields: dict[str, Any], added_at: datetime) -> None:
+        current = self.state.title_records.get(title_id) or {"_id": title_id, "added_at": added_at}
+        self.state.title_records[title_id] = {**current, **fields}
+
+    async def set_added_by(self, title_id: str, library_id: str) -> None:
+        self._update(title_id, added_by_library_id=library_id)
+
+    async def withdraw(self, publication_id: str, at: datetime) -> None:
+        found = await self.by_publication(publication_id)
+        if found is not None:
+            self._update(found["_id"], withdrawn=True, withdrawn_at=at, changed_at=at)
+
+    async def access_marks(self, title_id: str) -> AccessMarks:
+        found = self.state.title_records.get(title_id, {})
+        return AccessMarks(bool(found.get("open_access")), bool(found.get("local_document")))
+
+    async def set_online_only(self, title_id: str, online_only: bool, at: datetime) -> bool:
+        if title_id not in self.state.title_records:
+            return False
+        self._update(title_id, online_only=online_only, changed_at=at)
+        return True
+
+    async def add_owner(self, title_id: str, library_id: str, at: datetime) -> None:
+        owners = self.state.title_records[title_id].get("library_ids", [])
+        self._update(title_id, library_ids=owners if library_id in owners else [*owners, library_id], changed_at=at)
 
 
 class FakeLicences(_Repository):
@@ -186,6 +367,10 @@ class FakeLoans(_Repository):
     async def earliest_due(self) -> datetime | None:
         return min((loan.due_at for loan in self.state.loans.values() if loan.is_active), default=None)
 
+    async def latest_of_library(self, library_id: str, status: str, limit: int) -> list[Loan]:
+        found = [loan for loan in self.state.loans.values() if loan.library_id == library_id and loan.status == status]
+        return sorted(found, key=lambda loan: loan.starts_at, reverse=True)[:limit]
+
 
 class FakeHolds(_Repository):
     async def get(self, hold_id: str) -> Hold | None:
@@ -261,37 +446,114 @@ class FakeIdempotentRequests(_Repository):
         self.state.idempotency[key_id] = (fingerprint, result_id, expires_at)
 
 
+T = TypeVar("T")
+
+VIETNAM_TIME = timezone(timedelta(hours=7))
+Row = tuple[datetime, str, str, str]  # when, library, title, patron
+
+
+class FakeCirculationFigures(_Repository):
+    @staticmethod
+    def _count(
+        rows: Iterable[Row],
+        library_ids: list[str],
+        start: datetime,
+        end: datetime,
+        by_title: bool,
+        counted: Callable[[set[str], int], int] = lambda patrons, count: count,
+    ) -> dict[MonthKey, int]:
+        patrons: dict[MonthKey, set[str]] = defaultdict(set)
+        counts: dict[MonthKey, int] = defaultdict(int)
+        for at, library_id, title_id, patron_id in rows:
+            if library_id in library_ids and start <= at < end:
+                key = (at.astimezone(VIETNAM_TIME).strftime("%Y-%m"), library_id, title_id if by_title else "")
+                counts[key] += 1
+                patrons[key].add(patron_id)
+        return {key: counted(patrons[key], count) for key, count in counts.items()}
+
+    def _loans(self) -> list[Row]:
+        return [(loan.starts_at, loan.library_id, loan.title_id, loan.patron_id) for loan in self.state.loans.values()]
+
+    async def loans_started(
+        self, library_ids: list[str], start: datetime, end: datetime, *, by_title: bool
+    ) -> dict[MonthKey, int]:
+        return self._count(self._loans(), library_ids, start, end, by_title)
+
+    async def borrowers(
+        self, library_ids: list[str], start: datetime, end: datetime, *, by_title: bool
+    ) -> dict[MonthKey, int]:
+        return self._count(self._loans(), library_ids, start, end, by_title, lambda patrons, _: len(patrons))
+
+    async def holds_placed(
+        self, library_ids: list[str], start: datetime, end: datetime, *, by_title: bool
+    ) -> dict[MonthKey, int]:
+        rows = [(h.placed_at, h.patron_library_id, h.title_id, h.patron_id) for h in self.state.holds.values()]
+        return self._count(rows, library_ids, start, end, by_title)
+
+    async def turnaways(
+        self, library_ids: list[str], start: datetime, end: datetime, *, by_title: bool
+    ) -> dict[MonthKey, int]:
+        rows = [(at, library, title, patron) for patron, library, title, at in self.state.turnaways]
+        return self._count(rows, library_ids, start, end, by_title)
+
+
+class FakeAttemptCounters:
+    """The throttle's counters, outside any unit of work (as on MongoDB)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.known_clients: dict[str, datetime] = {}
+
+    async def count_attempt(self, key: str, window_end: datetime) -> int:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key]
+
+    async def uncount_attempt(self, key: str) -> None:
+        if self.counts.get(key, 0) > 0:
+            self.counts[key] -= 1
+
+    async def reset_attempts(self, key: str) -> None:
+        if key in self.counts:
+            self.counts[key] = 0
+
+    async def is_known_sign_in_client(self, credential: str, client: str) -> bool:
+        return f"{credential}|{client}" in self.known_clients
+
+    async def remember_sign_in_client(self, credential: str, client: str, until: datetime) -> None:
+        self.known_clients[f"{credential}|{client}"] = until
+
+
+class FakeCardStatuses(_Repository):
+    async def card_status(self, patron_id: str) -> CardStatus | None:
+        patron = self.state.patrons.get(patron_id)
+        return patron.status if patron else None
+
+
 class FakeTurnaways(_Repository):
-    async def record(self, patron_id: str, title_id: str, at: datetime) -> None:
+    async def record(self, patron_id: str, title_id: str, at: datetime, *, library_id: str | None = None) -> None:
         patron = self.state.patrons.get(patron_id)
         if patron is not None:
-            self.state.turnaways.append((patron_id, patron.library_id, title_id, at))
+            self.state.turnaways.append((patron_id, library_id or patron.library_id, title_id, at))
 
 
-class FakeUnitOfWork(LendingUnitOfWork):
+class FakeUnitOfWork(SnapshotTransactions, LendingUnitOfWork):
     def __init__(self, state: LendingState) -> None:
         super().__init__()
         self.state = state
-        self._snapshot: dict[str, Any] | None = None
         self.libraries = FakeLibraries(state)
         self.patrons = FakePatrons(state)
+        self.cards = FakeCardRecords(state)
+        self.refresh_tokens = FakeRefreshTokens(state)
         self.titles = FakeTitles(state)
+        self.catalogue = FakeCatalogueTitles(state)
         self.licences = FakeLicences(state)
         self.loans = FakeLoans(state)
         self.holds = FakeHolds(state)
         self.idempotency = FakeIdempotentRequests(state)
+        self.figures = FakeCirculationFigures(state)
 
-    async def _begin(self) -> None:
-        self._snapshot = self.state.snapshot()
-
-    async def _commit(self, events: list[OutboundEvent]) -> None:
-        self.state.published.extend(events)
-        self._snapshot = None
-
-    async def _rollback(self) -> None:
-        if self._snapshot is not None:
-            self.state.restore(self._snapshot)
-            self._snapshot = None
+    async def read_committed(self, work: Callable[[Self], Awaitable[T]]) -> T:
+        return await work(self)  # reads the state as it is; emit refuses (no unit of work is open)
 
 
 def fake_units_of_work(state: LendingState) -> UnitOfWorkFactory:

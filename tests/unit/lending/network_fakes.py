@@ -50,6 +50,15 @@ class FakeNetworkRepository:
     async def changes(self, limit: int) -> list[NetworkChange]:
         return list(reversed(self.log))[:limit]
 
+    async def merge_agreed_by(self, absorbed_id: str, surviving_id: str) -> set[str]:
+        return {
+            str(change.detail["province"])
+            for change in self.log
+            if change.action == "merge-agreed"
+            and change.subject_id == absorbed_id
+            and change.detail.get("into") == surviving_id
+        }
+
 
 class FakeNetworkTransactions:
     """Runs work on a copy and keeps it only when the work succeeds (a transaction's all-or-nothing)."""

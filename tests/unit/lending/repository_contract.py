@@ -10,6 +10,7 @@ hold transitions, nothing left behind by a unit of work that did not commit — 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from lending.domain.licensing import License, LicenseModel, LicenseTerms
 from lending.domain.loans import ACTIVE, EXPIRED, RETURNED, LendableTitle, Loan
 from lending.domain.network import Library, LibraryKind, Sharing
 from lending.domain.patrons import CardStatus, Patron
-from lending.service_layer.unit_of_work import DuplicateEntry, LendingUnitOfWork, UnitOfWorkFactory
+from lending.service_layer.unit_of_work import AccessMarks, DuplicateEntry, LendingUnitOfWork, UnitOfWorkFactory
 from sachso.events.v1 import lending_events_pb2
 from sachso.kit.events import OutboundEvent
 
@@ -80,6 +81,29 @@ class RepositoryContract:
         stored = await repositories.run(lambda uow: uow.licences.get("lic"))
         assert stored is not None
         assert stored.in_use == 0
+
+    async def test_racing_checkouts_never_over_lend(self, repositories: Repositories) -> None:
+        """Many units of work take copies at once (MongoDB: concurrent transactions that conflict and are re-run):
+        exactly as many succeed as the stored terms allow — copies for a one-copy-one-user licence, checkouts for a
+        metered one with more copies than checkouts."""
+        await repositories.run(lambda uow: uow.licences.add(licence("copies", copies=2)))
+        await repositories.run(lambda uow: uow.licences.add(licence("metered", copies=5, checkouts=3)))
+
+        def take(terms: License) -> Callable[[LendingUnitOfWork], Awaitable[bool]]:
+            return lambda uow: uow.licences.take_copy(terms)
+
+        async def in_use(license_id: str) -> int:
+            stored = await repositories.run(lambda uow: uow.licences.get(license_id))
+            assert stored is not None
+            return stored.in_use
+
+        for terms, allowed in ((licence("copies", copies=2), 2), (licence("metered", copies=5, checkouts=3), 3)):
+            taken = await asyncio.gather(*(repositories.run(take(terms)) for _ in range(6)))
+            assert taken.count(True) == allowed
+            assert await in_use(terms.id) == allowed
+        metered = await repositories.run(lambda uow: uow.licences.get("metered"))
+        assert metered is not None
+        assert metered.checkouts_left == 0
 
     async def test_metered_checkouts_are_counted_and_refunded(self, repositories: Repositories) -> None:
         await repositories.run(lambda uow: uow.licences.add(licence(copies=5, checkouts=1)))
@@ -225,3 +249,56 @@ class RepositoryContract:
         assert await repositories.run(lambda uow: uow.loans.get("kept")) is not None
         assert await repositories.run(lambda uow: uow.loans.get("dropped")) is None
         assert await repositories.published() == 1
+
+    async def test_catalogue_records(self, repositories: Repositories) -> None:
+        """The catalogue's writes: saved (added once), found by publication and by a staff record's ISBN, changed,
+        and seen by circulation as a lendable title; a unit of work that did not commit leaves no record."""
+        kieu = {"title": "Truyện Kiều", "publication_id": "pub-1", "isbn": "9786041000011", "readable": True}
+        record = {"title": "Bản ghi", "publication_id": "staff:r1", "isbn": "9786041000028", "readable": False}
+
+        async def write(uow: LendingUnitOfWork) -> None:
+            await uow.catalogue.save("t1", {**kieu, "library_ids": []}, NOW)
+            await uow.catalogue.save("t2", record, NOW)
+            await uow.catalogue.save("t1", {"title": "Truyện Kiều (bản mới)"}, NOW + timedelta(days=1))
+
+        await repositories.run(write)
+
+        async def read(uow: LendingUnitOfWork) -> tuple[object, ...]:
+            found = await uow.catalogue.by_publication("pub-1")
+            assert found is not None
+            adoptable = await uow.catalogue.unreadable_with_isbn("9786041000028")
+            assert adoptable is not None
+            return (
+                found["_id"], found["title"], found["added_at"].replace(tzinfo=UTC) == NOW, adoptable["_id"],
+                await uow.catalogue.unreadable_with_isbn("9786041000011"), await uow.catalogue.publication_of("t1"),
+                await uow.catalogue.publication_of("nope"), await uow.titles.lendable("t1") is not None,
+            )  # fmt: skip
+
+        assert await repositories.run(read) == ("t1", "Truyện Kiều (bản mới)", True, "t2", None, "pub-1", None, True)
+
+        async def change(uow: LendingUnitOfWork) -> tuple[bool, bool]:
+            await uow.catalogue.set_added_by("t2", "daklak")
+            await uow.catalogue.add_owner("t1", "daklak", NOW)
+            await uow.catalogue.add_owner("t1", "daklak", NOW)  # once
+            await uow.catalogue.withdraw("pub-1", NOW)
+            assert await uow.catalogue.access_marks("t1") == AccessMarks(open_access=False, local_document=False)
+            assert await uow.catalogue.access_marks("no") == AccessMarks(open_access=False, local_document=False)
+            return await uow.catalogue.set_online_only("t1", True, NOW), await uow.catalogue.set_online_only(
+                "no", True, NOW
+            )
+
+        assert await repositories.run(change) == (True, False)
+
+        async def changed(uow: LendingUnitOfWork) -> tuple[object, ...]:
+            title, staff_record = (
+                await uow.catalogue.by_publication("pub-1"),
+                await uow.catalogue.by_publication("staff:r1"),
+            )
+            assert title is not None
+            assert staff_record is not None
+            return title["library_ids"], title["withdrawn"], title["online_only"], staff_record["added_by_library_id"]
+
+        assert await repositories.run(changed) == (["daklak"], True, True, "daklak")
+        async with repositories.units() as uow:
+            await uow.catalogue.save("t3", {"title": "Không lưu", "publication_id": "pub-3"}, NOW)
+        assert await repositories.run(lambda uow: uow.catalogue.publication_of("t3")) is None

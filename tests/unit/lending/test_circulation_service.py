@@ -7,6 +7,8 @@ by the integration tests and the shared repository contract.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,9 +33,11 @@ from lending.errors import (
     RenewalRefused,
     TitleNotLendable,
 )
+from lending.service_layer.checkout import OneAtATime
 from lending.service_layer.circulation import Circulation
 from lending.service_layer.due_watcher import DueWatcher
-from tests.unit.lending.fakes import FakeTurnaways, LendingState, fake_units_of_work
+from lending.service_layer.unit_of_work import UnitOfWorkFactory
+from tests.unit.lending.fakes import FakeTurnaways, FakeUnitOfWork, LendingState
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LIBRARIES = [
@@ -62,7 +66,18 @@ class World:
         if policy is not None:
             self.state.policies = {library.id: policy for library in LIBRARIES}
         self.clock = Clock()
-        self.circulation = Circulation(fake_units_of_work(self.state), FakeTurnaways(self.state), self.clock)
+        self.transactions = 0  # units of work run (a read outside any transaction is not one)
+        self.circulation = Circulation(self._units(), FakeTurnaways(self.state), self.clock)
+
+    def _units(self) -> UnitOfWorkFactory:
+        world = self
+
+        class Counted(FakeUnitOfWork):
+            async def _begin(self) -> None:
+                world.transactions += 1
+                await super()._begin()
+
+        return lambda: Counted(self.state)
 
     def patron(self, patron_id: str, library_id: str = "daklak", status: CardStatus = CardStatus.ACTIVE) -> str:
         self.state.patrons[patron_id] = Patron(
@@ -138,6 +153,87 @@ async def test_never_over_lent(world: World) -> None:
     assert world.in_use(licence) == 1
     assert [t[0] for t in world.state.turnaways] == ["binh"]  # the turn-away is counted for reports
     assert world.published() == ["LoanCreated"]  # the refused checkout left nothing behind
+
+
+async def test_a_refusal_for_want_of_a_copy_is_decided_without_a_transaction(world: World) -> None:
+    title = world.title()
+    world.licence(title, copies=1)
+    await world.circulation.checkout(world.patron("ana"), title)
+    before = world.transactions
+    with pytest.raises(NoCopyAvailable):
+        await world.circulation.checkout(world.patron("binh"), title)
+    assert world.transactions == before  # read, refused, counted
+    assert [t[0] for t in world.state.turnaways] == ["binh"]
+
+
+async def test_with_an_idempotency_key_too_a_refusal_needs_no_transaction_and_a_retry_replays(world: World) -> None:
+    title = world.title()
+    world.licence(title, copies=1)
+    first = await world.circulation.checkout_once(world.patron("ana"), title, None, "tap-0000001")
+    before = world.transactions
+    with pytest.raises(NoCopyAvailable):
+        await world.circulation.checkout_once(world.patron("binh"), title, None, "tap-0000002")
+    assert world.transactions == before
+    again = await world.circulation.checkout_once("ana", title, None, "tap-0000001")  # no copy left, yet replayed
+    assert (again.loan, again.replayed) == (first.loan, True)
+
+
+async def test_every_other_rule_answers_before_the_want_of_a_copy_as_in_the_transaction() -> None:
+    world = World(LendingPolicy(max_loans=1))
+    title, other = world.title(), world.title("other")
+    world.licence(title, copies=1)
+    world.licence(other, copies=1)
+    ana = world.patron("ana")
+    await world.circulation.checkout(ana, title)  # the title's only copy
+    with pytest.raises(AlreadyBorrowed):
+        await world.circulation.checkout(ana, title)
+    with pytest.raises(LoanPeriodNotAllowed):
+        await world.circulation.checkout(world.patron("binh"), title, timedelta(days=5))
+    with pytest.raises(CardCannotBorrow):
+        await world.circulation.checkout(world.patron("chi", status=CardStatus.BLOCKED), title)
+    await world.circulation.checkout("binh", other)
+    with pytest.raises(LoanLimitReached):
+        await world.circulation.checkout("binh", title)
+    world.state.titles[title] = LendableTitle(title, f"pub-{title}", readable=False)
+    with pytest.raises(TitleNotLendable):
+        await world.circulation.checkout(world.patron("dung"), title)
+    assert world.state.turnaways == []  # none of them was a refusal for want of a copy
+
+
+async def test_a_ready_hold_gets_its_reserved_copy_and_the_queue_is_owed_a_free_one(world: World) -> None:
+    title = world.title()
+    licence = world.licence(title, copies=1)
+    loan = await world.circulation.checkout(world.patron("ana"), title)
+    await world.circulation.place_hold(world.patron("binh"), title)
+    world.clock.advance(timedelta(minutes=1))  # chi after binh
+    await world.circulation.place_hold(world.patron("chi"), title)
+    await world.circulation.return_loan(loan.id, "ana")  # the copy waits for binh, still counted in use
+    with pytest.raises(NoCopyAvailable):
+        await world.circulation.checkout(world.patron("dung"), title)
+    before = world.transactions
+    assert (await world.circulation.checkout("binh", title)).license_id == licence
+    assert world.transactions == before + 1
+    # a copy free while chi waits for one (say, given back by hand) is hers, not a newcomer's: the transaction says so
+    world.state.licences[licence] = replace(world.state.licences[licence], in_use=0)
+    with pytest.raises(NoCopyAvailable):
+        await world.circulation.checkout("dung", title)
+    assert (await world.circulation.checkout("chi", title)).license_id == licence
+
+
+async def test_copy_takers_of_one_title_go_one_at_a_time_and_are_forgotten() -> None:
+    takers, order = OneAtATime(), []
+
+    async def take(name: str, found_none_free: bool) -> None:
+        async with takers.turn("kieu") as turn:
+            order.append(f"{name} in{' after waiting' if turn.waited else ''}")
+            order.append(f"{name} knows none is free" if turn.none_free_since_she_came else f"{name} reads")
+            await asyncio.sleep(0)
+            if found_none_free:
+                turn.found_none_free()
+
+    await asyncio.gather(take("a", False), take("b", True), take("c", False))
+    assert order == ["a in", "a reads", "b in after waiting", "b reads", "c in after waiting", "c knows none is free"]
+    assert takers._queues == {}
 
 
 async def test_loan_limit_and_one_loan_per_title() -> None:
@@ -376,10 +472,14 @@ async def test_a_blocked_card_returns_its_loans_and_its_waiting_holds_are_skippe
     await world.circulation.checkout(world.patron("ana"), title)
     held = await world.circulation.checkout(world.patron("chi"), other)
     await world.circulation.place_hold("ana", other)
-    world.state.refresh_tokens["ana"] = 2
+    world.state.refresh_tokens |= {
+        "t1": ("ana", world.clock()),
+        "t2": ("ana", world.clock()),
+        "t3": ("chi", world.clock()),
+    }
     await world.circulation.block_card("ana")
     assert await world.circulation.loans_of("ana") == []
-    assert "ana" not in world.state.refresh_tokens
+    assert list(world.state.refresh_tokens) == ["t3"]
     await world.circulation.return_loan(held.id, "chi")
     [hold] = [hold for hold in world.state.holds.values() if hold.patron_id == "ana"]
     assert hold.state is HoldState.WAITING  # skipped while blocked

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lending.domain.licensing import License, LicenseModel, LicenseTerms, copies_for, lending_order
+from lending.domain.holds import Hold, HoldState
+from lending.domain.licensing import (
+    License,
+    LicenseModel,
+    LicenseTerms,
+    a_copy_may_be_free,
+    copies_for,
+    copy_choice,
+    lending_order,
+)
 from lending.domain.network import Library, LibraryKind, LibraryNetwork, Sharing
 from lending.errors import InvalidLicenseTerms, InvalidNetwork
 
@@ -139,3 +148,18 @@ def test_copies_for_a_patron(network: LibraryNetwork) -> None:
     assert copies_for(network, licenses, "thpt-bmt", NOW) == 3  # busy copies still count, other districts not
     unlimited = lic("daklak", terms=LicenseTerms(LicenseModel.SIMULTANEOUS_USE, concurrency=None))
     assert copies_for(network, [*licenses, unlimited], "eakar", NOW) is None
+
+
+def test_copy_choice_keeps_her_reserved_copy_and_owes_a_free_one_to_the_queue(network: LibraryNetwork) -> None:
+    def hold(patron: str, state: HoldState, license_id: str | None = None) -> Hold:
+        return Hold(f"h-{patron}", patron, "eakar", "t1", NOW - timedelta(days=1), state, license_id=license_id)
+
+    full, free = lic("daklak", in_use=1, ident="full"), lic("daklak", ident="free")
+    ready = copy_choice(network, [full], [hold("an", HoldState.READY, "full")], "an", "eakar", NOW)
+    assert (ready.reserved, ready.none_for_her) == (full, False)
+    assert copy_choice(network, [full], [], "binh", "eakar", NOW).none_for_her
+    assert not a_copy_may_be_free(network, [full], "eakar", NOW)
+    assert a_copy_may_be_free(network, [full, free], "eakar", NOW)
+    owed = copy_choice(network, [full, free], [hold("an", HoldState.WAITING)], "binh", "eakar", NOW)
+    assert owed.none_for_her  # the free copy goes to an, who waits ahead of her
+    assert copy_choice(network, [full, free], [hold("an", HoldState.WAITING)], "an", "eakar", NOW).to_try == [free]

@@ -11,7 +11,7 @@ from lending.domain.licensing import License, LicenseModel, LicenseTerms, lendin
 from lending.domain.network import Library, LibraryGroup, LibraryKind, LibraryNetwork, Sharing
 from lending.errors import InvalidNetwork, LibraryNotFound
 from lending.service_layer.network_admin import NetworkAdmin
-from sachso.kit.errors import NotFound, PreconditionFailed
+from sachso.kit.errors import Forbidden, NotFound, PreconditionFailed
 from tests.unit.lending.network_fakes import FakeNetworkRepository, FakeNetworkTransactions
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -138,6 +138,23 @@ async def test_move_merge_and_recode(admin: NetworkAdmin, repository: FakeNetwor
     await admin.merge_provinces("phuyen", "daklak", by="admin")
     assert repository.libraries["phuyen"].parent_id == "daklak"
     assert [c.action for c in await admin.changes()] == ["merged", "code-changed", "moved"]
+
+
+async def test_a_merge_needs_both_provinces(admin: NetworkAdmin, repository: FakeNetworkRepository) -> None:
+    await admin.set_code("thpt-tuy-hoa", "tty", by="op")
+    with pytest.raises(Forbidden):
+        await admin.merge_provinces("phuyen", "daklak", by="x", for_province="tan-lap")
+    assert await admin.merge_provinces("phuyen", "daklak", by="an", for_province="daklak") is None
+    assert await admin.merge_provinces("phuyen", "daklak", by="an", for_province="daklak") is None  # once is enough
+    assert repository.libraries["phuyen"].parent_id is None
+    merged = await admin.merge_provinces("phuyen", "daklak", by="hoa", for_province="phuyen")
+    assert merged is not None
+    assert merged.parent_id == "daklak"
+    assert [(c.action, c.by) for c in await admin.changes()][:3] == [
+        ("merged", "hoa"),
+        ("merge-agreed", "hoa"),
+        ("merge-agreed", "an"),
+    ]
 
 
 async def test_failed_use_case_leaves_nothing(admin: NetworkAdmin, repository: FakeNetworkRepository) -> None:

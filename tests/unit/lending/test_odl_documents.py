@@ -44,9 +44,18 @@ def test_status_documents() -> None:
     loan = PartnerLoan("a1", "phuyen", "o1", "c1", "t1", NOW, NOW + timedelta(days=14), "active")
     document = odl.status_document(loan, "https://daklak.test")
     assert document["status"] == "active"
-    assert {link["rel"] for link in document["links"]} == {"self", "return"}
+    assert {link["rel"] for link in document["links"]} == {"self", "return", odl.STREAMING}
     assert document["potential_rights"] == {"end": "2026-12-15T09:00:00Z"}
     ended = odl.status_document(PartnerLoan(**{**loan.__dict__, "status": "returned", "ended_at": NOW}), "https://x")
     assert [link["rel"] for link in ended["links"]] == ["self"]
     info = odl.license_info(OFFER, NOW)
     assert (info["status"], info["checkouts"]) == ("available", {"available": 2})
+
+
+def test_a_withdrawn_offer_lends_no_more_and_gives_its_free_copies_back() -> None:
+    busy = Offer(**{**OFFER.__dict__, "in_use": 1})
+    assert busy.copies_to_release() == 1  # the copy on loan goes back when its loan ends
+    withdrawn = Offer(**{**busy.__dict__, "withdrawn_at": NOW})
+    assert withdrawn.available(NOW) == 0
+    assert withdrawn.copies_to_release() == 0  # released once, when it was withdrawn
+    assert odl.license_info(withdrawn, NOW)["status"] == "unavailable"

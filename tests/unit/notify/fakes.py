@@ -7,10 +7,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from notify.domain.deliveries import Delivery, Outcome, email_key
 from notify.domain.inbox import InboxMessage
 from notify.domain.loans import LoanRecord
 from notify.domain.notices import Language, Notice, NoticeKind, Recipient, RenderedNotice
@@ -114,6 +116,8 @@ class FakeNotifyState:
     inbox: dict[str, InboxMessage] = dataclasses.field(default_factory=dict)
     deliveries: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     devices: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = dataclasses.field(default_factory=dict)  # by id, for the sender
+    bounces: dict[str, str] = dataclasses.field(default_factory=dict)  # email key -> reason
 
     def copy(self) -> FakeNotifyState:
         return copy.deepcopy(self)
@@ -217,9 +221,59 @@ class FakeDeliveries:
             if one.id in self.state.deliveries:
                 raise ValueError(f"duplicate delivery {one.id}")  # MongoDB's unique _id
             self.state.deliveries[one.id] = {
-                "notice_id": notice.id, "kind": notice.kind, "channel": one.channel, "target": one.target,
-                "language": language, "subject": rendered.subject, "not_before": one.not_before,
+                "notice_id": notice.id, "kind": notice.kind, "patron_id": notice.patron_id, "channel": one.channel,
+                "target": one.target, "recipient_name": recipient_name, "language": language,
+                "subject": rendered.subject, "summary": rendered.summary, "text": rendered.text,
+                "html": rendered.html, "not_before": one.not_before, "status": "pending", "attempts": 0,
             }  # fmt: skip
+
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Delivery]:
+        due = sorted(
+            (key for key, d in self.state.deliveries.items()
+             if (d["status"] == "pending" and d["not_before"] <= now)
+             or (d["status"] == "sending" and d["lease_until"] < now)),
+            key=lambda key: self.state.deliveries[key]["not_before"],
+        )[:limit]  # fmt: skip
+        claim = uuid.uuid4().hex
+        claimed = []
+        for key in due:
+            d = self.state.deliveries[key]
+            d.update(status="sending", claim=claim, lease_until=now + lease)
+            claimed.append(Delivery(
+                key, d["notice_id"], d["kind"].value, d["patron_id"], d["channel"], d["target"], d["recipient_name"],
+                d["language"], d["subject"], d["summary"], d["text"], d["html"], d["attempts"], claim, d["not_before"],
+            ))  # fmt: skip
+        return claimed
+
+    async def settle(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        for outcome in outcomes:
+            d = self.state.deliveries[outcome.delivery.id]
+            if d.get("claim") != outcome.delivery.claim:
+                continue  # another sender took it over
+            d.pop("claim")
+            d["attempts"] = outcome.delivery.attempts + 1
+            d["last_error"] = outcome.error or None
+            if outcome.sent:
+                d.update(status="sent", sent_at=now)
+            elif outcome.failed or outcome.retry_at is None:
+                d.update(status="failed", failed_at=now)
+            else:
+                d.update(status="pending", not_before=outcome.retry_at)
+
+    async def next_due(self) -> datetime | None:
+        due = [d["not_before"] for d in self.state.deliveries.values() if d["status"] == "pending"]
+        return min(due, default=None)
+
+
+class FakeBounces:
+    def __init__(self, state: FakeNotifyState) -> None:
+        self.state = state
+
+    async def bounced_among(self, addresses: Iterable[str]) -> set[str]:
+        return {email_key(address) for address in addresses} & set(self.state.bounces)
+
+    async def record_bounce(self, address: str, reason: str, at: datetime) -> None:
+        self.state.bounces[email_key(address)] = reason
 
 
 class FakePushDevices:
@@ -228,6 +282,14 @@ class FakePushDevices:
 
     async def active_ids(self, patron_id: str) -> list[str]:
         return sorted(self.state.devices.get(patron_id, []))
+
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, Subscription]:
+        return {key: self.state.subscriptions[key] for key in ids if key in self.state.subscriptions}
+
+    async def mark_expired(self, identifier: str, reason: str, at: datetime) -> None:
+        known = self.state.subscriptions.get(identifier)
+        if known is not None and known.expired_at is None:
+            self.state.subscriptions[identifier] = dataclasses.replace(known, expired_at=at)
 
 
 class FakeNotifyUnitOfWork(NotifyUnitOfWork):
@@ -245,6 +307,7 @@ class FakeNotifyUnitOfWork(NotifyUnitOfWork):
         self.inbox = FakeInboxWriter(state)
         self.deliveries = FakeDeliveries(state)
         self.push_devices = FakePushDevices(state)
+        self.bounces = FakeBounces(state)
 
     async def _begin(self) -> None:
         self._bind(self.database.copy())

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reader.domain.ranges import ByteRange, Full, NotModified, Partial, Unsatisfiable, parse_ranges, plan
+from reader.domain.ranges import (
+    MAX_POSITION_DIGITS,
+    ByteRange,
+    Full,
+    NotModified,
+    Partial,
+    Unsatisfiable,
+    parse_ranges,
+    plan,
+)
 
 ETAG = '"abc"'
 DATE = "Wed, 25 Nov 2026 10:00:00 GMT"
@@ -123,3 +132,30 @@ def test_any_range_header_gets_an_answer_inside_the_representation(
         assert 0 < len(result.ranges) <= 64
         for r in result.ranges:
             assert 0 <= r.first <= r.last < length
+
+
+POSITIONS = st.text("0123456789", max_size=MAX_POSITION_DIGITS + 2)
+
+
+@given(first=POSITIONS, last=POSITIONS, length=st.integers(0, 10**19))
+def test_the_one_range_form_is_decided_as_the_general_parse_decides_it(first: str, last: str, length: int) -> None:
+    # "bytes=a-b" is matched at once; with white space after "=" the same range takes the general parse
+    assert parse_ranges(f"bytes={first}-{last}", length) == parse_ranges(f"bytes= {first}-{last}", length)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("bytes=0-4095", Partial((ByteRange(0, 4095),))),
+        ("bytes=4000-", Partial((ByteRange(4000, 9999),))),
+        ("bytes=-10", Partial((ByteRange(9990, 9999),))),
+        ("bytes=10000-", Unsatisfiable()),
+        ("bytes=-0", Unsatisfiable()),
+        ("bytes=10-9", Full()),  # last before first: ignored
+        ("bytes=-", Full()),
+        (f"bytes=0-{'9' * MAX_POSITION_DIGITS}", Partial((ByteRange(0, 9999),))),
+        (f"bytes=0-{'9' * (MAX_POSITION_DIGITS + 1)}", Partial((ByteRange(0, 9999),))),  # the general parse
+    ],
+)
+def test_one_range(header: str, expected: object) -> None:
+    assert ask(10_000, range=header) == expected
