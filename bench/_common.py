@@ -7,6 +7,11 @@ Each figure is recorded with :func:`record`: it prints ours, the peer and the li
 (each a median of repetitions, with the spread) and the ratios, and appends the same as a JSON line to the file
 named by ``SACHSO_BENCH_RESULTS`` (``make bench`` sets it). ``python bench/_common.py FILE`` prints the table of
 every ratio at the end of ``make bench``.
+
+:class:`ServiceMemory` reads a running service's resident memory (VmRSS) and its peak (VmHWM) from
+``/proc/<pid>/status`` at named stages of a bench, and prints them per service at its end; :func:`cpu_seconds`
+reads the CPU a process has used, from ``/proc/<pid>/stat``. :func:`send_events` puts events on Kafka as a
+service's outbox relay would.
 """
 
 from __future__ import annotations
@@ -15,9 +20,17 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from google.protobuf.message import Message
+
+from sachso.kit import events as ce
 
 ROOT = Path(__file__).resolve().parents[1]
 for _folder in (ROOT / "deploy" / "local", ROOT):
@@ -25,6 +38,7 @@ for _folder in (ROOT / "deploy" / "local", ROOT):
         sys.path.insert(0, str(_folder))
 
 RESULTS_VARIABLE = "SACHSO_BENCH_RESULTS"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REPETITIONS = 3
 
 
@@ -103,6 +117,64 @@ def _against_limit(vs_limit: float | None, lower_is_better: bool, name: str = "i
     if not vs_limit:
         return ""
     return f"{1 / vs_limit:.2f}× the time of {name}" if lower_is_better else f"{100 * vs_limit:.0f}% of {name}"
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """A process's resident memory now and its peak since it started (VmRSS, VmHWM), in KiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines())
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far, all its threads (fields 14 and 15 of /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    after_name = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS
+
+
+class ServiceMemory:
+    """Resident and peak memory of each service process, read at the stages a bench names."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.stages: list[tuple[str, dict[str, tuple[int, int]]]] = []
+
+    def snapshot(self, stage: str) -> None:
+        self.stages.append((stage, {name: memory_kib(pid) for name, pid in self.pids.items()}))
+
+    def report(self) -> str:
+        """One line per service and stage: VmRSS and VmHWM in MiB."""
+        lines = ["memory per service process (MiB, /proc/<pid>/status: VmRSS now / VmHWM peak since start):"]
+        for name in self.pids:
+            cells = [
+                f"{stage} {readings[name][0] / 1024:.0f} / {readings[name][1] / 1024:.0f}"
+                for stage, readings in self.stages
+            ]
+            lines.append(f"  {name}: " + "; ".join(cells))
+        return "\n".join(lines)
+
+
+async def send_events(bootstrap: str, topic: str, source: str, events: Iterable[tuple[str, Message]]) -> float:
+    """Put ``(key, payload)`` events on ``topic`` at once, encoded with the kit as ``source``'s outbox relay would;
+    return when the first was being sent (``time.perf_counter``), once all are acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for key, payload in events:
+            message = ce.encode(
+                event_id=uuid.uuid4().hex,
+                event_type=str(payload.DESCRIPTOR.full_name),
+                source=source,
+                key=key,
+                data=payload.SerializeToString(),
+                time=datetime.now(UTC),
+            )
+            await producer.send(topic, value=message.value, key=key.encode(), headers=list(message.headers.items()))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return started
 
 
 def table(path: Path) -> str:
