@@ -27,9 +27,11 @@ from sachso.kit.consumer import (
 from sachso.kit.dead_letters import list_dead_letters, replay_dead_letters
 from sachso.kit.events import KafkaRecord, ReceivedEvent
 from sachso.kit.kafka import create_consumer, ensure_topics
+from sachso.kit.s3 import create_s3_client, ensure_bucket
 from sachso.kit.topics import TopicSpec, dead_letter_topic, prefixed, retry_topic
 from tests.integration.conftest import IntegrationSettings
 from tests.integration.kafka_helpers import read_topic, wait_until
+from tests.integration.s3_helpers import remove_bucket, s3_settings
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +70,17 @@ async def send(producer: AIOKafkaProducer, topic: str, value: str, event_id: str
     return event_id
 
 
-@pytest.fixture
-async def running(
-    settings: IntegrationSettings, database: AsyncDatabase[Document], mongo: Any, producer: AIOKafkaProducer
-) -> AsyncIterator[tuple[IdempotentConsumer, Effects]]:
-    effects = Effects(database)
+@contextlib.asynccontextmanager
+async def consuming(
+    settings: IntegrationSettings,
+    handler: Any,
+    database: AsyncDatabase[Document],
+    mongo: Any,
+    producer: AIOKafkaProducer,
+) -> AsyncIterator[IdempotentConsumer]:
+    """``handler`` handling StringValue events of ``TOPIC`` as group ``GROUP``, three attempts, quick backoff."""
     registry = HandlerRegistry(GROUP, [TOPIC.name])
-    registry.register(StringValue, effects.handle)
+    registry.register(StringValue, handler)
     await ensure_topics(settings, [TOPIC, retry_topic(GROUP), dead_letter_topic(GROUP)])
     consumer = IdempotentConsumer(
         registry,
@@ -89,10 +95,21 @@ async def running(
     task = asyncio.create_task(
         consumer.run(create_consumer(settings, consumer.group, consumer.subscribed_topics), stop)
     )
-    yield consumer, effects
-    stop.set()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(task, 10)
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def running(
+    settings: IntegrationSettings, database: AsyncDatabase[Document], mongo: Any, producer: AIOKafkaProducer
+) -> AsyncIterator[tuple[IdempotentConsumer, Effects]]:
+    effects = Effects(database)
+    async with consuming(settings, effects.handle, database, mongo, producer) as consumer:
+        yield consumer, effects
 
 
 async def test_redelivered_event_has_one_effect(
@@ -133,6 +150,48 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed(
     assert await replay_dead_letters(settings, GROUP) == 1
     await wait_until(lambda: _count(effects, {"value": "poison"}), within=30)
     assert await replay_dead_letters(settings, GROUP) == 0  # each letter is replayed once
+
+
+async def test_an_event_that_meets_a_bucket_not_made_yet_waits_for_it_and_is_never_dead_lettered(
+    settings: IntegrationSettings,
+    stack_env: dict[str, str],
+    database: AsyncDatabase[Document],
+    mongo: Any,
+    producer: AIOKafkaProducer,
+    namespace: str,
+) -> None:
+    """A pod makes its bucket in the background; a consumer that begins first and reads a file meets NoSuchBucket
+    from the real object store, more times than it has attempts: that is the store not ready, not the event bad."""
+    async with create_s3_client(s3_settings(stack_env, namespace)) as s3:
+        attempts: list[str] = []
+
+        async def read_the_file(event: ReceivedEvent, session: AsyncClientSession) -> None:
+            attempts.append(event.id)
+            body = await (await s3.get_object(Bucket=namespace, Key="book"))["Body"].read()
+            await database["effects"].insert_one({"event_id": event.id, "body": body}, session=session)
+
+        try:
+            async with consuming(settings, read_the_file, database, mongo, producer):
+                await send(producer, prefixed(settings.kafka_topic_prefix, TOPIC.name), "ingested")
+                await wait_until(lambda: _at_least(attempts, 5), within=30)  # more than its attempts, still trying
+                # the pod's background set-up gets there, and the file is stored (a read between the two would meet
+                # NoSuchKey: one counted attempt of three, where the backoff has grown past the few ms between them)
+                await ensure_bucket(s3, namespace)
+                await s3.put_object(Bucket=namespace, Key="book", Body=b"chapter")
+                await wait_until(lambda: _count_in(database, {"body": b"chapter"}), within=60)
+        finally:
+            with contextlib.suppress(Exception):
+                await remove_bucket(s3, namespace)
+    assert await database["effects"].count_documents({}) == 1
+    assert await list_dead_letters(settings, GROUP) == []
+
+
+async def _at_least(items: Sequence[object], count: int) -> bool:
+    return len(items) >= count
+
+
+async def _count_in(database: AsyncDatabase[Document], query: Document) -> bool:
+    return await database["effects"].count_documents(query) > 0
 
 
 async def test_malformed_records_are_dead_lettered_with_the_reason(

@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 from local_platform import SERVICES, Platform, ServiceEndpoints
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -30,10 +29,10 @@ from sachso.kit import events as ce
 from sachso.kit.auth import Role, TokenIssuer
 from sachso.kit.events import KafkaRecord
 from sachso.kit.s3 import create_s3_client
-from sachso.kit.settings import S3Settings
 from sachso.kit.topics import LENDING_EVENTS
 from tests.corpus import CORPUS
 from tests.integration.kafka_helpers import read_topic, wait_until
+from tests.integration.s3_helpers import s3_settings
 
 pytestmark = pytest.mark.integration
 
@@ -226,13 +225,6 @@ async def _none_pending(outbox: AsyncCollection[Document]) -> bool:
 
 
 async def _bucket_exists(stack_env: dict[str, str], bucket: str) -> bool:
-    settings = S3Settings(
-        service_name="itest",
-        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
-        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
-        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
-        s3_bucket=bucket,
-    )
-    async with create_s3_client(settings) as s3:
+    async with create_s3_client(s3_settings(stack_env, bucket)) as s3:
         buckets = (await s3.list_buckets())["Buckets"]
     return any(entry.get("Name") == bucket for entry in buckets)

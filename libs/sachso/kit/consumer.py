@@ -43,9 +43,10 @@ from opentelemetry import trace
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from sachso.kit import events as ce
+from sachso.kit.dependencies import dependency_unavailable
 from sachso.kit.errors import DependencyUnavailable
 from sachso.kit.events import KafkaRecord, MalformedEvent, ReceivedEvent
 from sachso.kit.observability import (
@@ -55,7 +56,6 @@ from sachso.kit.observability import (
     EVENTS_HANDLED,
     context_from_headers,
 )
-from sachso.kit.s3 import UNREACHABLE
 from sachso.kit.topics import dead_letter_topic, prefixed, retry_topic
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,14 @@ TypedHandler = Callable[[ReceivedEvent[M], AsyncClientSession], Awaitable[None]]
 # it must be safe to repeat (it writes nothing the handler's transaction does not decide on).
 Preparation = Callable[[ReceivedEvent], Awaitable[None]]
 
-# Failures of infrastructure, not of the event: retried until they pass, never dead-lettered (an unreachable
-# object store too: an S3 outage must not dead-letter every event that needs a file).
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, DependencyUnavailable, *UNREACHABLE)
+
+def is_transient(error: BaseException) -> bool:
+    """A failure of infrastructure, not of the event: retried until it passes, never dead-lettered. The same
+    judgement as the HTTP and gRPC edges' 503 (:func:`sachso.kit.dependencies.dependency_unavailable`): an
+    unreachable or busy database or object store, and a bucket not made yet (the pod makes it in the background,
+    and a consumer may meet an event that needs a file first)."""
+    return isinstance(error, DependencyUnavailable) or dependency_unavailable(error) is not None
+
 
 # Headers added to a dead letter (the original ce_* headers, key and value are kept as they were).
 DLQ_ERROR = "sachso_dlq_error"
@@ -279,12 +284,12 @@ class IdempotentConsumer:
             started = time.perf_counter()
             try:
                 outcome = await self._handle_once(event, handler)
-            except TRANSIENT_ERRORS as error:
-                log.warning("dependency unavailable, will retry", extra={"group": self.group, "error": repr(error)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_seconds)
-                continue
             except Exception as error:
+                if is_transient(error):
+                    log.warning("dependency unavailable, will retry", extra={"group": self.group, "error": repr(error)})
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff_seconds)
+                    continue
                 attempt += 1
                 log.warning(
                     "event handler failed",
