@@ -15,7 +15,7 @@ from drm.adapters.mongo_unit_of_work import MongoDrmUnitOfWork
 from drm.adapters.object_store import S3ObjectStore
 from drm.domain import lcp
 from drm.domain.documents import LicenceWriter, Links
-from drm.entrypoints.consumers import GROUP, DrmHandlers, drm_consumers
+from drm.entrypoints.consumers import DrmHandlers, drm_consumers
 from drm.entrypoints.grpc_api import DrmServicer
 from drm.entrypoints.http import licence_router
 from drm.service_layer.licences import Licences
@@ -39,7 +39,7 @@ async def build(settings: DrmSettings) -> AsyncIterator[ServiceProcess]:
     provider = lcp.Provider.from_pem(settings.lcp_certificate_file.read_bytes(), settings.lcp_key_file.read_bytes())
     masters = [MasterKey.from_file(path) for path in settings.master_key_file_list]
     async with (
-        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        platform_infrastructure(settings) as infrastructure,
         create_s3_client(settings) as s3,
         grpc.aio.insecure_channel(settings.lending_grpc_target) as lending_channel,
     ):

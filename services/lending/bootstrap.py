@@ -16,7 +16,7 @@ from lending.adapters.local_document_store import ensure_indexes as ensure_local
 from lending.adapters.repositories import MongoTurnaways, mongo_catalogue, mongo_units_of_work
 from lending.adapters.store import LendingStore
 from lending.domain.throttle import ApplicationLimits
-from lending.entrypoints.consumers import GROUP, LendingHandlers, lending_consumers
+from lending.entrypoints.consumers import LendingHandlers, lending_consumers
 from lending.entrypoints.grpc_api import LendingServicer
 from lending.entrypoints.http import (
     auth_router,
@@ -91,7 +91,7 @@ def local_documents_units_of_work(store: LendingStore, outbox: Outbox) -> LocalD
 async def build(settings: LendingSettings) -> AsyncIterator[ServiceProcess]:
     issuer = TokenIssuer.from_files(settings.issuer, settings.signing_key_file_list)
     async with AsyncExitStack() as stack:
-        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=[GROUP]))
+        infrastructure = await stack.enter_async_context(platform_infrastructure(settings))
         hashed_passphrase: HashedPassphrase = no_passphrase
         drm: DrmClient | None = None
         if settings.drm_grpc_target:  # OPDS loan links then carry the hashed passphrase; partners' patrons read

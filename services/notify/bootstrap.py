@@ -18,7 +18,7 @@ from notify.adapters.reminders import MongoReminders
 from notify.adapters.subscriptions import MongoSubscriptions
 from notify.adapters.templates import TemplateRenderer
 from notify.adapters.webpush import PublicAddressResolver, PushEndpointGuard, WebPushSender, load_vapid_key
-from notify.entrypoints.consumers import GROUP, notify_consumers
+from notify.entrypoints.consumers import notify_consumers
 from notify.entrypoints.grpc_api import NotifyServicer
 from notify.entrypoints.http import inbox_router, preferences_router, push_router
 from notify.service_layer.handlers import NotifyHandlers
@@ -37,7 +37,7 @@ from sachso.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 @asynccontextmanager
 async def build(settings: NotifySettings) -> AsyncIterator[ServiceProcess]:
     async with (
-        platform_infrastructure(settings, consumer_groups=[GROUP]) as infrastructure,
+        platform_infrastructure(settings) as infrastructure,
         AsyncExitStack() as stack,
     ):
         database = infrastructure.database

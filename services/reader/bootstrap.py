@@ -22,10 +22,10 @@ from reader.adapters.resumable_uploads import MultipartObjects, UploadStateRepos
 from reader.adapters.storage import BookCache, ObjectStore
 from reader.adapters.tesseract import Tesseract
 from reader.domain.packaging import Limits
-from reader.entrypoints.consumers import GROUP, ReaderHandlers, reader_consumers
+from reader.entrypoints.consumers import ReaderHandlers, reader_consumers
 from reader.entrypoints.http import StreamingGrants, covers_router, ingest_router, reading_router, streaming_router
 from reader.entrypoints.local_documents_http import iiif_routers, loan_viewer_from, local_documents_router
-from reader.entrypoints.ocr_consumer import OCR_GROUP, OcrHandlers, ocr_consumers
+from reader.entrypoints.ocr_consumer import OcrHandlers, ocr_consumers
 from reader.entrypoints.streaming_fast_path import StreamingFastPath
 from reader.entrypoints.tus import tus_router
 from reader.service_layer.ingest import Ingest
@@ -52,8 +52,7 @@ async def build(settings: ReaderSettings) -> AsyncIterator[ServiceProcess]:
         else None
     )
     async with AsyncExitStack() as stack:
-        groups = [GROUP, OCR_GROUP] if settings.ocr_worker else [GROUP]
-        infrastructure = await stack.enter_async_context(platform_infrastructure(settings, consumer_groups=groups))
+        infrastructure = await stack.enter_async_context(platform_infrastructure(settings))
         s3 = await stack.enter_async_context(create_s3_client(settings))
         content_key = None
         if issuer is not None and settings.drm_grpc_target:  # decrypt LCP-protected books with DRM's keys

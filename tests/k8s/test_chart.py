@@ -31,6 +31,7 @@ from tests.k8s.conftest import (
     Manifest,
     Rendered,
     helm_args,
+    load_manifests,
     name,
     render,
     run,
@@ -548,6 +549,42 @@ def test_consumer_groups_match_the_code(rendered: Rendered, service: str) -> Non
     assert [(consumer["group"], consumer["topics"]) for consumer in consumers] == [
         (registry.group, list(registry.topics)) for registry in CONSUMERS[service]
     ]
+
+
+def test_ocr_is_switched_off_by_leaving_its_group_out_of_the_readers_consumers(helm: Path) -> None:
+    """One switch: the reader's OCR workers run where ``reader-ocr`` is among its consumers, and with them go the
+    group's retry and dead-letter topics and its KEDA trigger; the environment cannot say otherwise."""
+    on = load_manifests(render(helm, "province").stdout)
+    without = render(
+        helm, "province", "--set-json",
+        'services.reader.consumers=[{"group": "reader", "topics": ["sachso.lending.events.v1"]}]',
+    )  # fmt: skip
+    assert without.returncode == 0, without.stderr
+    off = load_manifests(without.stdout)
+
+    def reader_ocr(manifests: list[Manifest]) -> tuple[str, set[str], set[str]]:
+        (config,) = [m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-reader")]
+        topics = {m["spec"]["topicName"] for m in manifests if m["kind"] == "KafkaTopic"}
+        triggers = {
+            trigger["metadata"].get("consumerGroup", "")
+            for m in manifests
+            if m["kind"] == "ScaledObject"
+            for trigger in m["spec"]["triggers"]
+        }
+        return (
+            config["data"]["READER_OCR_WORKER"],
+            {topic for topic in topics if topic.startswith("reader-ocr.")},
+            {group for group in triggers if group.endswith("reader-ocr")},
+        )
+
+    worker, topics, triggers = reader_ocr(on)
+    assert worker == "true"
+    assert topics == {"reader-ocr.retry", "reader-ocr.dlq"}
+    assert triggers
+    assert reader_ocr(off) == ("false", set(), set())
+    refused = render(helm, "province", "--set", "services.reader.env.READER_OCR_WORKER=false")
+    assert refused.returncode != 0
+    assert "switch OCR on or off by listing the reader-ocr group" in refused.stderr
 
 
 def test_keda_scales_on_lag_within_the_partitions(rendered: Rendered) -> None:

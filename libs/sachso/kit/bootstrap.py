@@ -58,6 +58,7 @@ class Infrastructure:
     database: AsyncDatabase[Document]
     producer: AIOKafkaProducer  # sends only once ``kafka`` is set up
     kafka: Prerequisite  # the topics exist and the producer has started
+    topics: list[TopicSpec]  # what the Kafka set-up makes: the domain topics, and each consumer group's own
     http: httpx.AsyncClient
     verifier: TokenVerifier
     outbox: Outbox
@@ -68,7 +69,9 @@ class Infrastructure:
     workers: dict[str, Worker] = field(default_factory=dict)
 
     def add_consumer(self, registry: HandlerRegistry) -> IdempotentConsumer:
-        """Consume ``registry.topics`` as ``registry.group`` in a supervised worker, once Kafka is set up."""
+        """Consume ``registry.topics`` as ``registry.group`` in a supervised worker, once Kafka is set up (with the
+        group's retry and dead-letter topics: the one place a group is named)."""
+        self.topics.extend([retry_topic(registry.group), dead_letter_topic(registry.group)])
         consumer = IdempotentConsumer(
             registry,
             client=self.mongo,
@@ -131,7 +134,7 @@ class Infrastructure:
 
 @asynccontextmanager
 async def platform_infrastructure(
-    settings: PlatformSettings, *, consumer_groups: Iterable[str] = ()
+    settings: PlatformSettings,
 ) -> AsyncIterator[Infrastructure]:
     """Connect to MongoDB and make sure the outbox's indexes exist; set Kafka up (topics, producer) in the
     background, and relay the outbox once it is."""
@@ -139,9 +142,7 @@ async def platform_infrastructure(
         mongo = create_mongo_client(settings)
         stack.push_async_callback(mongo.close)
         database = mongo[settings.mongo_database]
-        topics: list[TopicSpec] = list(DOMAIN_TOPICS)
-        for group in consumer_groups:
-            topics += [retry_topic(group), dead_letter_topic(group)]
+        topics: list[TopicSpec] = list(DOMAIN_TOPICS)  # consumer groups add theirs before the set-up runs
         producer = create_producer(settings)
         stack.push_async_callback(producer.stop)
 
@@ -179,6 +180,7 @@ async def platform_infrastructure(
             database=database,
             producer=producer,
             kafka=kafka,
+            topics=topics,
             http=http,
             verifier=verifier,
             outbox=outbox,
