@@ -384,10 +384,21 @@ const scenarios = {
     await ask("wait_until_expired", settings.loan);
     await page.goto(`${base}/shelf`);
     await page.goto(`${base}/read/${settings.loan}`);
-    const stopped = await page.locator("#status.error").textContent({ timeout: TIMEOUT });
+    // said on the screen, where the book would be, with the way back (the live region says it to screen readers)
+    const problem = page.locator(".reading-problem h1");
+    await problem.waitFor({ timeout: TIMEOUT });
+    const stopped = await problem.innerText();
+    const box = await problem.boundingBox();
+    const viewport = page.viewportSize();
+    const inView = box !== null && viewport !== null && box.y >= 0 && box.y + box.height <= viewport.height;
+    const announced = await page.locator("#status.error").textContent();
     await shot(page, "12-reading-after-due");
     const ready = await page.locator("#reading-container[data-ready=true]").count();
-    return { stopped, ready };
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await shot(page, "12b-reading-after-due-desktop");
+    await page.getByRole("link", { name: "Tủ sách" }).click();
+    await page.getByRole("heading", { level: 1 }).filter({ hasText: "Tủ sách" }).first().waitFor({ timeout: TIMEOUT });
+    return { stopped, inView, announced, ready, backOnShelf: new URL(page.url()).pathname };
   },
 
   /** 1. Register remotely → the librarian approves → sign in. */

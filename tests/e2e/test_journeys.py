@@ -343,7 +343,10 @@ def test_4_a_loan_reaching_its_due_time_stops_reading(
     assert loan_reaching_its_due_time is not None
     expiry = loan_reaching_its_due_time.result(timeout=300)
     assert expiry.result["ready"] == 0, expiry.result  # the book did not open again
-    assert expiry.result["stopped"], expiry.result
+    assert expiry.result["stopped"] == "Lượt mượn này đã kết thúc.", expiry.result  # on the screen, not a blank page
+    assert expiry.result["inView"], expiry.result
+    assert expiry.result["announced"] == expiry.result["stopped"], expiry.result  # and to screen readers
+    assert expiry.result["backOnShelf"] == "/shelf", expiry.result
     drm = web_app.platform.endpoints()["drm"].http_url
     mongo_uri, namespace = web_app.platform.stack_env["SACHSO_MONGO_URI"], web_app.platform.namespace
     licence = httpx.get(f"{drm}/v1/licenses/{licence_id(mongo_uri, namespace, expiry.loan_id)}/status", timeout=10)

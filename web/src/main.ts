@@ -14,7 +14,7 @@ import { inboxPage, stopLiveInbox, unreadCount } from "./pages/inbox";
 import { shelfPage } from "./pages/shelf";
 import { titlePage } from "./pages/title";
 import { startOfflineFeatures } from "./offline";
-import { reportFailure } from "./problems";
+import { readingProblem, reportFailure } from "./problems";
 import { closeReader, openReadPage, readPage } from "./reader";
 import { currentPath, go, match, type Route, startRouter } from "./router";
 import { staffAccountsPage } from "./staff/accounts";
@@ -126,7 +126,14 @@ async function render(): Promise<void> {
       await found[0](page, found[1]);
     }
   } catch (error) {
-    if (ticket === rendering) reportFailure(error);
+    if (ticket === rendering) {
+      reportFailure(error);
+      if (reading && !page.hasChildNodes()) {
+        const openTitle = /^\/read\/open\/([\w-]+)$/.exec(path)?.[1];
+        const back = openTitle ? { href: `/title/${openTitle}`, label: t("backToTitle") } : { href: "/shelf", label: t("backToShelf") };
+        page.append(readingProblem(error, back));
+      }
+    }
   }
   if (ticket !== rendering) return;
   if (!page.isConnected) main.replaceChildren(page);

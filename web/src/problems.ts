@@ -2,7 +2,7 @@
 // (the server's English detail is never shown); an unknown type falls back to what its HTTP status means.
 
 import { ApiError } from "./api";
-import { announce } from "./dom";
+import { announce, h } from "./dom";
 import { AppProblem } from "./offline/messages";
 import { problemMessage, t } from "./i18n";
 
@@ -28,4 +28,17 @@ export function messageFor(error: unknown): string {
 export function reportFailure(error: unknown): void {
   console.warn(error);
   announce(messageFor(error), "error");
+}
+
+/** What a reading page that could not open shows in place of the book (the full-screen page is otherwise empty and
+ * the header hidden): why, and the way back. The live region keeps saying it for screen readers; on screen it is
+ * said once, here. */
+export function readingProblem(error: unknown, back: { href: string; label: string }): HTMLElement {
+  document.getElementById("status")?.classList.add("visually-hidden");
+  return h(
+    "section",
+    { class: "reading-problem" },
+    h("h1", { id: "page-title", tabindex: -1 }, messageFor(error)),
+    h("a", { href: back.href, class: "button primary" }, back.label),
+  );
 }
