@@ -67,7 +67,38 @@ async function login(page) {
   await page.getByRole("heading", { name: "Quản lý thư viện" }).waitFor();
 }
 
+const OPENSEADRAGON = require.resolve("openseadragon/build/openseadragon/openseadragon.min.js");
+
 const scenarios = {
+  /** An independent IIIF client, OpenSeadragon (not our viewer), opens a page's Image API service from its
+   * info.json and draws it from the tiles it asks for in IIIF's own URL syntax, on a blank page of another origin. */
+  async iiifClient() {
+    const page = await newPage("desktop");
+    const requests = [];
+    page.on("response", (response) => {
+      if (response.url().startsWith(settings.service)) requests.push({ url: response.url(), status: response.status() });
+    });
+    await page.setContent('<!doctype html><html lang="vi"><title>IIIF</title><body style="margin:0"><div id="osd" style="width:1280px;height:800px;background:#808080"></div></body></html>');
+    await page.addScriptTag({ path: OPENSEADRAGON });
+    const opened = await page.evaluate(
+      (info) =>
+        new Promise((resolve, reject) => {
+          const viewer = window.OpenSeadragon({ element: document.getElementById("osd"), tileSources: info, drawer: "canvas", showNavigationControl: false, animationTime: 0, immediateRender: true });
+          viewer.addHandler("open-failed", (event) => reject(new Error(`open failed: ${event.message}`)));
+          viewer.addHandler("open", () => {
+            const item = viewer.world.getItemAt(0);
+            const done = () => resolve({ width: item.source.width, height: item.source.height });
+            if (item.getFullyLoaded()) done();
+            else item.addOnceHandler("fully-loaded-change", (event) => event.fullyLoaded && done());
+          });
+        }),
+      `${settings.service}/info.json`,
+    );
+    await shot(page, "desktop-iiif-openseadragon");
+    await page.locator("#osd").screenshot({ path: path.join(artifacts, "iiif-openseadragon-stage.png") });
+    return { opened, requests, stage: path.join(artifacts, "iiif-openseadragon-stage.png") };
+  },
+
   /** An open local document, read without signing in, on both screens. */
   async viewer() {
     const result = {};

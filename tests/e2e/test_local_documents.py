@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -103,6 +104,34 @@ def librarian(app: WebApp) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def open_title(web_app: WebApp) -> str:
     return published_document(web_app, "open", "Hướng dẫn Cài đặt máy tính")
+
+
+def test_an_independent_iiif_client_draws_an_open_documents_page_from_our_image_service(
+    web_app: WebApp, open_title: str
+) -> None:
+    """OpenSeadragon (npm, BSD-3-Clause; not our viewer) is given the first canvas's Image API service from the
+    Presentation manifest and draws the page from the tiles it asks for: every request in IIIF's syntax answered
+    200, and the dark text of the scan on the drawn stage, not a blank box."""
+    endpoints = web_app.platform.endpoints()
+    title = httpx.get(f"{endpoints['lending'].http_url}/v1/titles/{open_title}", timeout=30).json()
+    root = f"{endpoints['reader'].http_url}/v1/iiif/open/{title['publication_id']}"
+    manifest = httpx.get(f"{root}/manifest.json", timeout=30).json()
+    canvas = manifest["items"][0]
+    service = canvas["items"][0]["items"][0]["body"]["service"][0]["id"]
+    result = run_scenario("iiifClient", {"base": web_app.base, "service": service}, timeout=120, script="documents.mjs")
+    assert result["opened"] == {"width": canvas["width"], "height": canvas["height"]}, result
+    iiif = re.compile(
+        re.escape(service) + r"/(info\.json|(full|\d+,\d+,\d+,\d+)/(max|\d*,\d*|!?\d+,\d+)/0/default\.(jpg|webp|png))$"
+    )
+    images = [request for request in result["requests"] if not request["url"].endswith("/info.json")]
+    assert images, result
+    for request in result["requests"]:
+        assert iiif.match(request["url"]), request
+        assert request["status"] == 200, request
+    stage = Image.open(result["stage"]).convert("L")
+    histogram = stage.histogram()  # the stage is mid-grey, the scan white with black text
+    dark = sum(histogram[:60])
+    assert dark > 500, f"{dark} dark pixels: the page was not drawn"
 
 
 def test_an_open_document_is_read_without_signing_in_with_its_text_and_the_hit_marked(
