@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from google.protobuf.wrappers_pb2 import Int64Value, StringValue
 from prometheus_client import REGISTRY
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from sachso.kit import events as ce
@@ -121,7 +122,7 @@ async def test_redelivered_event_has_one_effect(
     await send(producer, topic, "a", event_id="same-id")  # Kafka redelivery, or a duplicate from the relay
     await send(producer, topic, "b")
     # one key, one partition, in order: once "b" had its effect, both copies of "a" have been consumed
-    await wait_until(lambda: _count(effects, {"value": "b"}), within=30)
+    await wait_until(lambda: _count(effects.collection, {"value": "b"}), within=30)
     assert await _handled(consumer, 2)
     assert await effects.collection.count_documents({"event_id": "same-id"}) == 1
     assert await effects.collection.count_documents({}) == 2
@@ -135,7 +136,7 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed(
     effects.failing.add("poison")
     await send(producer, topic, "poison")
     await send(producer, topic, "after")  # the consumer is not stuck behind the poison event
-    await wait_until(lambda: _count(effects, {"value": "after"}), within=30)
+    await wait_until(lambda: _count(effects.collection, {"value": "after"}), within=30)
     assert effects.calls == 4  # three attempts at the poison event, one at the next
     assert await effects.collection.count_documents({"value": "poison"}) == 0  # failed attempts left nothing
 
@@ -148,7 +149,7 @@ async def test_failing_event_is_retried_then_dead_lettered_and_replayed(
 
     effects.failing.clear()  # the bug is fixed; replay
     assert await replay_dead_letters(settings, GROUP) == 1
-    await wait_until(lambda: _count(effects, {"value": "poison"}), within=30)
+    await wait_until(lambda: _count(effects.collection, {"value": "poison"}), within=30)
     assert await replay_dead_letters(settings, GROUP) == 0  # each letter is replayed once
 
 
@@ -178,7 +179,7 @@ async def test_an_event_that_meets_a_bucket_not_made_yet_waits_for_it_and_is_nev
                 # NoSuchKey: one counted attempt of three, where the backoff has grown past the few ms between them)
                 await ensure_bucket(s3, namespace)
                 await s3.put_object(Bucket=namespace, Key="book", Body=b"chapter")
-                await wait_until(lambda: _count_in(database, {"body": b"chapter"}), within=60)
+                await wait_until(lambda: _count(database["effects"], {"body": b"chapter"}), within=60)
         finally:
             with contextlib.suppress(Exception):
                 await remove_bucket(s3, namespace)
@@ -188,10 +189,6 @@ async def test_an_event_that_meets_a_bucket_not_made_yet_waits_for_it_and_is_nev
 
 async def _at_least(items: Sequence[object], count: int) -> bool:
     return len(items) >= count
-
-
-async def _count_in(database: AsyncDatabase[Document], query: Document) -> bool:
-    return await database["effects"].count_documents(query) > 0
 
 
 async def test_malformed_records_are_dead_lettered_with_the_reason(
@@ -222,7 +219,7 @@ async def test_malformed_records_are_dead_lettered_with_the_reason(
     )
     await producer.send_and_wait(topic, value=other_type.value, key=b"k", headers=list(other_type.headers.items()))
     await send(producer, topic, "good")
-    await wait_until(lambda: _count(effects, {"value": "good"}), within=30)
+    await wait_until(lambda: _count(effects.collection, {"value": "good"}), within=30)
 
     dead = await read_topic(
         settings.kafka_bootstrap_servers,
@@ -266,7 +263,7 @@ async def test_records_no_group_can_classify_are_dead_lettered_and_counted(
     )
     await producer.send_and_wait(topic, value=unknown.value, key=b"k", headers=list(unknown.headers.items()))
     await send(producer, topic, "after")
-    await wait_until(lambda: _count(effects, {"value": "after"}), within=30)
+    await wait_until(lambda: _count(effects.collection, {"value": "after"}), within=30)
 
     dead = await read_topic(
         settings.kafka_bootstrap_servers,
@@ -285,8 +282,8 @@ async def test_records_no_group_can_classify_are_dead_lettered_and_counted(
     assert [letter.error.split(":")[0] for letter in letters] == ["no ce_type header"] * 3
 
 
-async def _count(effects: Effects, query: Document) -> bool:
-    return await effects.collection.count_documents(query) > 0
+async def _count(collection: AsyncCollection[Document], query: Document) -> bool:
+    return await collection.count_documents(query) > 0
 
 
 async def _handled(consumer: IdempotentConsumer, expected: int) -> bool:

@@ -13,7 +13,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from prometheus_client import REGISTRY
 
-from tests.k8s.conftest import NAMESPACE, ROOT, Rendered, run
+from tests.k8s.conftest import NAMESPACE, ROOT, SERVICES, Rendered, run
 
 RUNBOOKS = ROOT / "deploy" / "k8s" / "runbooks"
 DASHBOARDS = ROOT / "deploy" / "k8s" / "sachso" / "dashboards"
@@ -161,7 +161,7 @@ def test_the_alert_rules_load_in_prometheus_and_fire_as_their_unit_tests_say(
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     annotations = {entry["alert"]: entry["annotations"] for entry in rules(rendered_profiles["province"])}
-    jobs = [f"sachso-{service}" for service in ("lending", "reader", "drm", "notify")]
+    jobs = [f"sachso-{service}" for service in SERVICES]
     ns = f'namespace="{NAMESPACE}"'
     checkout = f'{ns}, route="/v1/loans", method="POST"'
 

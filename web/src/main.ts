@@ -129,8 +129,8 @@ async function render(): Promise<void> {
     if (ticket === rendering) {
       reportFailure(error);
       if (reading && !page.hasChildNodes()) {
-        const openTitle = /^\/read\/open\/([\w-]+)$/.exec(path)?.[1];
-        const back = openTitle ? { href: `/title/${openTitle}`, label: t("backToTitle") } : { href: "/shelf", label: t("backToShelf") };
+        const openTitle = found?.[0] === openReadPage ? found[1][0] : undefined; // the route already parsed it
+        const back = openTitle ? { href: `/title/${encodeURIComponent(openTitle)}`, label: t("backToTitle") } : { href: "/shelf", label: t("backToShelf") };
         page.append(readingProblem(error, back));
       }
     }
