@@ -39,19 +39,18 @@ pytestmark = pytest.mark.integration
 Document = dict[str, object]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Gate:
-    """A local port that refuses connections until :meth:`open`, then forwards each one to ``target``."""
+    """A local port that refuses connections until :meth:`open`, then forwards each one to ``target``.
+
+    The port stays bound from the start (bound, not listening: connections are refused), so nothing else — another
+    test's server, or an outgoing connection given it as its ephemeral port — can take it before the gate opens."""
 
     def __init__(self, target: str) -> None:
         host, _, port = target.rpartition(":")
         self.target_host, self.target_port = host, int(port)
-        self.port = _free_port()
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
 
@@ -60,12 +59,13 @@ class Gate:
         return f"127.0.0.1:{self.port}"
 
     async def open(self) -> None:
-        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._forward, sock=self._socket)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        self._socket.close()
         for pipe in self._pipes:
             pipe.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
