@@ -2,48 +2,19 @@
 // download). One scenario per run: `node browser.mjs SCENARIO` with the settings as JSON on the first line of
 // standard input. It asks its caller for what only the server side knows with "ASK <what> <arg>" lines and
 // reads one answer line back; it ends with "RESULT <json>" or throws (non-zero exit).
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { ask, launch, lines, readLine, require } from "./harness.mjs";
+import { ask, axe, launch, openPage, readLine, runScenario, screenshot, VIEWPORTS } from "./harness.mjs";
 
 const settings = JSON.parse(await readLine());
 const { base, artifacts } = settings;
-const VIEWPORTS = {
-  phone: { viewport: { width: 390, height: 844 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh", hasTouch: true },
-  desktop: { viewport: { width: 1280, height: 800 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh" },
-};
 const PHONE = VIEWPORTS.phone;
 const TIMEOUT = 20_000;
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf-8");
 
 const browser = await launch(settings);
 
-async function newPage(options = PHONE) {
-  const context = await browser.newContext(options);
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  page.answers = []; // what to type into the next prompts
-  page.on("dialog", (dialog) => dialog.accept(page.answers.shift()));
-  page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: false });
-}
-
-/** axe-core run inside the page (its own document; the book's frames are the publisher's): the serious and
- * critical violations, as "rule: target" strings. */
-async function axeViolations(page) {
-  await page.evaluate(AXE);
-  const found = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { iframes: false, resultTypes: ["violations"] });
-    return result.violations
-      .filter((violation) => ["serious", "critical"].includes(violation.impact))
-      .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).slice(0, 3).join(", ")}`);
-  });
-  return found;
-}
+const newPage = (options = PHONE) => openPage(browser, options, TIMEOUT);
+const shot = (page, name) => screenshot(page, artifacts, name);
+const axeViolations = (page) => axe(page, { iframes: false }); // the book's frames are the publisher's
 
 async function signIn(page, card, pin) {
   await page.goto(`${base}/signin`);
@@ -686,10 +657,4 @@ const scenarios = {
   },
 };
 
-try {
-  const result = await scenarios[process.argv[2]]();
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-} finally {
-  await browser.close();
-  lines.close();
-}
+await runScenario(browser, scenarios, artifacts);

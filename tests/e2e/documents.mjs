@@ -2,47 +2,14 @@
 // OCR text, a search hit marked on the page) on a phone and a desktop, the staff upload (tus: pause, then resume
 // from the server's offset), the correction page and the progress page. `node documents.mjs SCENARIO` with the
 // settings as JSON on the first line of standard input; it ends with "RESULT <json>" or throws.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import readline from "node:readline";
-import { fileURLToPath } from "node:url";
+import { axe as axeViolations, launch, openPage, readLine, require, runScenario, screenshot, VIEWPORTS } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "..", "..", "web", "package.json"));
-const { chromium } = require("playwright-core");
-
-const input = readline.createInterface({ input: process.stdin });
-const settings = JSON.parse((await input[Symbol.asyncIterator]().next()).value);
+const settings = JSON.parse(await readLine());
 const { base, artifacts } = settings;
-const VIEWPORTS = {
-  phone: { viewport: { width: 390, height: 844 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh", hasTouch: true },
-  desktop: { viewport: { width: 1280, height: 800 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh" },
-};
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf-8");
-const browser = await chromium.launch({
-  executablePath: settings.chromium ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
-});
-
-async function newPage(name) {
-  const context = await browser.newContext(VIEWPORTS[name]);
-  context.setDefaultTimeout(30_000);
-  const page = await context.newPage();
-  page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return page;
-}
-
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: false });
-
-async function axeViolations(page) {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.filter((v) => ["serious", "critical"].includes(v.impact)).map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-  });
-}
+const browser = await launch(settings);
+const newPage = (name) => openPage(browser, VIEWPORTS[name], 30_000);
+const shot = (page, name) => screenshot(page, artifacts, name);
 
 /** The part of an element's box a person can see: inside the viewport (and its own scrolling stage). */
 async function visibleBox(locator) {
@@ -301,10 +268,4 @@ const scenarios = {
   },
 };
 
-try {
-  const result = await scenarios[process.argv[2]]();
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-} finally {
-  await browser.close();
-  input.close();
-}
+await runScenario(browser, scenarios, artifacts);

@@ -1,27 +1,17 @@
 // Offline reading, installing and Web Push in headless Debian Chromium (Playwright from web/, as browser.mjs):
 // `node offline.mjs SCENARIO`, settings as JSON on the first line of standard input, "ASK <what> <arg>" lines
 // answered by the test, "RESULT <json>" at the end. Every wait is on a condition, never a fixed sleep.
-import path from "node:path";
-import { ask, launch, lines, readLine } from "./harness.mjs";
+import { ask, launch, openPage, readLine, runScenario, screenshot, VIEWPORTS } from "./harness.mjs";
 
 const settings = JSON.parse(await readLine());
 const { base, artifacts } = settings;
-const PHONE = { viewport: { width: 390, height: 844 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh", hasTouch: true, deviceScaleFactor: 1 };
-const DESKTOP = { viewport: { width: 1280, height: 800 }, locale: "vi-VN", timezoneId: "Asia/Ho_Chi_Minh" };
+const PHONE = { ...VIEWPORTS.phone, deviceScaleFactor: 1 };
+const DESKTOP = VIEWPORTS.desktop;
 const TIMEOUT = 30_000;
 
 const browser = await launch(settings);
-
-async function newPage(options = PHONE) {
-  const context = await browser.newContext(options);
-  context.setDefaultTimeout(TIMEOUT);
-  const page = await context.newPage();
-  page.on("dialog", (dialog) => dialog.accept());
-  page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return page;
-}
-
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: false });
+const newPage = (options = PHONE) => openPage(browser, options, TIMEOUT);
+const shot = (page, name) => screenshot(page, artifacts, name);
 
 async function signIn(page) {
   await page.goto(`${base}/signin`);
@@ -415,10 +405,4 @@ const scenarios = {
   },
 };
 
-try {
-  const result = await scenarios[process.argv[2]]();
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-} finally {
-  await browser.close();
-  lines.close();
-}
+await runScenario(browser, scenarios, artifacts);
