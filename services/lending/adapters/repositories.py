@@ -21,6 +21,7 @@ from lending.adapters.store import (
     hold_from,
     library_from,
     license_document,
+    license_from,
     patron_from,
     utc,
     verification_from,
@@ -39,6 +40,7 @@ from lending.service_layer.unit_of_work import (
     DuplicateEntry,
     LendingUnitOfWork,
     MonthKey,
+    TitleCirculation,
     UnitOfWorkFactory,
 )
 from sachso.kit.mongo_unit_of_work import MongoUnitOfWork
@@ -85,6 +87,9 @@ def loan_document(loan: Loan) -> Document:
     if loan.is_active:
         document["active_key"] = f"{loan.patron_id}:{loan.title_id}"  # one active loan per patron and title
     return document
+
+
+_OPEN = [state.value for state in OPEN_STATES]
 
 
 class _Bound:
@@ -237,22 +242,56 @@ class MongoRefreshTokens(_Bound):
         return deleted.deleted_count
 
 
+_LENDABLE_FIELDS = {"publication_id": 1, "readable": 1, "withdrawn": 1, "online_only": 1, "local_document": 1}
+
+
+def _lendable_from(document: Document) -> LendableTitle:
+    return LendableTitle(
+        id=document["_id"],
+        publication_id=document.get("publication_id") or "",
+        readable=document.get("readable"),
+        withdrawn=bool(document.get("withdrawn")),
+        online_only=bool(document.get("online_only")),
+        local_document=bool(document.get("local_document")),
+    )
+
+
 class MongoTitles(_Bound):
     async def lendable(self, title_id: str) -> LendableTitle | None:
-        document = await self.store.titles.find_one(
-            {"_id": title_id},
-            {"publication_id": 1, "readable": 1, "withdrawn": 1, "online_only": 1, "local_document": 1},
+        document = await self.store.titles.find_one({"_id": title_id}, _LENDABLE_FIELDS, session=self.session)
+        return _lendable_from(document) if document else None
+
+    async def circulation(self, title_id: str, patron_id: str) -> TitleCirculation | None:
+        """One aggregation from the title: each other read is a ``$lookup`` on an indexed equality
+        (``localField``/``foreignField``, so the index serves it; the further condition in its pipeline, which
+        needs MongoDB 5.0) — the licences before the holds, as a checkout reads them. Allowed in a transaction,
+        unlike ``$unionWith``."""
+
+        def joined(collection: str, field: str, on: str, as_: str, *pipeline: Document) -> Document:
+            lookup: Document = {"from": collection, "localField": field, "foreignField": on, "as": as_}
+            return {"$lookup": lookup | ({"pipeline": list(pipeline)} if pipeline else {})}
+
+        store = self.store
+        her_active_loans = ({"$match": {"status": ACTIVE}}, {"$project": {"title_id": 1}})
+        cursor = await store.titles.aggregate(
+            [
+                {"$match": {"_id": title_id}},
+                {"$project": {**_LENDABLE_FIELDS, "borrower": {"$literal": patron_id}}},
+                joined(store.licenses.name, "_id", "title_id", "licences"),
+                joined(store.holds.name, "_id", "title_id", "holds", {"$match": {"state": {"$in": _OPEN}}}),
+                joined(store.loans.name, "borrower", "patron_id", "loans", *her_active_loans),
+            ],
             session=self.session,
         )
-        if document is None:
+        found = [document async for document in cursor]
+        if not found:
             return None
-        return LendableTitle(
-            id=document["_id"],
-            publication_id=document.get("publication_id") or "",
-            readable=document.get("readable"),
-            withdrawn=bool(document.get("withdrawn")),
-            online_only=bool(document.get("online_only")),
-            local_document=bool(document.get("local_document")),
+        document = found[0]
+        return TitleCirculation(
+            title=_lendable_from(document),
+            licences=[license_from(licence) for licence in document["licences"]],
+            holds=[hold_from(hold) for hold in document["holds"]],
+            borrowed=[loan["title_id"] for loan in document["loans"]],
         )
 
     async def names(self, title_ids: list[str]) -> dict[str, str]:
@@ -390,9 +429,6 @@ class MongoLoans(_Bound):
     async def latest_of_library(self, library_id: str, status: str, limit: int) -> list[Loan]:
         cursor = self.store.loans.find({"library_id": library_id, "status": status}, session=self.session)
         return [loan_from(document) async for document in cursor.sort("starts_at", -1).limit(limit)]
-
-
-_OPEN = [state.value for state in OPEN_STATES]
 
 
 class MongoHolds(_Bound):

@@ -5,17 +5,18 @@ licence) are the domain's.
 
 Database round trips of a checkout (counted by ``tests/integration/lending/test_round_trips.py``): the request's
 card check reads the patron (1, ``CardAccess``); the borrower is that read of a moment ago (read again only when
-that copy would refuse her), the network and lending policies a snapshot of seconds. Outside any transaction, the
-title's licences (2): when a copy she may borrow looks free, the transaction: the title (3), her active loans (4),
-the title's licences (5) and open holds (6), the conditional update that takes a copy (7), the loan (8) and its
-``LoanCreated`` in the outbox (9), commit (10). When none looks free, the title (3), her loans (4) and the
-title's holds (5) outside a transaction decide: a refusal for want of a copy records its turn-away (6 in all, no
-transaction; it was 7 with a read-only transaction and its abort), while a ready hold of hers, or any other rule's
-refusal, goes to the transaction (13 for the checkout of a reserved copy). With an ``Idempotency-Key`` (the
-web app sends one with every tap): its record is read first outside the transaction too (a used key goes to the
-transaction, which replays its loan), and read and written in the transaction: a refusal costs 7, a loan 13.
-A return that passes the copy to the next hold: card check, the loan, its end, the licence, the title's holds,
-the hold made ready, both events in one insert, commit (8).
+that copy would refuse her), the network and lending policies a snapshot of seconds. What a checkout decides by —
+the title, its licences and open holds, her active loans — is one read (``titles.circulation``: one aggregation).
+A loan: in the transaction that read (2), the conditional update that takes a copy (3), the loan (4) and its
+``LoanCreated`` in the outbox (5), commit (6). A title that refused for want of a copy in the last minute (in
+this process: :class:`OneAtATime`) is read first, outside any transaction (2): when no copy is free for her, that
+read and the turn-away it records (3) are the whole refusal; otherwise the transaction follows (7 for a loan, the
+checkout of the copy reserved for her ready hold among them). A title's first refusal comes from its transaction
+and its abort (4). With an ``Idempotency-Key`` (the web app sends one with every tap) its record is read and
+written in the transaction as well (8 for a loan), and read before the title where the title is read first (a
+used key goes to the transaction, which replays its loan). A return that passes the copy to the next hold: card
+check, the loan, its end, the licence, the title's holds, the hold made ready, both events in one insert, commit
+(8).
 
 Under contention (:class:`OneAtATime`), a request that saw a free copy but waited for her turn reads the licences
 again in it (1) — none when someone in her turn found none free after she came — and, when the takers before her
@@ -74,8 +75,25 @@ class OneAtATime:
     here costs nothing; across processes the database's conflict still decides, and never over-lending rests on
     the conditional ``take_copy`` alone."""
 
+    REFUSALS_REMEMBERED_FOR = 60.0  # seconds: a title that refused for want of a copy is read before it is tried
+    REFUSALS_REMEMBERED = 10_000  # titles, the oldest forgotten first
+
     def __init__(self) -> None:
         self._queues: dict[str, _Queue] = {}
+        self._refused: dict[str, float] = {}  # title → when a checkout here last found no copy for her
+
+    def refused(self, title_id: str) -> None:
+        """A checkout of ``title_id`` was refused for want of a copy."""
+        self._refused.pop(title_id, None)
+        self._refused[title_id] = time.monotonic()
+        while len(self._refused) > self.REFUSALS_REMEMBERED:
+            del self._refused[next(iter(self._refused))]
+
+    def refused_lately(self, title_id: str) -> bool:
+        """A checkout of ``title_id`` was refused for want of a copy within the last minute: its next checkouts are
+        likely refused too, so they read before they try (a refusal then needs no transaction)."""
+        at = self._refused.get(title_id)
+        return at is not None and time.monotonic() - at < self.REFUSALS_REMEMBERED_FOR
 
     @contextlib.asynccontextmanager
     async def turn(self, key: str) -> AsyncIterator[Turn]:
@@ -111,8 +129,9 @@ async def checkout(
     attempt made (``replayed``), recorded in the loan's own transaction so the key never names a loan that does
     not exist; a different request under the same key is refused. A refusal for want of a copy is counted.
 
-    A refusal for want of a copy is answered from committed reads before any transaction (most requests for a
-    popular title end so); a key already used sends the request to the transaction, which replays its answer.
+    For a title that refused lately (``takers``' memory; always without ``takers``), a refusal for want of a copy
+    is answered from committed reads before any transaction (most requests for a popular title end so); a key
+    already used sends the request to the transaction, which replays its answer.
     The transactions that may take a copy of the title run one at a time in this process when ``takers`` is
     given (see :class:`OneAtATime`)."""
     key = idempotency.key_id(patron_id, "checkout", idempotency_key) if idempotency_key else None
@@ -146,7 +165,8 @@ async def checkout(
         )
 
     try:
-        refusal = await want_of_a_copy()
+        # a title that refused lately is read first; any other goes straight to its transaction (one read fewer)
+        refusal = await want_of_a_copy() if takers is None or takers.refused_lately(title_id) else None
         if refusal is None and takers is not None:
             async with takers.turn(title_id) as turn:
                 if not turn.waited:
@@ -163,6 +183,8 @@ async def checkout(
         async with takers.turn(title_id) if takers else contextlib.nullcontext():
             return await transaction()
     except NoCopyAvailable as refusal:
+        if takers is not None:
+            takers.refused(title_id)
         await turnaways.record(patron_id, title_id, now, library_id=refusal.library_id)
         raise
 
@@ -190,25 +212,20 @@ class _Request:
 
 
 async def _read_request(
-    uow: LendingUnitOfWork,
-    patron: Patron,
-    title_id: str,
-    period: timedelta | None,
-    now: datetime,
-    licences: list[License] | None = None,
+    uow: LendingUnitOfWork, patron: Patron, title_id: str, period: timedelta | None, now: datetime
 ) -> _Request:
-    """Read what a checkout decides by and apply every rule before the copy, in order — the title, the period,
-    her loans — then find where her copy would come from. ``licences``: the title's, when already read."""
-    title = loan_rules.ensure_lendable(await uow.titles.lendable(title_id), title_id)
+    """Read what a checkout decides by (one read: :meth:`Titles.circulation`) and apply every rule before the copy,
+    in order — the title, the period, her loans — then find where her copy would come from."""
+    circulation = await uow.titles.circulation(title_id, patron.id)
+    title = loan_rules.ensure_lendable(circulation.title if circulation else None, title_id)
+    assert circulation is not None  # ensure_lendable refused a title that does not exist
     policy = await uow.libraries.policy(patron.library_id)
     policy.period(period)  # refuse a period outside policy before anything else
-    borrowed = [loan.title_id for loan in await uow.loans.of_patron(patron.id, active_only=True)]
-    loan_rules.ensure_may_borrow(borrowed, title_id, policy.max_loans)
+    loan_rules.ensure_may_borrow(circulation.borrowed, title_id, policy.max_loans)
     network = await uow.libraries.network()
-    if licences is None:
-        licences = await uow.licences.for_title(title_id)
-    holds = await uow.holds.open_for_title(title_id)
-    return _Request(title, policy, copy_choice(network, licences, holds, patron.id, patron.library_id, now))
+    return _Request(
+        title, policy, copy_choice(network, circulation.licences, circulation.holds, patron.id, patron.library_id, now)
+    )
 
 
 async def _want_of_a_copy(
@@ -218,16 +235,14 @@ async def _want_of_a_copy(
     same order from committed reads outside any transaction; None when anything else would answer (another rule
     refuses, a copy is reserved for her, or one looks free): the transaction then decides, as without this.
 
-    The licences come first: when a copy she may borrow looks free, that one read sends her to the transaction.
-    They are read before the holds, so a copy reserved for her in between shows as her ready hold: the refusal
-    holds at the moment the licences were read — every copy she may borrow lent, none reserved for her."""
+    One read gives the licences before the holds, so a copy reserved for her in between shows as her ready hold:
+    the refusal holds at the moment the licences were read — every copy she may borrow lent, none reserved for
+    her."""
     if key is not None and await uow.idempotency.result(key) is not None:
         return None  # an earlier attempt's answer: the transaction replays it
     try:
-        patron, licences, free = await _licences_for_her(uow, patron_id, title_id, now)
-        if free:
-            return None
-        request = await _read_request(uow, patron, title_id, period, now, licences)
+        patron = await _borrower(uow, patron_id, now)
+        request = await _read_request(uow, patron, title_id, period, now)
     except LendingError:
         return None
     return _no_copy(patron) if request.choice.none_for_her else None

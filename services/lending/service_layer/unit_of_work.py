@@ -132,8 +132,24 @@ class RefreshTokens(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TitleCirculation:
+    """What a checkout decides by, read together: the title, its licences and open holds, and the titles of the
+    borrower's active loans."""
+
+    title: LendableTitle
+    licences: list[License]
+    holds: list[Hold]
+    borrowed: list[str]
+
+
 class Titles(Protocol):
     async def lendable(self, title_id: str) -> LendableTitle | None: ...
+
+    async def circulation(self, title_id: str, patron_id: str) -> TitleCirculation | None:
+        """The title with its licences, its open holds and ``patron_id``'s active loans, in one read (one round
+        trip on MongoDB); None when there is no such title."""
+        ...
 
     async def names(self, title_ids: list[str]) -> dict[str, str]:
         """The titles' names (those that exist), by id."""

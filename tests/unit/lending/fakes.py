@@ -30,6 +30,7 @@ from lending.service_layer.unit_of_work import (
     DuplicateEntry,
     LendingUnitOfWork,
     MonthKey,
+    TitleCirculation,
     UnitOfWorkFactory,
 )
 from sachso.kit.events import OutboundEvent
@@ -215,6 +216,18 @@ class FakeTitles(_Repository):
                 local_document=bool(record.get("local_document")),
             )
         return found
+
+    async def circulation(self, title_id: str, patron_id: str) -> TitleCirculation | None:
+        title = await self.lendable(title_id)
+        if title is None:
+            return None
+        state = self.state
+        return TitleCirculation(
+            title,
+            [licence for licence in state.licences.values() if licence.title_id == title_id],
+            [hold for hold in state.holds.values() if hold.title_id == title_id and hold.state in OPEN_STATES],
+            [loan.title_id for loan in state.loans.values() if loan.patron_id == patron_id and loan.is_active],
+        )
 
     async def names(self, title_ids: list[str]) -> dict[str, str]:
         return {tid: self.state.title_names.get(tid, "") for tid in title_ids if tid in self.state.titles}

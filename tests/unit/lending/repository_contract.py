@@ -188,6 +188,33 @@ class RepositoryContract:
         assert expired is not None
         assert (expired.state, expired.license_id) == (HoldState.EXPIRED, "lic")
 
+    async def test_a_titles_circulation_is_read_together(self, repositories: Repositories) -> None:
+        """The title, its licences and open holds, and the borrower's active loans: no other title's, no one
+        else's, no closed hold and no ended loan."""
+        await repositories.add_title(LendableTitle("kieu", "pub-kieu", readable=True))
+        await repositories.add_title(LendableTitle("other", "pub-other", readable=True))
+        other = License("lic-other", "other", "daklak", Sharing.SUBTREE, licence().terms, NOW)
+
+        async def arrange(uow: LendingUnitOfWork) -> None:
+            for added in (licence("lic"), licence("lic-2"), other):
+                await uow.licences.add(added)
+            for queued in (hold("h1", "binh"), hold("h2", "chi", minutes=1), hold("h3", "dung", minutes=2)):
+                await uow.holds.add(queued)
+            await uow.holds.close("h3", HoldState.WAITING, HoldState.CANCELLED, NOW)
+            for lent in (loan("l1", title_id="other"), loan("l2", title_id="third"), loan("l3", patron_id="binh")):
+                await uow.loans.add(lent)
+            await uow.loans.end("l2", RETURNED, NOW)
+
+        await repositories.run(arrange)
+
+        seen = await repositories.run(lambda uow: uow.titles.circulation("kieu", "ana"))
+        assert seen is not None
+        assert (seen.title.id, seen.title.publication_id, seen.title.readable) == ("kieu", "pub-kieu", True)
+        assert sorted(lic.id for lic in seen.licences) == ["lic", "lic-2"]
+        assert sorted(h.id for h in seen.holds) == ["h1", "h2"]
+        assert seen.borrowed == ["other"]
+        assert await repositories.run(lambda uow: uow.titles.circulation("none", "ana")) is None
+
     async def test_card_status_changes_only_from_the_expected_status(self, repositories: Repositories) -> None:
         await repositories.add_patron(Patron("ana", "daklak", "Bạn đọc Ana", "ana@example.vn", "vi", CardStatus.ACTIVE))
 

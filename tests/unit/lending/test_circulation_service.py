@@ -8,6 +8,7 @@ by the integration tests and the shared repository contract.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,27 +156,49 @@ async def test_never_over_lent(world: World) -> None:
     assert world.published() == ["LoanCreated"]  # the refused checkout left nothing behind
 
 
-async def test_a_refusal_for_want_of_a_copy_is_decided_without_a_transaction(world: World) -> None:
+async def test_once_a_title_refused_its_refusals_for_want_of_a_copy_need_no_transaction(world: World) -> None:
     title = world.title()
     world.licence(title, copies=1)
     await world.circulation.checkout(world.patron("ana"), title)
+    with pytest.raises(NoCopyAvailable):  # the title's first refusal: its transaction decides
+        await world.circulation.checkout(world.patron("binh"), title)
     before = world.transactions
     with pytest.raises(NoCopyAvailable):
-        await world.circulation.checkout(world.patron("binh"), title)
+        await world.circulation.checkout(world.patron("chi"), title)
     assert world.transactions == before  # read, refused, counted
-    assert [t[0] for t in world.state.turnaways] == ["binh"]
+    assert [t[0] for t in world.state.turnaways] == ["binh", "chi"]
 
 
 async def test_with_an_idempotency_key_too_a_refusal_needs_no_transaction_and_a_retry_replays(world: World) -> None:
     title = world.title()
     world.licence(title, copies=1)
     first = await world.circulation.checkout_once(world.patron("ana"), title, None, "tap-0000001")
-    before = world.transactions
     with pytest.raises(NoCopyAvailable):
         await world.circulation.checkout_once(world.patron("binh"), title, None, "tap-0000002")
+    before = world.transactions
+    with pytest.raises(NoCopyAvailable):
+        await world.circulation.checkout_once("binh", title, None, "tap-0000003")
     assert world.transactions == before
     again = await world.circulation.checkout_once("ana", title, None, "tap-0000001")  # no copy left, yet replayed
     assert (again.loan, again.replayed) == (first.loan, True)
+
+
+def test_the_titles_that_refused_are_remembered_for_a_minute_and_the_oldest_forgotten_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1_000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # a sync test: nothing else reads the clock
+    takers = OneAtATime()
+    takers.REFUSALS_REMEMBERED = 2
+    assert not takers.refused_lately("a")
+    takers.refused("a")
+    takers.refused("b")
+    assert takers.refused_lately("a")
+    takers.refused("a")  # again: now the newest
+    takers.refused("c")
+    assert (takers.refused_lately("a"), takers.refused_lately("b"), takers.refused_lately("c")) == (True, False, True)
+    clock[0] += OneAtATime.REFUSALS_REMEMBERED_FOR
+    assert not takers.refused_lately("a")
 
 
 async def test_every_other_rule_answers_before_the_want_of_a_copy_as_in_the_transaction() -> None:
