@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -283,18 +284,41 @@ def _reap(pid: int) -> None:
 
 
 @contextlib.contextmanager
+def _terminated_like_interrupted() -> Iterator[None]:
+    """SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C, so the ``finally`` blocks that stop servers run:
+    Python's default for SIGTERM ends the process at once and leaves every server it started running."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def temporary_platform(prefix: str = "bench") -> Iterator[Platform]:
-    """The local servers and the four services in a temporary folder, all stopped and removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix=f"sachso-{prefix}-") as state:
+    """The local servers and the four services in a temporary folder, all stopped and removed afterwards — also
+    when the process is terminated."""
+    with _terminated_like_interrupted(), tempfile.TemporaryDirectory(prefix=f"sachso-{prefix}-") as state:
         stack = LocalStack(Path(state) / "stack")
-        stack.start()
-        env = read_env_file(Path(state) / "stack" / "stack.env")
-        platform = Platform(Path(state) / "platform", env, namespace=f"{prefix}{uuid.uuid4().hex[:6]}")
+        env = Path(state) / "stack" / "stack.env"
+        platform: Platform | None = None
         try:
+            stack.start()
+            platform = Platform(
+                Path(state) / "platform", read_env_file(env), namespace=f"{prefix}{uuid.uuid4().hex[:6]}"
+            )
             platform.start()
             yield platform
         finally:
-            platform.stop()
+            if platform is not None:
+                platform.stop()
             stack.stop()
 
 
