@@ -57,6 +57,27 @@ async function turnPage(page) {
     const data = document.querySelector("#reading-container").dataset;
     return `${data.href}|${data.progression}` !== previous;
   }, before);
+  await settled(page);
+}
+
+/** Waits until the shown frames stop moving: the reader reports a turn's new position while its scroll may still
+ * be under way, and what is on screen is only known once it ends. */
+async function settled(page, timeout = 5_000) {
+  const where = async () => {
+    const places = [];
+    for (const { frame, box } of await shownFrames(page)) {
+      places.push([box.x, box.y, ...(await frame.evaluate(() => [document.scrollingElement?.scrollLeft, document.scrollingElement?.scrollTop, document.body?.getBoundingClientRect().left]))]);
+    }
+    return JSON.stringify(places);
+  };
+  const deadline = Date.now() + timeout;
+  let last = await where();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await where();
+    if (now === last || Date.now() > deadline) return;
+    last = now;
+  }
 }
 
 /** The reader's frames a person can see, each with its place on the page. */
@@ -99,12 +120,16 @@ async function visiblePictures(page) {
   const viewport = page.viewportSize();
   const pictures = [];
   for (const { frame, box } of await shownFrames(page)) {
-    const found = await frame.evaluate(() =>
-      [...document.images]
+    const found = await frame.evaluate(async () => {
+      // A page just turned to may still be loading its pictures: let them finish (a lazy one off screen may never
+      // start, hence the bound) before asking which are on screen.
+      const loading = [...document.images].filter((image) => !image.complete).map((image) => image.decode().catch(() => undefined));
+      await Promise.race([Promise.all(loading), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      return [...document.images]
         .map((image) => ({ image, rect: image.getBoundingClientRect() }))
         .filter(({ image, rect }) => image.complete && image.naturalWidth > 0 && rect.width > 0 && rect.left >= 0 && rect.right <= innerWidth + 1 && rect.top >= 0 && rect.bottom <= innerHeight + 1)
-        .map(({ image, rect }) => ({ alt: image.alt, natural: image.naturalWidth, width: rect.width, height: rect.height, x: rect.left, y: rect.top, chapter: document.baseURI })),
-    );
+        .map(({ image, rect }) => ({ alt: image.alt, natural: image.naturalWidth, width: rect.width, height: rect.height, x: rect.left, y: rect.top, chapter: document.baseURI }));
+    });
     pictures.push(...found.map((picture) => ({ ...picture, x: picture.x + box.x, y: picture.y + box.y })).filter((picture) => picture.x >= 0 && picture.y >= 0 && picture.x + picture.width <= viewport.width + 1 && picture.y + picture.height <= viewport.height + 1));
   }
   return pictures;
