@@ -110,7 +110,10 @@ restore-drill: venv ## back up, lose and restore the local platform's databases;
 k8s-check: venv ## Helm chart and images, offline: helm lint/template, kubernetes-validate, schema, checkov, hadolint
 	scripts/k8s.sh check
 
-test: lint test-unit test-integration test-e2e k8s-check test-images ## everything CI checks
+# The browser tests leave about 40 % of the 2 cores idle (vmstat over the tier), so the images build and are tested,
+# and the chart checked, beside them; each target's output is printed whole when it ends.
+test: lint test-unit test-integration ## everything CI checks
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-e2e test-images k8s-check
 
 up: venv system $(WEB) ## start the local servers and all four services; prints where to open them
 	$(PY) deploy/local/local_platform.py up
