@@ -10,17 +10,17 @@ the title, its licences and open holds, her active loans — is one read (``titl
 A loan: in the transaction that read (2), the conditional update that takes a copy (3), the loan (4) and its
 ``LoanCreated`` in the outbox (5), commit (6). A title that refused for want of a copy in the last minute (in
 this process: :class:`OneAtATime`) is read first, outside any transaction (2): when no copy is free for her, that
-read and the turn-away it records (3) are the whole refusal; otherwise the transaction follows (7 for a loan, the
-checkout of the copy reserved for her ready hold among them). A title's first refusal comes from its transaction
-and its abort (4). With an ``Idempotency-Key`` (the web app sends one with every tap) its record is read and
-written in the transaction as well (8 for a loan), and read before the title where the title is read first (a
-used key goes to the transaction, which replays its loan). A return that passes the copy to the next hold: card
-check, the loan, its end, the licence, the title's holds, the hold made ready, both events in one insert, commit
-(8).
+read and the turn-away it records (3) are the whole refusal; otherwise the transaction follows (7 for a loan).
+The checkout of the copy reserved for her ready hold costs the same as a loan (6, or 7 after that first read), its
+update fulfilling the hold. A title's first refusal comes from its transaction and its abort (4). With an
+``Idempotency-Key`` (the web app sends one with every tap) its record is read and written in the transaction as
+well (8 for a loan), and read before the title where the title is read first (a used key goes to the
+transaction, which replays its loan). A return that passes the copy to the next hold: card check, the loan, its
+end, the licence, the title's holds, the hold made ready, both events in one insert, commit (8).
 
-Under contention (:class:`OneAtATime`), a request that saw a free copy but waited for her turn reads the licences
-again in it (1) — none when someone in her turn found none free after she came — and, when the takers before her
-took the last copy, leaves her turn to be refused as above.
+Under contention (:class:`OneAtATime`), a request that waited for her turn (others' transactions went first)
+reads the licences in it (1) — none when someone in her turn found none free after she came — and, when the takers
+before her took the last copy, leaves her turn to be refused as above.
 """
 
 from __future__ import annotations
