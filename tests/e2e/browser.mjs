@@ -372,6 +372,34 @@ const scenarios = {
     return { stopped, inView, announced, ready, backOnShelf: new URL(page.url()).pathname };
   },
 
+  /** One title's record failing (503 here) hides neither its loan nor the others: its card says so and keeps
+   * Read; the rest of the shelf is as usual. The service worker is left out so the route sees the request. */
+  async shelfWithATitleUnread() {
+    const page = await newPage({ ...PHONE, serviceWorkers: "block" });
+    await page.route(`**/v1/titles/${settings.brokenTitle}`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/problem+json", body: JSON.stringify({ title: "Temporarily unavailable", status: 503 }) }),
+    );
+    await signIn(page, settings.card, settings.pin);
+    const cards = {};
+    for (const loan of settings.loans) {
+      const card = page.locator(`li[data-loan="${loan}"]`);
+      await card.waitFor();
+      cards[loan] = { text: await card.innerText(), read: await card.getByRole("link", { name: "Đọc" }).isVisible() };
+    }
+    await shot(page, "phone-shelf-title-unread");
+    await page.setViewportSize(VIEWPORTS.desktop.viewport);
+    await shot(page, "desktop-shelf-title-unread");
+    await page.unroute(`**/v1/titles/${settings.brokenTitle}`);
+    // Away and back inside the app (no page load, so the app's memory of titles stays): the failed read was not
+    // remembered, and the title shows again.
+    await page.getByRole("link", { name: "Sách Số" }).click();
+    await page.waitForURL(/\/$/);
+    await page.goBack();
+    await page.locator(`li[data-loan="${settings.loans[0]}"] h3`).filter({ hasNotText: "Chưa tải được" }).waitFor();
+    const again = await page.locator(`li[data-loan="${settings.loans[0]}"]`).innerText();
+    return { cards, again };
+  },
+
   /** 1. Register remotely → the librarian approves → sign in. */
   async register() {
     const page = await newPage();

@@ -366,6 +366,26 @@ def licence_id(mongo_uri: str, namespace: str, loan_id: str) -> str:
     return asyncio.run(find())
 
 
+def test_4b_one_titles_record_failing_hides_neither_its_loan_nor_the_shelf(web_app: WebApp) -> None:
+    reader = patron(web_app, "buon-ma-thuot")
+    lending = Lending(web_app)
+    # both lent to any number of readers at once: the other tests' copies are untouched
+    borrowed = {query: lending.title_id(query) for query in ("children literature", "brief history debian")}
+    headers = lending.patron_token(reader)
+    loans = {loan["title_id"]: loan["id"] for loan in lending.http.get("/v1/loans", headers=headers).json()}
+    for title_id in borrowed.values():
+        if title_id not in loans:
+            loans[title_id] = lending.borrow(reader, title_id)
+    broken, other = borrowed["children literature"], borrowed["brief history debian"]
+    settings = {"base": web_app.base, "brokenTitle": broken, "loans": [loans[broken], loans[other]], **reader}
+    result = run_scenario("shelfWithATitleUnread", settings)
+    unread, shown = result["cards"][loans[broken]], result["cards"][loans[other]]
+    assert "Chưa tải được thông tin cuốn sách này" in unread["text"], unread  # said on its card
+    assert unread["read"], unread  # and the book still opens from it
+    assert "Debian" in shown["text"], shown  # the rest of the shelf as usual
+    assert "Children" in result["again"], result["again"]  # read again once the record answers
+
+
 def test_5_librarian_report_shows_the_loans(web_app: WebApp) -> None:
     result = run_scenario("report", {"base": web_app.base, "admin": staff(web_app, "admin")})
     assert sum(int(row[2]) for row in result["rows"]) >= 1, result

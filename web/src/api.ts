@@ -285,6 +285,7 @@ export function title(id: string): Promise<Title> {
   if (!found) {
     found = api<Title>("lending", `/v1/titles/${encodeURIComponent(id)}`);
     titles.set(id, found);
+    found.catch(() => titles.delete(id)); // a failed read is asked again next time, never remembered
   }
   return found;
 }

@@ -1,7 +1,7 @@
 // "Tủ sách của tôi": loans with the time left, Read and Renew first; holds with their place in the queue and,
 // when ready, Borrow now in one tap. /loans and /holds (links in emails) open the same shelf at that part.
 
-import { api, baseUrl, type Hold, type Loan, session, title } from "../api";
+import { api, baseUrl, type Hold, type Loan, session, type Title, title } from "../api";
 import { actionButton, announce, h } from "../dom";
 import { formatDate, t } from "../i18n";
 import { currentPath, type Render } from "../router";
@@ -15,7 +15,14 @@ async function rerender(main: HTMLElement): Promise<void> {
   await shelfPage(main, []);
 }
 
-function loanCard(main: HTMLElement, loan: Loan, book: Awaited<ReturnType<typeof title>>): HTMLElement {
+/** Stands in for a title whose record could not be read just now (one failed request never hides the shelf):
+ * the loan or hold still shows, with its actions, its heading saying so (a plain cover); offline copies are
+ * offered once the record reads again. */
+function unreadTitle(id: string): Title {
+  return { id, publication_id: null, title: "", subtitle: "", authors: [], language: "", subjects: [], library_ids: [] };
+}
+
+function loanCard(main: HTMLElement, loan: Loan, book: Title): HTMLElement {
   const renew = actionButton(t("renew"), async () => {
     const renewed = await api<Loan>("lending", `/v1/loans/${loan.id}/renew`, { auth: "patron", method: "POST" });
     announce(t("renewed", { due: formatDate(renewed.due_at) }));
@@ -32,14 +39,14 @@ function loanCard(main: HTMLElement, loan: Loan, book: Awaited<ReturnType<typeof
   return bookCard(
     { "data-loan": loan.id },
     book,
-    h("h3", { lang: book.language || undefined }, book.title),
+    h("h3", { lang: book.language || undefined }, book.title || t("titleUnavailable")),
     h("p", { class: "due" }, h("strong", {}, timeLeft(loan.due_at)), " · ", t("due", { due: formatDate(loan.due_at) })),
     h("div", { class: "actions" }, h("a", { href: `/read/${loan.id}`, class: "button primary" }, t("read")), renew, giveBack, licence),
-    loanOfflineControls(loan, book),
+    book.publication_id === null ? null : loanOfflineControls(loan, book),
   );
 }
 
-function holdCard(main: HTMLElement, hold: Hold, book: Awaited<ReturnType<typeof title>>): HTMLElement {
+function holdCard(main: HTMLElement, hold: Hold, book: Title): HTMLElement {
   const state = hold.suspended_until ? "suspended" : hold.state;
   const act = (label: string, path: string, method: string, body?: unknown, kind = "secondary"): HTMLElement =>
     actionButton(label, async () => {
@@ -49,7 +56,7 @@ function holdCard(main: HTMLElement, hold: Hold, book: Awaited<ReturnType<typeof
   return bookCard(
     { "data-hold": hold.id, "data-state": state },
     book,
-    h("h3", { lang: book.language || undefined }, book.title),
+    h("h3", { lang: book.language || undefined }, book.title || t("titleUnavailable")),
     hold.state === "ready"
       ? h("p", { class: "ready" }, h("strong", {}, t("state_ready")), " · ", t("holdReady", { until: formatDate(hold.ready_until) }))
       : h("p", { class: "position" }, t("position", { position: hold.position }), " · ", hold.estimated_wait_days === null ? t("waitUnknown") : t("estimatedWait", { days: Math.max(1, Math.ceil(hold.estimated_wait_days)) })),
@@ -69,7 +76,8 @@ export const shelfPage: Render = async (main) => {
   main.append(h("h1", { id: "page-title", tabindex: -1 }, t("shelfTitle")));
   if (!requirePatron(main)) return;
   const { loans, holds } = await myLoansAndHolds();
-  const books = await Promise.all([...loans.map((loan) => title(loan.title_id)), ...holds.map((hold) => title(hold.title_id))]);
+  const read = (id: string): Promise<Title> => title(id).catch(() => unreadTitle(id));
+  const books = await Promise.all([...loans.map((loan) => read(loan.title_id)), ...holds.map((hold) => read(hold.title_id))]);
   const loanItems = loans.map((loan, index) => loanCard(main, loan, books[index]!));
   const holdItems = holds.map((hold, index) => holdCard(main, hold, books[loans.length + index]!));
   const holdsHeading = h("h2", { id: "holds-title", tabindex: -1 }, t("holdsTitle"));
