@@ -13,7 +13,6 @@ import httpx
 import pytest
 from google.protobuf.message import Message
 from lcp_provider import ensure_lcp_files
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -34,15 +33,10 @@ from sachso.kit.http import create_http_app
 from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
-from sachso.kit.settings import S3Settings
-from tests.integration.s3_helpers import remove_bucket
+from tests.integration.s3_helpers import remove_bucket, s3_settings
 from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
-
-
-class DrmS3Settings(S3Settings):
-    __test__ = False
 
 
 async def not_renewable(loan_id: str) -> datetime:
@@ -92,13 +86,7 @@ async def drm(
     await outbox.ensure_indexes()
     accounts = TokenIssuer.generate("sachso-lending")
     drm_issuer = TokenIssuer.generate("sachso-drm")
-    settings = DrmS3Settings(
-        service_name="drm-test",
-        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
-        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
-        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
-        s3_bucket=f"drm-{uuid.uuid4().hex[:10]}",
-    )
+    settings = s3_settings(stack_env, f"drm-{uuid.uuid4().hex[:10]}")
     source_bucket = f"src-{uuid.uuid4().hex[:10]}"
     async with create_s3_client(settings) as s3:
         for bucket in (settings.s3_bucket, source_bucket):

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -37,15 +36,11 @@ from sachso.kit.http import create_http_app
 from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
-from sachso.kit.settings import S3Settings
 from tests.integration.s3_helpers import remove_bucket
+from tests.integration.s3_helpers import s3_settings as bucket_settings
 from tests.official_schemas import VALIDATE_RESPONSES
 
 Document = dict[str, Any]
-
-
-class TestS3Settings(S3Settings):
-    __test__ = False
 
 
 @dataclass
@@ -113,13 +108,7 @@ async def reader(
     tmp_path: Path,
     epubcheck: EpubCheck,
 ) -> AsyncIterator[ReaderUnderTest]:
-    s3_settings = TestS3Settings(
-        service_name="reader-test",
-        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
-        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
-        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
-        s3_bucket=f"reader-{uuid.uuid4().hex[:10]}",
-    )
+    s3_settings = bucket_settings(stack_env, f"reader-{uuid.uuid4().hex[:10]}")
     outbox = Outbox(mongo, database, source="/sachso/reader")
     await outbox.ensure_indexes()
     accounts = TokenIssuer.generate("sachso-lending")

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -43,17 +42,13 @@ from sachso.kit.http import create_http_app
 from sachso.kit.jwks import jwks_router
 from sachso.kit.outbox import Outbox
 from sachso.kit.s3 import create_s3_client
-from sachso.kit.settings import S3Settings
 from sachso.kit.text import nfc
 from tests.integration.s3_helpers import remove_bucket
+from tests.integration.s3_helpers import s3_settings as bucket_settings
 
 Document = dict[str, Any]
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 DPI = 300
-
-
-class ScanS3Settings(S3Settings):
-    __test__ = False
 
 
 def rendered_page(lines: list[str], *, width: int = 1600, font_points: int = 12) -> Image.Image:
@@ -184,13 +179,7 @@ class LocalDocumentsUnderTest:
 async def scans(
     mongo: AsyncMongoClient[Document], database: AsyncDatabase[Document], stack_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[LocalDocumentsUnderTest]:
-    s3_settings = ScanS3Settings(
-        service_name="reader-test",
-        s3_endpoint_url=stack_env["SACHSO_S3_ENDPOINT_URL"],
-        s3_access_key_id=stack_env["SACHSO_S3_ACCESS_KEY_ID"],
-        s3_secret_access_key=SecretStr(stack_env["SACHSO_S3_SECRET_ACCESS_KEY"]),
-        s3_bucket=f"scans-{uuid.uuid4().hex[:10]}",
-    )
+    s3_settings = bucket_settings(stack_env, f"scans-{uuid.uuid4().hex[:10]}")
     outbox = Outbox(mongo, database, source="/sachso/reader")
     await outbox.ensure_indexes()
     accounts = TokenIssuer.generate("sachso-lending")
