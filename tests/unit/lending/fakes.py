@@ -221,12 +221,12 @@ class FakeTitles(_Repository):
         title = await self.lendable(title_id)
         if title is None:
             return None
-        state = self.state
+        # the same answers as the separate reads it stands for
         return TitleCirculation(
             title,
-            [licence for licence in state.licences.values() if licence.title_id == title_id],
-            [hold for hold in state.holds.values() if hold.title_id == title_id and hold.state in OPEN_STATES],
-            [loan.title_id for loan in state.loans.values() if loan.patron_id == patron_id and loan.is_active],
+            await FakeLicences(self.state).for_title(title_id),
+            await FakeHolds(self.state).open_for_title(title_id),
+            [loan.title_id for loan in await FakeLoans(self.state).of_patron(patron_id, active_only=True)],
         )
 
     async def names(self, title_ids: list[str]) -> dict[str, str]:
