@@ -44,7 +44,8 @@ import uvicorn
 import uvloop
 from _bare_asgi import app_for
 from _common import REPETITIONS, ROOT, Figure, record  # first: puts the repository root on the path
-from local_platform import Platform, free_port, read_env_file, temporary_platform
+from local_platform import Platform, read_env_file, temporary_platform
+from stack import free_port
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,17 +36,11 @@ sys.path.insert(0, str(HERE))
 
 from lcp_provider import ensure_lcp_files  # noqa: E402
 from seed import Seeded, SeedTarget, seed  # noqa: E402
-from stack import LocalStack  # noqa: E402
+from stack import LocalStack, free_port, free_ports  # noqa: E402
 
 SERVICES = ("lending", "drm", "reader", "notify")
 SIGNING_SERVICES = ("lending", "drm", "reader")
 S3_SERVICES = ("reader", "drm")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -172,7 +165,8 @@ class Platform:
     def start(self, timeout: float = 90.0) -> dict[str, ServiceEndpoints]:
         """Start every service and wait until each answers ``/readyz``; stop them all if one does not."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        ports = {name: ServiceEndpoints(name, free_port(), free_port()) for name in SERVICES}
+        chosen = iter(free_ports(2 * len(SERVICES)))  # HTTP and gRPC for each, all distinct
+        ports = {name: ServiceEndpoints(name, next(chosen), next(chosen)) for name in SERVICES}
         self._endpoints_file().write_text(
             json.dumps({name: vars(endpoint) for name, endpoint in ports.items()}), encoding="utf-8"
         )

@@ -60,10 +60,18 @@ class StackError(RuntimeError):
     """A server did not start or answer; the message carries the end of its log."""
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: every probe stays bound until all are chosen, so the system never hands the
+    same port out twice (probes bound one after another can be given a port just released)."""
+    with contextlib.ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def wait_for(what: str, probe: Callable[[], None], timeout: float, log: Path) -> None:
@@ -292,9 +300,8 @@ class LocalStack:
             "metricsPort",
             "s3.metricsPort",
         ]
-        ports: dict[str, int] = {}
-        while len(set(ports.values())) < len(names) + len(weed):
-            ports = {name: free_port() for name in names} | {f"weed.{name}": free_port() for name in weed}
+        keys = [*names, *(f"weed.{name}" for name in weed)]
+        ports = dict(zip(keys, free_ports(len(keys)), strict=True))
         ports["weed.s3.port"] = ports["s3"]
         self._path("ports").write_text("".join(f"{name}={port}\n" for name, port in ports.items()))
         return ports

@@ -12,6 +12,7 @@ import httpx
 import local_platform
 import pytest
 import seed
+import stack
 
 HERE = Path(local_platform.__file__).resolve().parent
 
@@ -153,3 +154,11 @@ def test_services_that_do_not_become_ready_are_stopped_with_the_servers(
     assert local_platform.up(tmp_path) == 1
     assert recorder.events[-3:] == ["web stopped", "services stopped", "stack stopped"]
     assert "while starting the four services" in capsys.readouterr().err
+
+
+def test_the_ports_chosen_together_are_all_different() -> None:
+    """The restore drill once started the reader with its HTTP and gRPC on one port: two probes bound one after
+    another were given the same just-released port. Ports chosen together are held until all are chosen."""
+    for _ in range(20):
+        ports = stack.free_ports(50)
+        assert len(set(ports)) == 50

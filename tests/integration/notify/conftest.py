@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from fastapi import FastAPI
 from google.protobuf.message import Message
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from stack import free_port, free_ports
 
 from notify.bootstrap import build
 from notify.settings import NotifySettings
@@ -46,12 +46,6 @@ from sachso.kit.topics import LENDING_EVENTS
 from tests.integration.kafka_helpers import wait_until
 
 Document = dict[str, Any]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- tokens ----------------------------------------------------------------------------------------------------
@@ -190,10 +184,11 @@ def mail_to(maildir: Path, address: str) -> list[EmailMessage]:
 
 
 def notify_settings(stack_env: dict[str, str], namespace: str, issuer: Issuer, **overrides: Any) -> NotifySettings:
+    http_port, grpc_port = free_ports(2)
     values: dict[str, Any] = {
         "environment": "test",
-        "http_port": free_port(),
-        "grpc_port": free_port(),
+        "http_port": http_port,
+        "grpc_port": grpc_port,
         "mongo_uri": stack_env["SACHSO_MONGO_URI"],
         "mongo_database": namespace,
         "mongo_retry_writes": False,

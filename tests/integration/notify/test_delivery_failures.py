@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from google.protobuf.timestamp_pb2 import Timestamp
+from stack import free_port
 
 from sachso.events.v1 import lending_events_pb2 as lending
 from tests.integration.kafka_helpers import wait_until
-from tests.integration.notify.conftest import Notify, NotifyFactory, free_port
+from tests.integration.notify.conftest import Notify, NotifyFactory
 
 pytestmark = pytest.mark.integration
 
